@@ -1,0 +1,7 @@
+"""The one exception type that reaches users as a readable message."""
+
+from __future__ import annotations
+
+
+class PairtuiError(Exception):
+    """An error whose message is meant for the user, shown without a traceback."""

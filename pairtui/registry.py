@@ -1,0 +1,384 @@
+"""The guest registry: an OpenSSH ``authorized_keys`` file that pairtui owns.
+
+Each guest is a ``# pairtui-guest {json}`` comment line (mode, share, expiry: what
+authorized_keys cannot say) followed by one line per key, whose comment starts with
+``pairtui:NAME``. Comment lines are ignored by sshd, so the file stays valid for a
+system sshd, and every key line carries ``restrict,pty`` and the forced command.
+Lines pairtui does not own (hand-written keys, comments) are kept where they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shlex
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import asyncssh
+from asyncssh.auth_keys import _SSHAuthorizedKeyEntry
+
+from pairtui import paths
+from pairtui.errors import PairtuiError
+from pairtui.fileutil import atomic_write, locked, read_text
+
+META_PREFIX = "# pairtui-guest "
+KEY_TAG = "pairtui:"
+HEADER = (
+    "# Guests of pairtui. Lines tagged pairtui are rewritten by `pairtui guest ...`;\n"
+    "# other lines and comments are kept as written.\n"
+)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class Mode(StrEnum):
+    """``view`` guests watch; ``pair`` guests type into the shared panes."""
+
+    VIEW = "view"
+    PAIR = "pair"
+
+
+@dataclass(frozen=True)
+class GuestKey:
+    """One public key of a guest; ``key`` has the comment stripped."""
+
+    key: asyncssh.SSHKey
+    comment: str = ""
+
+    @property
+    def algorithm(self) -> str:
+        return self.key.get_algorithm()
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.get_fingerprint("sha256")
+
+    @property
+    def openssh(self) -> str:
+        return self.key.export_public_key("openssh").decode().strip()
+
+    @property
+    def blob(self) -> bytes:
+        return self.key.public_data
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.algorithm, "fingerprint": self.fingerprint, "comment": self.comment}
+
+
+@dataclass
+class Guest:
+    """A person invited to join, with one or more keys."""
+
+    name: str
+    mode: Mode = Mode.VIEW
+    share: str | None = None
+    expires: datetime | None = None
+    keys: list[GuestKey] = field(default_factory=list)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires is not None and (now or datetime.now(UTC)) >= self.expires
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "mode": self.mode.value,
+            "share": self.share,
+            "expires": _iso(self.expires),
+            "expired": self.expired(),
+            "keys": [k.to_json() for k in self.keys],
+            "authorized_keys": [authorized_line(self, k) for k in self.keys],
+        }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
+def forced_command(guest_name: str) -> str:
+    """What a system sshd runs for this guest: ``pairtui join``, which execs the tmux attach."""
+    return shlex.join([sys.executable, "-m", "pairtui", "join", guest_name])
+
+
+def authorized_line(guest: Guest, key: GuestKey) -> str:
+    opts = ["restrict", "pty"]
+    if guest.expires is not None:
+        stamp = guest.expires.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+        opts.append(f'expiry-time="{stamp}"')
+    command = forced_command(guest.name).replace("\\", "\\\\").replace('"', '\\"')
+    opts.append(f'command="{command}"')
+    comment = f"{KEY_TAG}{guest.name}" + (f" {key.comment}" if key.comment else "")
+    return f"{','.join(opts)} {key.openssh} {comment}"
+
+
+# --- parsing -----------------------------------------------------------------------
+
+
+def validate_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise PairtuiError(
+            f"invalid guest name {name!r}: use letters, digits, '.', '_' or '-' "
+            "(up to 64, starting with a letter or digit)"
+        )
+    return name
+
+
+def parse_public_keys(text: str, source: str = "input") -> list[GuestKey]:
+    """Parse one or more OpenSSH public keys, one per line; options are not allowed."""
+    keys: list[GuestKey] = []
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "PRIVATE KEY" in line:
+            raise PairtuiError(f"{source} holds a private key; give the public key (.pub) instead")
+        try:
+            key = asyncssh.import_public_key(line)
+        except (asyncssh.KeyImportError, ValueError) as exc:
+            where = f"{source}, line {lineno}" if lineno > 1 else source
+            raise PairtuiError(f"{where}: not an OpenSSH public key ({exc})") from None
+        comment = key.get_comment() or ""
+        key.set_comment(None)
+        keys.append(GuestKey(key, comment))
+    if not keys:
+        raise PairtuiError(f"{source}: no public key found")
+    return keys
+
+
+def _parse_entry(line: str) -> tuple[asyncssh.SSHKey, dict[str, object]] | None:
+    """One authorized_keys line via asyncssh's own parser (the public API hides entries)."""
+    try:
+        entry = _SSHAuthorizedKeyEntry(line)
+    except (asyncssh.KeyImportError, ValueError):
+        return None
+    if entry.key is None:
+        return None
+    return entry.key, dict(entry.options)
+
+
+def parse_expiry(text: str, now: datetime | None = None) -> datetime | None:
+    """``2h``, ``30m``, ``7d``, ``1w``, an ISO date/time (local unless it has a zone), or ``never``."""
+    text = text.strip()
+    if text.lower() in {"never", "none", ""}:
+        return None
+    now = now or datetime.now(UTC)
+    m = re.fullmatch(r"(\d+)\s*([smhdw])", text.lower())
+    if m:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m[2]]
+        delta = timedelta(**{unit: int(m[1])})
+        if not delta:
+            raise PairtuiError(f"invalid expiry {text!r}: must be in the future")
+        return now + delta
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PairtuiError(
+            f"invalid expiry {text!r}: use a duration such as 30m, 2h, 7d "
+            "or a date/time such as 2026-12-01T10:00"
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()  # local time, as the host means it
+    if when <= now:
+        raise PairtuiError(f"invalid expiry {text!r}: that time has passed")
+    return when.astimezone(UTC)
+
+
+@dataclass
+class _Doc:
+    """The file as parsed: guests plus the order of owned and foreign lines."""
+
+    guests: dict[str, Guest]
+    items: list[tuple[str, str]]  # ("raw", line) or ("guest", name)
+
+
+def _parse(text: str) -> _Doc:
+    guests: dict[str, Guest] = {}
+    items: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def place(name: str) -> Guest:
+        if name not in seen:
+            seen.add(name)
+            items.append(("guest", name))
+        return guests.setdefault(name, Guest(name))
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(META_PREFIX):
+            try:
+                meta = json.loads(line[len(META_PREFIX) :])
+                guest = place(validate_name(str(meta["name"])))
+                guest.mode = Mode(meta.get("mode", "view"))
+                guest.share = meta.get("share") or None
+                exp = meta.get("expires")
+                guest.expires = datetime.fromisoformat(exp.replace("Z", "+00:00")) if exp else None
+                continue
+            except (ValueError, KeyError, TypeError, AttributeError, PairtuiError):
+                pass  # not ours after all: keep it verbatim
+        elif line and not line.startswith("#"):
+            parsed = _parse_entry(line)
+            comment = ""
+            if parsed is not None:
+                key, _opts = parsed
+                comment = key.get_comment() or ""
+            if parsed is not None and comment.startswith(KEY_TAG):
+                name, _, rest = comment[len(KEY_TAG) :].partition(" ")
+                if NAME_RE.match(name):
+                    key.set_comment(None)
+                    place(name).keys.append(GuestKey(key, rest.strip()))
+                    continue
+        if raw.rstrip() in HEADER.splitlines():
+            continue
+        items.append(("raw", raw.rstrip("\n")))
+    return _Doc(guests, items)
+
+
+def _render(doc: _Doc) -> str:
+    out = [HEADER.rstrip("\n")]
+    emitted: set[str] = set()
+    order = [*doc.items, *(("guest", n) for n in doc.guests)]
+    for kind, value in order:
+        if kind == "raw":
+            out.append(value)
+            continue
+        guest = doc.guests.get(value)
+        if guest is None or value in emitted:
+            continue
+        emitted.add(value)
+        meta = {
+            "name": guest.name,
+            "mode": guest.mode.value,
+            "share": guest.share,
+            "expires": _iso(guest.expires),
+        }
+        out.append(META_PREFIX + json.dumps(meta, separators=(",", ":")))
+        out.extend(authorized_line(guest, k) for k in guest.keys)
+    return "\n".join(out) + "\n"
+
+
+# --- the registry --------------------------------------------------------------------
+
+
+class Registry:
+    """Reads and edits the registry file; every edit is locked and atomic."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.registry_file()
+
+    def guests(self) -> dict[str, Guest]:
+        return _parse(read_text(self.path)).guests
+
+    def get(self, name: str) -> Guest:
+        guest = self.guests().get(name)
+        if guest is None:
+            raise PairtuiError(f"unknown guest {name!r} (see `pairtui guest list`)")
+        return guest
+
+    @contextlib.contextmanager
+    def _edit(self) -> Iterator[_Doc]:
+        with locked(self.path):
+            doc = _parse(read_text(self.path))
+            yield doc
+            atomic_write(self.path, _render(doc), mode=0o600)
+
+    def add(
+        self,
+        name: str,
+        keys: Iterable[GuestKey],
+        mode: Mode | None = None,
+        share: str | None = None,
+        expires: datetime | None = None,
+    ) -> Guest:
+        """Add a guest, or add keys to an existing one (and update what was given)."""
+        validate_name(name)
+        new_keys = list(keys)
+        with self._edit() as doc:
+            owners = {k.blob: g.name for g in doc.guests.values() for k in g.keys}
+            batch: set[bytes] = set()
+            for k in new_keys:
+                if k.blob in owners:
+                    raise PairtuiError(
+                        f"key {k.fingerprint} is already registered to guest {owners[k.blob]!r}"
+                    )
+                if k.blob in batch:
+                    raise PairtuiError(f"key {k.fingerprint} is given twice")
+                batch.add(k.blob)
+            guest = doc.guests.get(name) or Guest(name)
+            doc.guests[name] = guest
+            guest.keys.extend(new_keys)
+            if mode is not None:
+                guest.mode = mode
+            if share is not None:
+                guest.share = share or None
+            if expires is not None:
+                guest.expires = expires
+            return replace(guest, keys=list(guest.keys))
+
+    def update(
+        self,
+        name: str,
+        mode: Mode | None = None,
+        share: str | None = None,
+        expires: datetime | None | bool = False,
+    ) -> Guest:
+        """Change a guest; ``share=""`` lifts the restriction, ``expires=None`` clears expiry."""
+        with self._edit() as doc:
+            guest = doc.guests.get(name)
+            if guest is None:
+                raise PairtuiError(f"unknown guest {name!r} (see `pairtui guest list`)")
+            if mode is not None:
+                guest.mode = mode
+            if share is not None:
+                guest.share = share or None
+            if expires is not False:
+                guest.expires = expires if isinstance(expires, datetime) else None
+            return replace(guest, keys=list(guest.keys))
+
+    def remove(self, name: str, fingerprint: str | None = None) -> Guest:
+        """Remove a guest, or only one of its keys."""
+        with self._edit() as doc:
+            guest = doc.guests.get(name)
+            if guest is None:
+                raise PairtuiError(f"unknown guest {name!r} (see `pairtui guest list`)")
+            if fingerprint is None:
+                del doc.guests[name]
+                return guest
+            kept = [k for k in guest.keys if k.fingerprint != fingerprint]
+            if len(kept) == len(guest.keys):
+                raise PairtuiError(f"guest {name!r} has no key {fingerprint}")
+            guest.keys = kept
+            if not kept:
+                del doc.guests[name]
+            return guest
+
+
+@dataclass(frozen=True)
+class KeyIndex:
+    """Key blob → guest lookup for the server's auth path, rebuilt when the file changes."""
+
+    by_blob: dict[bytes, tuple[Guest, GuestKey]]
+    stamp: tuple[int, int, int]
+
+    @classmethod
+    def load(cls, path: Path) -> KeyIndex:
+        stamp = _stamp(path)
+        guests = _parse(read_text(path)).guests
+        return cls({k.blob: (g, k) for g in guests.values() for k in g.keys}, stamp)
+
+    def fresh(self, path: Path) -> KeyIndex:
+        return self if _stamp(path) == self.stamp else KeyIndex.load(path)
+
+    def guests(self) -> dict[str, Guest]:
+        return {g.name: g for g, _ in self.by_blob.values()}
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

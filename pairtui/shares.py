@@ -1,0 +1,169 @@
+"""Shares: named targets on a tmux server that guests are force-attached to.
+
+The record of a share lives in ``shares.json`` in the state dir (so any pairtui
+process sees it); the share itself is the pair of guest sessions on the tmux server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pairtui import paths
+from pairtui.errors import PairtuiError
+from pairtui.registry import Guest
+from pairtui.fileutil import atomic_write, locked, read_text
+from pairtui.tmux import ShareSessions, Tmux, share_sessions
+
+SHARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Share:
+    name: str
+    kind: str  # "session" or "window"
+    target: str  # host session name, or the window id of the shared pane
+    pane: str | None
+    socket: str
+    created: str
+
+    @property
+    def sessions(self) -> ShareSessions:
+        return share_sessions(self.name)
+
+    def tmux(self) -> Tmux:
+        return Tmux(Path(self.socket))
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def validate_share_name(name: str) -> str:
+    if not SHARE_NAME_RE.match(name):
+        raise PairtuiError(
+            f"invalid share name {name!r}: use letters, digits, '_' or '-' (up to 32)"
+        )
+    return name
+
+
+class ShareStore:
+    """Reads and edits ``shares.json``; newest share last."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.shares_file()
+
+    def load(self) -> list[Share]:
+        text = read_text(self.path)
+        if not text.strip():
+            return []
+        try:
+            rows = json.loads(text)
+            return [Share(**row) for row in rows]
+        except (ValueError, TypeError) as exc:
+            raise PairtuiError(f"{self.path} is not a valid shares file ({exc})") from None
+
+    def get(self, name: str) -> Share:
+        for share in self.load():
+            if share.name == name:
+                return share
+        raise PairtuiError(f"no share named {name!r} (see `pairtui share list`)")
+
+    def default(self) -> Share | None:
+        shares = self.load()
+        return shares[-1] if shares else None
+
+    @contextlib.contextmanager
+    def _edit(self) -> Iterator[list[Share]]:
+        with locked(self.path):
+            shares = self.load()
+            yield shares
+            atomic_write(
+                self.path, json.dumps([s.to_json() for s in shares], indent=2) + "\n", 0o600
+            )
+
+    def create(
+        self,
+        tmux: Tmux,
+        *,
+        session: str | None = None,
+        pane: str | None = None,
+        name: str | None = None,
+    ) -> Share:
+        """Share a whole session (default: the current one) or the window of a pane."""
+        if session and pane:
+            raise PairtuiError("give either --session or --pane, not both")
+        if pane:
+            window, host_session = tmux.window_of_pane(pane)
+            kind, target = "window", window
+            default_name = host_session
+        else:
+            host_session = session or tmux.current_session()
+            if host_session.startswith("pairtui-"):
+                raise PairtuiError(f"{host_session!r} is a pairtui guest session; share its host")
+            if not tmux.has_session(host_session):
+                raise PairtuiError(f"no tmux session named {host_session!r}")
+            kind, target = "session", host_session
+            default_name = host_session
+        share_name = validate_share_name(name or _sanitize(default_name))
+        with self._edit() as shares:
+            tmux.create_share(
+                share_name,
+                session=target if kind == "session" else None,
+                window=target if kind == "window" else None,
+                host=getpass.getuser(),
+            )
+            shares[:] = [s for s in shares if s.name != share_name]
+            share = Share(
+                name=share_name,
+                kind=kind,
+                target=target,
+                pane=pane,
+                socket=str(tmux.socket),
+                created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+            shares.append(share)
+        return share
+
+    def remove(self, name: str) -> Share:
+        with self._edit() as shares:
+            found = [s for s in shares if s.name == name]
+            if not found:
+                raise PairtuiError(f"no share named {name!r} (see `pairtui share list`)")
+            shares[:] = [s for s in shares if s.name != name]
+        share = found[0]
+        tmux = share.tmux()
+        if tmux.alive():
+            tmux.kill_share(name)
+        return share
+
+    def live(self, share: Share) -> bool:
+        return share.tmux().has_session(share.sessions.view)
+
+
+def resolve_share(guest: Guest, requested: str, shares: list[Share]) -> Share | str:
+    """The share a guest lands in, or the one-line reason it may not.
+
+    A requested command selects a share only if it names one; anything else is
+    ignored in favour of the guest's own share or the most recent one.
+    """
+    by_name = {s.name: s for s in shares}
+    if requested in by_name:
+        if guest.share and guest.share != requested:
+            return f"you are not invited to share {requested!r}"
+        return by_name[requested]
+    if guest.share:
+        return by_name.get(guest.share) or "the share you were invited to is not running right now"
+    if not shares:
+        return "nothing is shared right now; ask the host to run `pairtui share`"
+    return shares[-1]
+
+
+def _sanitize(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:32]
+    return cleaned or "share"

@@ -1,0 +1,88 @@
+"""SSH facts in one place: the host key, its fingerprint, and the strings guests type."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from pairtui import paths
+from pairtui.errors import PairtuiError
+
+DEFAULT_PORT = 2222
+DEFAULT_LISTEN = "127.0.0.1"
+
+
+def load_or_create_host_key(path: Path | None = None) -> asyncssh.SSHKey:
+    """An ed25519 host key generated once; refuses a key file others can read."""
+    path = path or paths.host_key_file()
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise PairtuiError(f"host key {path} has mode {mode:o}; run `chmod 600 {path}`")
+        try:
+            return asyncssh.read_private_key(path)
+        except (asyncssh.KeyImportError, OSError) as exc:
+            raise PairtuiError(f"cannot read host key {path}: {exc}") from None
+    key = asyncssh.generate_private_key("ssh-ed25519", comment="pairtui host key")
+    data = key.export_private_key()
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return key
+
+
+def fingerprint(key: asyncssh.SSHKey) -> str:
+    return key.get_fingerprint("sha256")
+
+
+@dataclass(frozen=True)
+class SshString:
+    """How a guest joins: the command line and where it reaches."""
+
+    command: str
+    host: str
+    port: int
+    share: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"command": self.command, "host": self.host, "port": self.port, "share": self.share}
+
+
+def ssh_strings(listen: str, port: int, share: str | None = None) -> list[SshString]:
+    """One string per reachable address; a share name other than the default goes last."""
+    hosts = ["localhost"] if listen in {"127.0.0.1", "::1", "localhost"} else []
+    if not hosts:
+        hosts = ["localhost", *_addresses()] if listen in {"0.0.0.0", "::", ""} else [listen]
+    out = []
+    for host in hosts:
+        target = f"[{host}]" if ":" in host else host
+        port_part = "" if port == 22 else f"-p {port} "
+        cmd = f"ssh {port_part}guest@{target}" if share is None else (
+            f"ssh -t {port_part}guest@{target} {share}"
+        )
+        out.append(SshString(cmd, host, port, share))
+    return out
+
+
+def _addresses() -> list[str]:
+    """Non-loopback IPv4 addresses of this machine, for a server bound to all of them."""
+    import socket
+
+    found: list[str] = []
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            addr = str(info[4][0])
+            if not addr.startswith("127.") and addr not in found:
+                found.append(addr)
+    except OSError:
+        pass
+    return found

@@ -1,0 +1,274 @@
+"""Every tmux command line and format string pairtui uses lives here.
+
+Guests never attach to a host session. Each share owns two tmux sessions, one per
+mode, that contain exactly the shared windows (a session group for a whole-session
+share, a linked window for a pane share). Those sessions use their own key tables
+with the prefix disabled, so no default or host binding (``(``, ``)``, ``s``, ``w``,
+``:``, ``D``, the mouse on the status line, ...) is reachable from a guest client.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+from libtmux import exc as tmux_exc
+
+from pairtui.errors import PairtuiError
+
+SESSION_PREFIX = "pairtui-"
+FIELD_SEP = "\x1f"
+
+# Keys a guest gets after the prefix. View guests are read-only clients, for which
+# tmux runs only detach-client and switch-client bindings; the rest are for pair guests
+# and act only inside the share's own session.
+_VIEW_PREFIX_KEYS: list[tuple[str, str]] = [("d", "detach-client")]
+_PAIR_PREFIX_KEYS: list[tuple[str, str]] = [
+    ("d", "detach-client"),
+    ("Up", "select-pane -U"),
+    ("Down", "select-pane -D"),
+    ("Left", "select-pane -L"),
+    ("Right", "select-pane -R"),
+    ("o", "select-pane -t :.+"),
+    ("n", "next-window"),
+    ("p", "previous-window"),
+    ("z", "resize-pane -Z"),
+    ("[", "copy-mode"),
+    *[(str(i), f"select-window -t :={i}") for i in range(10)],
+]
+
+
+def tmux_binary() -> str:
+    path = shutil.which("tmux")
+    if path is None:
+        raise PairtuiError("tmux is not installed (install it, e.g. `apt-get install tmux`)")
+    return path
+
+
+def resolve_socket(explicit: str | None = None, env: dict[str, str] | None = None) -> Path:
+    """The host's tmux server: ``--tmux-socket``, else ``$TMUX``, else the default socket.
+
+    An explicit value without a slash is a socket name, as with ``tmux -L``.
+    """
+    env = dict(os.environ) if env is None else env
+    base = Path(env.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+    if explicit:
+        return Path(explicit) if "/" in explicit else base / explicit
+    if env.get("TMUX"):
+        return Path(env["TMUX"].split(",", 1)[0])
+    return base / "default"
+
+
+@dataclass(frozen=True)
+class TmuxClient:
+    tty: str
+    session: str
+    pid: int
+    readonly: bool
+    width: int
+    height: int
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class ShareSessions:
+    """The two guest sessions of one share."""
+
+    view: str
+    pair: str
+
+    def for_mode(self, pair: bool) -> str:
+        return self.pair if pair else self.view
+
+
+def share_sessions(share_name: str) -> ShareSessions:
+    return ShareSessions(
+        view=f"{SESSION_PREFIX}{share_name}-view", pair=f"{SESSION_PREFIX}{share_name}-pair"
+    )
+
+
+class Tmux:
+    """One tmux server, addressed by socket path; all calls go through :meth:`run`."""
+
+    def __init__(self, socket: Path) -> None:
+        self.socket = socket
+        self._server = libtmux.Server(socket_path=str(socket), tmux_bin=tmux_binary())
+
+    def run(self, *args: str) -> list[str]:
+        """Run one tmux command (or several joined by ``;``); raise a readable error."""
+        try:
+            res = self._server.cmd(*args)
+        except tmux_exc.LibTmuxException as exc:
+            raise PairtuiError(f"tmux failed: {exc}") from None
+        if res.returncode != 0:
+            err = " ".join(res.stderr).strip()
+            if "no server running" in err or "error connecting" in err:
+                raise PairtuiError(
+                    f"tmux is not running on {self.socket} "
+                    "(start tmux first, or pass --tmux-socket)"
+                )
+            raise PairtuiError(f"tmux {args[0]}: {err or 'failed'}")
+        return list(res.stdout)
+
+    def alive(self) -> bool:
+        try:
+            self.run("display-message", "-p", "ok")
+        except PairtuiError:
+            return False
+        return True
+
+    def has_session(self, name: str) -> bool:
+        try:
+            self.run("has-session", "-t", f"={name}")
+        except PairtuiError:
+            return False
+        return True
+
+    def current_session(self) -> str:
+        """The most recently used host session (what `tmux attach` would pick)."""
+        rows = self.run("list-sessions", "-F", f"#{{session_activity}}{FIELD_SEP}#{{session_name}}")
+        hosts = [r.split(FIELD_SEP, 1) for r in rows]
+        hosts = [h for h in hosts if not h[1].startswith(SESSION_PREFIX)]
+        if not hosts:
+            raise PairtuiError("tmux has no session to share")
+        return max(hosts, key=lambda h: int(h[0]))[1]
+
+    def host_sessions(self) -> list[str]:
+        names = self.run("list-sessions", "-F", "#{session_name}")
+        return [n for n in names if not n.startswith(SESSION_PREFIX)]
+
+    def window_of_pane(self, pane_id: str) -> tuple[str, str]:
+        """``(window_id, session_name)`` of a pane such as ``%3``."""
+        try:
+            out = self.run(
+                "display-message", "-p", "-t", pane_id, f"#{{window_id}}{FIELD_SEP}#{{session_name}}"
+            )
+        except PairtuiError as exc:
+            if "not running" in str(exc):
+                raise
+            raise PairtuiError(f"no tmux pane {pane_id}") from None
+        window, session = out[0].split(FIELD_SEP, 1)
+        return window, session
+
+    def global_prefix(self) -> str:
+        return self.run("show-options", "-gv", "prefix")[0].strip() or "C-b"
+
+    # --- share sessions -------------------------------------------------------
+
+    def _bind_guest_tables(self, prefix: str) -> list[str]:
+        cmds: list[list[str]] = []
+        for mode, keys in (("view", _VIEW_PREFIX_KEYS), ("pair", _PAIR_PREFIX_KEYS)):
+            root, pre = f"pairtui-{mode}", f"pairtui-{mode}-prefix"
+            cmds.append(["bind-key", "-T", root, prefix, "switch-client", "-T", pre])
+            for key, command in keys:
+                cmds.append(["bind-key", "-T", pre, key, *shlex.split(command)])
+            if mode == "pair":
+                cmds.append(["bind-key", "-T", pre, prefix, "send-prefix"])
+        return _chain(cmds)
+
+    def _session_options(self, session: str, mode: str, host: str, share: str) -> list[list[str]]:
+        t = ["-t", f"={session}:"]
+        leave = "prefix d to leave" if mode == "view" else "prefix d to leave, prefix arrows: panes"
+        status = f" #[bold]{mode}#[nobold] · {share} shared by {host} · {leave} "
+        opts = {
+            "key-table": f"pairtui-{mode}",
+            "prefix": "None",
+            "prefix2": "None",
+            "mouse": "off",
+            "destroy-unattached": "off",
+            "detach-on-destroy": "on",
+            "lock-after-time": "0",
+            "status": "on",
+            "status-left": "[pairtui] ",
+            "status-left-length": "12",
+            "status-right": status,
+            "status-right-length": str(len(status) + 20),
+        }
+        return [["set-option", *t, name, value] for name, value in opts.items()]
+
+    def create_share(
+        self, share: str, *, session: str | None = None, window: str | None = None, host: str
+    ) -> ShareSessions:
+        """Create the guest sessions for a whole session or for one window."""
+        names = share_sessions(share)
+        for name in (names.view, names.pair):
+            if self.has_session(name):
+                self.run("kill-session", "-t", f"={name}")
+        prefix = self.global_prefix()
+        cmds: list[list[str]] = []
+        placeholders: list[str] = []
+        for mode, name in (("view", names.view), ("pair", names.pair)):
+            if session is not None:
+                self.run("new-session", "-d", "-s", name, "-t", f"={session}")
+            else:
+                assert window is not None
+                placeholders.append(
+                    self.run(
+                        "new-session", "-d", "-s", name, "-P", "-F", "#{window_id}",
+                        "sleep 2147483647",
+                    )[0]
+                )
+                cmds.append(["link-window", "-d", "-s", window, "-t", f"={name}:"])
+            cmds += self._session_options(name, mode, host, share)
+        cmds += [["kill-window", "-t", w] for w in placeholders]
+        self.run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
+        return names
+
+    def kill_share(self, share: str) -> None:
+        names = share_sessions(share)
+        for name in (names.view, names.pair):
+            if self.has_session(name):
+                self.run("kill-session", "-t", f"={name}")
+
+    def attach_argv(self, session: str, readonly: bool) -> list[str]:
+        flags = "read-only,ignore-size" if readonly else "ignore-size"
+        return [tmux_binary(), "-u", "-S", str(self.socket), "attach-session",
+                "-t", f"={session}", "-f", flags]  # fmt: skip
+
+    # --- clients --------------------------------------------------------------
+
+    def clients(self) -> list[TmuxClient]:
+        fmt = FIELD_SEP.join(
+            "#{" + f + "}"
+            for f in ("client_tty", "session_name", "client_pid", "client_readonly",
+                      "client_width", "client_height", "client_user")
+        )  # fmt: skip
+        try:
+            rows = self.run("list-clients", "-F", fmt)
+        except PairtuiError:
+            return []
+        out = []
+        for row in rows:
+            tty, sess, pid, ro, w, h, user = row.split(FIELD_SEP)
+            out.append(TmuxClient(tty, sess, int(pid), ro == "1", int(w), int(h), user))
+        return out
+
+    def set_client_mode(self, tty: str, session: str, readonly: bool) -> None:
+        """Move a live guest client between a share's view and pair sessions."""
+        flag = "read-only" if readonly else "!read-only"
+        self.run(
+            "switch-client", "-c", tty, "-t", f"={session}", ";",
+            "refresh-client", "-t", tty, "-f", flag,
+        )  # fmt: skip
+
+    def detach_client(self, tty: str) -> None:
+        self.run("detach-client", "-t", tty)
+
+    def display_message(self, text: str, client: str | None = None) -> None:
+        args = ["display-message"]
+        if client:
+            args += ["-c", client]
+        self.run(*args, text.replace("#", "##"))
+
+
+def _chain(cmds: list[list[str]]) -> list[str]:
+    out: list[str] = []
+    for cmd in cmds:
+        if out:
+            out.append(";")
+        out.extend(cmd)
+    return out

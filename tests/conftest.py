@@ -1,0 +1,89 @@
+"""Every test runs with HOME, XDG_* and pairtui's dirs in temporary paths."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import Server, SshGuest, TmuxHost, keygen, start_server, start_tmux
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point everything pairtui or tmux might touch at throwaway directories.
+
+    Sockets live under a short /tmp path: Unix socket paths are limited to 107 bytes.
+    """
+    short = Path(tempfile.mkdtemp(prefix="pt-", dir="/tmp"))
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+        "XDG_RUNTIME_DIR": str(short / "run"),
+        "PAIRTUI_CONFIG_DIR": str(tmp_path / "config"),
+        "PAIRTUI_STATE_DIR": str(short / "state"),
+        "TMUX_TMPDIR": str(short / "tmux"),
+        "SHELL": "/bin/sh",
+        "ENV": "",
+        "LANG": "C.UTF-8",
+        "TERM": "xterm-256color",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("TMUX", "TMUX_PANE", "SSH_AUTH_SOCK", "SSH_ORIGINAL_COMMAND"):
+        monkeypatch.delenv(name, raising=False)
+    for d in ("run", "tmux"):
+        (short / d).mkdir(mode=0o700)
+    yield tmp_path
+    shutil.rmtree(short, ignore_errors=True)
+
+
+@pytest.fixture
+def tmux_host(isolated_env: Path) -> Iterator[TmuxHost]:
+    import os
+
+    host = start_tmux(Path(os.environ["TMUX_TMPDIR"]))
+    yield host
+    host.kill()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = start_server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Callable[[str], Path]:
+    """``keys("alice")`` makes a key pair and returns the private key path."""
+    made: dict[str, Path] = {}
+
+    def make(name: str) -> Path:
+        if name not in made:
+            made[name] = keygen(tmp_path, name)
+        return made[name]
+
+    return make
+
+
+@pytest.fixture
+def guests() -> Iterator[Callable[..., SshGuest]]:
+    """Start OpenSSH guests; every one still running at the end is closed."""
+    started: list[SshGuest] = []
+
+    def connect(*args: object, **kwargs: object) -> SshGuest:
+        g = SshGuest(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(g)
+        return g
+
+    yield connect
+    for g in started:
+        g.close()
