@@ -395,7 +395,22 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         return False
 
     def session_started(self) -> None:
-        self._loop.create_task(self._start())
+        self._loop.create_task(self._start_safely())
+
+    async def _start_safely(self) -> None:
+        try:
+            await self._start()
+        except (BrokenPipeError, ConnectionError):
+            await self._shutdown()  # the guest went away while we were starting
+
+    def _turn_away(self, reason: str, **extra: object) -> None:
+        """Refuse this session with one line on the guest's stderr."""
+        self.engine.refused(self.conn.peer, self.info.fingerprint, reason,
+                            guest=self.guest.name, **extra)  # fmt: skip
+        chan = self._chan
+        if chan is not None and not chan.is_closing():
+            chan.write_stderr(f"pairtui: {reason}\r\n".encode())
+            chan.exit(1)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         self.info.last_input = time.time()
@@ -434,7 +449,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self._reading = True
 
     def eof_received(self) -> bool:
-        return False
+        # Keep sending: an EOF from the guest (``ssh host </dev/null``) must not stop
+        # the refusal message or the screen from reaching it.
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._closing is None:
@@ -447,19 +464,14 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         chan = self._chan
         assert chan is not None
         if not self._has_pty:
-            self.engine.refused(self.conn.peer, self.info.fingerprint, "no pty",
-                                guest=self.guest.name)  # fmt: skip
-            chan.write_stderr(
-                b"pairtui: a terminal is required; connect with `ssh -t` (or without a command)\r\n"
-            )
-            chan.exit(1)
+            self._turn_away("a terminal is required; connect with `ssh -t` (or without a command)")
             return
         share = self.engine.resolve_share(self.guest, self._requested)
         if isinstance(share, str):
-            self.engine.refused(self.conn.peer, self.info.fingerprint, share,
-                                guest=self.guest.name, share=self._requested or None)  # fmt: skip
-            chan.write_stderr(f"pairtui: {share}\r\n".encode())
-            chan.exit(1)
+            self._turn_away(share, share=self._requested or None)
+            return
+        if not await asyncio.to_thread(self.engine.shares.live, share):
+            self._turn_away(f"share {share.name!r} is gone (its tmux session no longer exists)")
             return
         self._share = share
         self.info.share = share.name
@@ -483,8 +495,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             )  # fmt: skip
         except OSError as exc:
             os.close(master)
-            chan.write_stderr(f"pairtui: cannot start tmux: {exc.strerror}\r\n".encode())
-            chan.exit(1)
+            self._turn_away(f"cannot start tmux: {exc.strerror}")
             return
         finally:
             os.close(slave)

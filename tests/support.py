@@ -178,6 +178,7 @@ class SshGuest:
         size: tuple[int, int] = (80, 24),
         user: str = "guest",
         known_hosts: Path | None = None,
+        log_level: str = "ERROR",
     ) -> None:
         self.cols, self.rows = size
         argv = [
@@ -185,7 +186,7 @@ class SshGuest:
             "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "IdentityAgent=none",
             "-o", "StrictHostKeyChecking=no" if known_hosts is None else "StrictHostKeyChecking=yes",
             "-o", f"UserKnownHostsFile={known_hosts or '/dev/null'}",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10",
+            "-o", f"LogLevel={log_level}", "-o", "ConnectTimeout=10",
             *(["-tt"] if tty else ["-T"]), *args, f"{user}@127.0.0.1",
         ]  # fmt: skip
         if command is not None:
