@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pairtui import __version__, control
@@ -29,10 +31,8 @@ def _print_json(data: object) -> None:
 
 def _notify_engine() -> None:
     """Let a running server apply registry/share changes to connected guests now."""
-    try:
+    with contextlib.suppress(PairtuiError):
         control.request("reload")
-    except PairtuiError:
-        pass
 
 
 def _mode(value: str) -> Mode:
@@ -59,7 +59,7 @@ def _read_keys(args: argparse.Namespace) -> list[GuestKey]:
             keys += parse_public_keys(sys.stdin.read(), source="standard input")
             continue
         try:
-            with open(os.path.expanduser(source), encoding="utf-8") as f:
+            with Path(source).expanduser().open(encoding="utf-8") as f:
                 text = f.read(1 << 20)
         except (OSError, UnicodeDecodeError) as exc:
             raise PairtuiError(f"cannot read key file {source}: {exc}") from None
@@ -135,7 +135,7 @@ def cmd_guest_remove(args: argparse.Namespace) -> int:
 def cmd_guest_set(args: argparse.Namespace) -> int:
     if args.mode is None and args.expires is None and args.share is None:
         raise PairtuiError("nothing to change: give --mode, --expires or --share")
-    expires: datetime | None | bool = False
+    expires: datetime | bool | None = False
     if args.expires is not None:
         expires = parse_expiry(args.expires)
     guest = Registry().update(args.name, mode=args.mode, share=_check_share(args.share),
@@ -239,8 +239,8 @@ def cmd_ssh_string(args: argparse.Namespace) -> int:
 # --- live clients -------------------------------------------------------------------
 
 
-def _engine(op: str, **kw: object) -> dict[str, Any]:
-    reply = control.request(op, **kw)
+def _engine(op: str, target: str, mode: str | None = None) -> dict[str, Any]:
+    reply = control.request(op, target=target, mode=mode)
     if reply is None:
         raise PairtuiError("no pairtui server is running (start one with `pairtui serve`)")
     return reply

@@ -111,7 +111,9 @@ class Engine:
                     f"port {self.port} on {self.listen} is already in use "
                     "(is another pairtui running? choose one with --port)"
                 ) from None
-            raise PairtuiError(f"cannot listen on {self.listen}:{self.port}: {exc.strerror}") from None
+            raise PairtuiError(
+                f"cannot listen on {self.listen}:{self.port}: {exc.strerror}"
+            ) from None
         sockets = self._server.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
@@ -244,7 +246,7 @@ class Engine:
             await asyncio.sleep(1)
             try:
                 await self.reconcile()
-            except Exception as exc:  # never let the watcher die silently
+            except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
                 self.audit.record("error", reason=f"reconcile: {exc}")
 
     def status(self) -> dict[str, object]:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pairtui import paths
 from pairtui.errors import PairtuiError
-from pairtui.registry import Guest
 from pairtui.fileutil import atomic_write, locked, read_text
+from pairtui.registry import Guest
 from pairtui.tmux import ShareSessions, Tmux, share_sessions
 
 SHARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")

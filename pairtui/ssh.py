@@ -36,7 +36,7 @@ def load_or_create_host_key(path: Path | None = None) -> asyncssh.SSHKey:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    tmp.replace(path)
     return key
 
 
@@ -66,8 +66,10 @@ def ssh_strings(listen: str, port: int, share: str | None = None) -> list[SshStr
     for host in hosts:
         target = f"[{host}]" if ":" in host else host
         port_part = "" if port == 22 else f"-p {port} "
-        cmd = f"ssh {port_part}guest@{target}" if share is None else (
-            f"ssh -t {port_part}guest@{target} {share}"
+        cmd = (
+            f"ssh {port_part}guest@{target}"
+            if share is None
+            else (f"ssh -t {port_part}guest@{target} {share}")
         )
         out.append(SshString(cmd, host, port, share))
     return out

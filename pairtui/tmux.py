@@ -145,7 +145,11 @@ class Tmux:
         """``(window_id, session_name)`` of a pane such as ``%3``."""
         try:
             out = self.run(
-                "display-message", "-p", "-t", pane_id, f"#{{window_id}}{FIELD_SEP}#{{session_name}}"
+                "display-message",
+                "-p",
+                "-t",
+                pane_id,
+                f"#{{window_id}}{FIELD_SEP}#{{session_name}}",
             )
         except PairtuiError as exc:
             if "not running" in str(exc):
@@ -208,7 +212,13 @@ class Tmux:
                 assert window is not None
                 placeholders.append(
                     self.run(
-                        "new-session", "-d", "-s", name, "-P", "-F", "#{window_id}",
+                        "new-session",
+                        "-d",
+                        "-s",
+                        name,
+                        "-P",
+                        "-F",
+                        "#{window_id}",
                         "sleep 2147483647",
                     )[0]
                 )
@@ -248,11 +258,16 @@ class Tmux:
         return out
 
     def set_client_mode(self, tty: str, session: str, readonly: bool) -> None:
-        """Move a live guest client between a share's view and pair sessions."""
-        flag = "read-only" if readonly else "!read-only"
+        """Move a live guest client between a share's view and pair sessions.
+
+        tmux 3.3 cannot clear read-only with ``refresh-client -f``; ``switch-client -r``
+        toggles it (and ignore-size, which is put back) in the same command sequence.
+        """
+        current = self.run("display-message", "-p", "-c", tty, "#{client_readonly}")
+        toggle = ["-r"] if (current[0].strip() == "1") != readonly else []
         self.run(
-            "switch-client", "-c", tty, "-t", f"={session}", ";",
-            "refresh-client", "-t", tty, "-f", flag,
+            "switch-client", "-c", tty, "-t", f"={session}", *toggle, ";",
+            "refresh-client", "-t", tty, "-f", "ignore-size",
         )  # fmt: skip
 
     def detach_client(self, tty: str) -> None:

@@ -36,7 +36,9 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
 
 
-def pairtui(*args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def pairtui(
+    *args: str, input: str | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process (it inherits the test's isolated environment)."""
     return subprocess.run(
         [sys.executable, "-m", "pairtui", *args],
@@ -91,7 +93,9 @@ class TmuxHost:
         return [dict(zip(keys, r.split("\t"), strict=True)) for r in rows if r]
 
     def window_size(self, target: str = "host") -> str:
-        return self.run("display-message", "-p", "-t", target, "#{window_width}x#{window_height}").strip()
+        return self.run(
+            "display-message", "-p", "-t", target, "#{window_width}x#{window_height}"
+        ).strip()
 
     def kill(self) -> None:
         self.run("kill-server", check=False)
@@ -110,8 +114,11 @@ def start_tmux(base: Path, session: str = "host", size: tuple[int, int] = (120, 
     pid = int(
         subprocess.run(
             ["tmux", "-S", str(socket), "display-message", "-p", "#{pid}"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
     )
     host = TmuxHost(socket, pid)
     # Keep the pane idle and predictable: a plain sh with a fixed prompt.
@@ -181,27 +188,30 @@ class SshGuest:
         log_level: str = "ERROR",
     ) -> None:
         self.cols, self.rows = size
+        # Test-given options go first: for ssh the first value of an option wins.
         argv = [
-            "-F", "/dev/null", "-p", str(port), "-i", str(key),
+            *args, "-F", "/dev/null", "-p", str(port), "-i", str(key),
             "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "IdentityAgent=none",
-            "-o", "StrictHostKeyChecking=no" if known_hosts is None else "StrictHostKeyChecking=yes",
+            "-o", f"StrictHostKeyChecking={'no' if known_hosts is None else 'yes'}",
             "-o", f"UserKnownHostsFile={known_hosts or '/dev/null'}",
             "-o", f"LogLevel={log_level}", "-o", "ConnectTimeout=10",
-            *(["-tt"] if tty else ["-T"]), *args, f"{user}@127.0.0.1",
+            *(["-tt"] if tty else ["-T"]), f"{user}@127.0.0.1",
         ]  # fmt: skip
         if command is not None:
             argv.append(command)
         self.argv = argv
-        self.child = pexpect.spawn("ssh", argv, dimensions=(self.rows, self.cols), env=dict(os.environ))
+        self.child = pexpect.spawn(
+            "ssh", argv, dimensions=(self.rows, self.cols), env=dict(os.environ)
+        )
         self.screen = pyte.Screen(self.cols, self.rows)
         self.stream = pyte.ByteStream(self.screen)
         self.raw = b""
 
     def pump(self, timeout: float = 0.05) -> None:
-        while True:
+        while not self.child.closed:
             try:
                 data = self.child.read_nonblocking(65536, timeout=timeout)
-            except (pexpect.TIMEOUT, pexpect.EOF):
+            except (pexpect.TIMEOUT, pexpect.EOF, OSError):
                 return
             self.raw += data
             self.stream.feed(data)
@@ -215,7 +225,11 @@ class SshGuest:
         def seen() -> str | None:
             self.pump()
             screen = "\n".join(self.screen.display)
-            return screen if needle in screen or needle in self.raw.decode("utf-8", "replace") else None
+            return (
+                screen
+                if needle in screen or needle in self.raw.decode("utf-8", "replace")
+                else None
+            )
 
         return wait_until(seen, timeout, what=f"{needle!r} on the guest screen:\n{self.text()}")
 

@@ -1,0 +1,200 @@
+"""Live clients: listing, kicking, switching modes, unsharing, and the audit log."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support import Server, SshGuest, TmuxHost, pairtui, pairtui_json, start_server, wait_until
+from test_e2e_guest import add_guest, client_of, share, type_in_host
+
+from pairtui.audit import Audit
+
+pytestmark = pytest.mark.e2e
+
+Connect = Callable[..., SshGuest]
+
+
+@pytest.fixture
+def shared(tmux_host: TmuxHost) -> Iterator[tuple[TmuxHost, Server]]:
+    type_in_host(tmux_host, "echo MARK-$((20+1))")
+    share(tmux_host, "--session", "host", "--name", "main")
+    srv = start_server()
+    yield tmux_host, srv
+    srv.stop()
+
+
+def test_clients_lists_a_guest_within_a_second_and_kick_ends_it(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"), "--mode", "pair")
+    add_guest("mallory-not", keys("other"))
+    g = guests(srv.port, keys("alice"), size=(90, 30))
+    g.wait_for("MARK-21")
+    seen = time.monotonic()
+    rows = wait_until(lambda: pairtui_json("clients"), timeout=5, what="client listed")
+    assert time.monotonic() - seen < 1.0
+    [row] = rows
+    assert row["guest"] == "alice"
+    assert row["mode"] == "pair"
+    assert row["share"] == "main"
+    assert row["peer"].startswith("127.0.0.1:")
+    assert row["fingerprint"].startswith("SHA256:")
+    assert row["size"] == "90x30"
+    assert row["tmux_client"] == client_of(host)["tty"]
+    g.send("x")
+    wait_until(lambda: pairtui_json("clients")[0]["last_input"], what="last input recorded")
+
+    res = pairtui("kick", "alice")
+    assert res.returncode == 0, res.stderr
+    assert g.wait_exit() != 0
+    assert "disconnected by the host" in g.output
+    assert pairtui_json("clients") == []
+    wait_until(lambda: not [c for c in host.clients() if c["session"].startswith("pairtui-")],
+               what="no stray tmux client")  # fmt: skip
+
+    res = pairtui("kick", "alice")
+    assert res.returncode == 1
+    assert res.stderr.startswith("pairtui: no connected guest")
+
+
+def test_audit_log_records_join_leave_kick_and_refusals(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    _, srv = shared
+    add_guest("alice", keys("alice"))
+    add_guest("bob", keys("bob"))
+    a = guests(srv.port, keys("alice"))
+    a.wait_for("MARK-21")
+    a.send("\x02d")  # the guest leaves on its own
+    assert a.wait_exit() == 0
+    b = guests(srv.port, keys("bob"))
+    b.wait_for("MARK-21")
+    wait_until(lambda: pairtui_json("clients"), what="bob listed")
+    assert pairtui("kick", "bob").returncode == 0
+    b.wait_exit()
+    m = guests(srv.port, keys("mallory"))
+    m.wait_exit()
+    events = Audit().read()
+    kinds = [(e["event"], e.get("guest")) for e in events]
+    assert kinds == [
+        ("join", "alice"), ("leave", "alice"), ("join", "bob"), ("kick", "bob"), ("refused", None)
+    ]  # fmt: skip
+    assert all(e["ts"] and e.get("peer") for e in events)
+    # append-only JSON lines, one object per line
+    lines = Path(Audit().path).read_text().splitlines()
+    assert [json.loads(line)["event"] for line in lines] == [k for k, _ in kinds]
+
+
+def test_switching_a_live_guest_between_view_and_pair(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"), "--mode", "view")
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    assert client_of(host)["readonly"] == "1"
+    assert pairtui("mode", "alice", "pair").returncode == 0
+    wait_until(lambda: client_of(host)["readonly"] == "0", what="client writable")
+    assert client_of(host)["session"] == "pairtui-main-pair"
+    flags = host.run("list-clients", "-F", "#{client_flags}")
+    assert "ignore-size" in flags  # still never resizes the host's window
+    g.send("echo NOW-PAIR-$((1+2))\r")
+    wait_until(lambda: "NOW-PAIR-3" in host.capture(), what="pair input")
+    # Changing the registry applies to the live client too.
+    assert pairtui("guest", "set", "alice", "--mode", "view").returncode == 0
+    wait_until(lambda: client_of(host)["readonly"] == "1", what="client read-only again")
+    assert client_of(host)["session"] == "pairtui-main-view"
+    assert pairtui_json("clients")[0]["mode"] == "view"
+
+
+def test_unshare_disconnects_the_share_guests(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"))
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    res = pairtui("unshare", "main")
+    assert res.returncode == 0, res.stderr
+    g.wait_exit()
+    assert pairtui_json("share", "list") == []
+    assert not [s for s in host.run("list-sessions", "-F", "#{session_name}").split()
+                if s.startswith("pairtui-")]  # fmt: skip
+    again = guests(srv.port, keys("alice"))
+    assert again.wait_exit() == 1
+    assert "nothing is shared" in again.output
+
+
+def test_serve_shuts_down_cleanly_on_sigterm(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"))
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    assert srv.stop() == 0
+    g.wait_exit()
+    assert "stopped sharing" in g.output
+    assert not [c for c in host.clients() if c["session"].startswith("pairtui-")]
+    assert "Traceback" not in "\n".join(srv.output)
+
+
+def test_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        res = pairtui("serve", "--port", str(port), timeout=20)
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        f"pairtui: port {port} on 127.0.0.1 is already in use "
+        "(is another pairtui running? choose one with --port)"
+    )
+
+
+def test_second_server_for_the_same_user_is_refused(shared: tuple[TmuxHost, Server]) -> None:
+    res = pairtui("serve", "--port", "0", timeout=20)
+    assert res.returncode == 1
+    assert "already running" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_tmux_not_running_or_missing_is_one_clear_error(tmp_path: Path) -> None:
+    res = pairtui("share", "--tmux-socket", str(tmp_path / "nope"))
+    assert res.returncode == 1
+    assert res.stderr.startswith("pairtui: tmux is not running on")
+    assert "Traceback" not in res.stderr
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-m", "pairtui", "serve", "--port", "0"],
+        capture_output=True, text=True, timeout=20, check=False,
+        env={"PATH": str(empty), "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert (
+        res.stderr.strip()
+        == "pairtui: tmux is not installed (install it, e.g. `apt-get install tmux`)"
+    )
+
+
+def test_share_whose_sessions_are_gone_is_reported_to_the_guest(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"))
+    host.run("kill-session", "-t", "=pairtui-main-view")
+    host.run("kill-session", "-t", "=pairtui-main-pair")
+    g = guests(srv.port, keys("alice"))
+    assert g.wait_exit() == 1
+    assert "share 'main' is gone" in g.output
+    listed = pairtui_json("share", "list")
+    assert listed[0]["live"] is False
