@@ -16,7 +16,10 @@ class Audit:
 
     def record(self, event: str, **fields: object) -> None:
         """One line per event; O_APPEND keeps concurrent writers' lines whole."""
-        row: dict[str, object] = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
+        row: dict[str, object] = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "event": event,
+        }
         row.update({k: v for k, v in fields.items() if v is not None})
         data = (json.dumps(row, separators=(",", ":")) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
