@@ -9,6 +9,7 @@ with the prefix disabled, so no default or host binding (``(``, ``)``, ``s``, ``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -129,7 +130,13 @@ class Tmux:
         return True
 
     def current_session(self) -> str:
-        """The most recently used host session (what `tmux attach` would pick)."""
+        """The session of the pane pairtui runs in, else the most recently used one."""
+        pane = os.environ.get("TMUX_PANE")
+        if pane and os.environ.get("TMUX", "").split(",", 1)[0] == str(self.socket):
+            with contextlib.suppress(PairtuiError):
+                name = self.run("display-message", "-p", "-t", pane, "#{session_name}")[0]
+                if not name.startswith(SESSION_PREFIX):
+                    return name
         rows = self.run("list-sessions", "-F", f"#{{session_activity}}{FIELD_SEP}#{{session_name}}")
         hosts = [r.split(FIELD_SEP, 1) for r in rows]
         hosts = [h for h in hosts if not h[1].startswith(SESSION_PREFIX)]
@@ -174,9 +181,11 @@ class Tmux:
                 cmds.append(["bind-key", "-T", pre, prefix, "send-prefix"])
         return _chain(cmds)
 
-    def _session_options(self, session: str, mode: str, host: str, share: str) -> list[list[str]]:
+    def _session_options(
+        self, session: str, mode: str, host: str, share: str, prefix: str
+    ) -> list[list[str]]:
         t = ["-t", f"={session}:"]
-        leave = "prefix d to leave" if mode == "view" else "prefix d to leave, prefix arrows: panes"
+        leave = f"{prefix} d to leave" + ("" if mode == "view" else f", {prefix} arrows: panes")
         status = f" #[bold]{mode}#[nobold] · {share} shared by {host} · {leave} "
         opts = {
             "key-table": f"pairtui-{mode}",
@@ -223,7 +232,7 @@ class Tmux:
                     )[0]
                 )
                 cmds.append(["link-window", "-d", "-s", window, "-t", f"={name}:"])
-            cmds += self._session_options(name, mode, host, share)
+            cmds += self._session_options(name, mode, host, share, prefix)
         cmds += [["kill-window", "-t", w] for w in placeholders]
         self.run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
