@@ -1,0 +1,70 @@
+"""Which tmux server pairtui talks to, and the share sessions it creates."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from support import TmuxHost
+
+from pairtui.errors import PairtuiError
+from pairtui.tmux import Tmux, resolve_socket, share_sessions
+
+
+class SocketCase(NamedTuple):
+    test_id: str
+    explicit: str | None
+    env: dict[str, str]
+    expected: str
+
+
+UID = os.getuid()
+SOCKET_CASES = [
+    SocketCase("explicit-path", "/x/y.sock", {"TMUX": "/a,1,0"}, "/x/y.sock"),
+    SocketCase("explicit-name", "work", {"TMUX_TMPDIR": "/t"}, f"/t/tmux-{UID}/work"),
+    SocketCase("inside-tmux", None, {"TMUX": "/s/sock,123,4"}, "/s/sock"),
+    SocketCase("tmux-tmpdir", None, {"TMUX_TMPDIR": "/tt"}, f"/tt/tmux-{UID}/default"),
+    SocketCase("default", None, {}, f"/tmp/tmux-{UID}/default"),
+]
+
+
+@pytest.mark.parametrize("case", SOCKET_CASES, ids=[c.test_id for c in SOCKET_CASES])
+def test_resolve_socket(case: SocketCase) -> None:
+    assert resolve_socket(case.explicit, case.env) == Path(case.expected)
+
+
+def test_share_creates_guest_sessions_with_their_own_key_tables(tmux_host: TmuxHost) -> None:
+    tmux = Tmux(tmux_host.socket)
+    names = tmux.create_share("demo", session="host", host="me")
+    assert names == share_sessions("demo")
+    for mode, session in (("view", names.view), ("pair", names.pair)):
+        opts = tmux_host.run("show-options", "-t", f"={session}:").splitlines()
+        assert f"key-table pairtui-{mode}" in opts
+        assert "prefix None" in opts
+        assert "prefix2 None" in opts
+    # Guests see the host session's windows (a session group) ...
+    windows = tmux_host.run("list-windows", "-t", f"={names.view}", "-F", "#{window_id}")
+    assert windows == tmux_host.run("list-windows", "-t", "host", "-F", "#{window_id}")
+    # ... and the prefix table for view guests offers nothing but detach.
+    view_keys = tmux_host.run("list-keys", "-T", "pairtui-view-prefix").splitlines()
+    assert [line.split()[3:] for line in view_keys] == [["d", "detach-client"]]
+    assert tmux.host_sessions() == ["host"]
+    tmux.kill_share("demo")
+    assert not tmux.has_session(names.view)
+    assert not tmux.has_session(names.pair)
+
+
+def test_pane_share_holds_only_that_window(tmux_host: TmuxHost) -> None:
+    tmux_host.run("new-window", "-d", "-t", "host:1")
+    window = tmux_host.run("display-message", "-p", "-t", "host:1", "#{window_id}").strip()
+    names = Tmux(tmux_host.socket).create_share("w", window=window, host="me")
+    for session in (names.view, names.pair):
+        listed = tmux_host.run("list-windows", "-t", f"={session}", "-F", "#{window_id}").split()
+        assert listed == [window]
+
+
+def test_tmux_not_running_is_a_readable_error(tmp_path: Path) -> None:
+    with pytest.raises(PairtuiError, match="tmux is not running on"):
+        Tmux(tmp_path / "nothing-here").run("list-sessions")
