@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536
 CHANNEL_WINDOW = 2 * 1024 * 1024
+CLOSE_GRACE = 2.0
 
 
 def _msg(text: str) -> bytes:
@@ -555,6 +556,10 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
                     chan.write(self._farewell)
                 status = 0 if self._end_event == "leave" and not self._farewell else 1
                 chan.exit(status)
+                # Let the guest read the goodbye and close the channel itself: closing
+                # the connection at once would abort the transport and drop both.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(chan.wait_closed(), CLOSE_GRACE)
             if self.conn.conn is not None:
                 self.conn.conn.close()
         finally:

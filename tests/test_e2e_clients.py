@@ -198,3 +198,21 @@ def test_share_whose_sessions_are_gone_is_reported_to_the_guest(
     assert "share 'main' is gone" in g.output
     listed = pairtui_json("share", "list")
     assert listed[0]["live"] is False
+
+
+def test_an_invitation_expiring_mid_session_disconnects_the_guest(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pairtui.registry import Registry
+
+    _, srv = shared
+    add_guest("alice", keys("alice"), "--expires", "1h")
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    # A change the server is not told about (as if edited by hand): its watch picks it up.
+    Registry().update("alice", expires=datetime.now(UTC) - timedelta(seconds=1))
+    assert g.wait_exit(timeout=10) != 0
+    assert "invitation has expired" in g.output
+    assert [e["event"] for e in Audit().read()][-1] == "kick"
