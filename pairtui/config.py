@@ -1,17 +1,57 @@
-"""The user's config file (TOML): defaults for the server and the forges keys come from."""
+"""The user's config file (TOML): server defaults, forges, the dashboard's theme and keys.
+
+Every key is optional; :data:`EXAMPLE` documents them all with their defaults. A bad
+value is a :class:`~pairtui.errors.PairtuiError` that names the file and the key.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
 from pairtui import paths
 from pairtui.errors import PairtuiError
-from pairtui.ssh import DEFAULT_LISTEN, DEFAULT_PORT
+from pairtui.fileutil import atomic_write, locked, read_text
+
+T = TypeVar("T")
+
+# The defaults live here, not in pairtui.ssh, so reading the config stays cheap.
+DEFAULT_LISTEN = "127.0.0.1"
+DEFAULT_PORT = 2222
+DEFAULT_THEME = "pairtui-dark"
+
+EXAMPLE = f"""\
+# pairtui configuration. Every key is optional; the values shown are the defaults.
+
+[server]
+listen = "{DEFAULT_LISTEN}"     # address the SSH server binds ("0.0.0.0" for every address)
+port = {DEFAULT_PORT}              # 0 picks a free port
+default_mode = "view"     # mode of new guests: "view" (read-only) or "pair" (can type)
+# tmux_socket = "work"    # the host's tmux server: a socket path, or a name as with `tmux -L`
+
+[forges]                  # where `--github USER` / `--gitlab USER` fetch keys from
+github = "https://github.com"
+gitlab = "https://gitlab.com"
+
+[ui]
+theme = "{DEFAULT_THEME}"  # a bundled theme, a file in <config dir>/themes/, or a Textual theme
+cursor_blink = true
+
+[keymap]                  # binding id = "keys" (comma-separated); ids are listed by `?`
+# kick = "K"
+# guest-add = "a,insert"
+"""
+
+_KNOWN = {
+    "server": {"listen", "port", "default_mode", "tmux_socket"},
+    "forges": None,  # any forge name
+    "ui": {"theme", "cursor_blink"},
+    "keymap": None,  # any binding id; the dashboard reports ids it does not know
+}
 
 
 @dataclass
@@ -23,20 +63,43 @@ class Config:
     forges: dict[str, str] = field(
         default_factory=lambda: {"github": "https://github.com", "gitlab": "https://gitlab.com"}
     )
+    theme: str = DEFAULT_THEME
+    cursor_blink: bool = True
+    keymap: dict[str, str] = field(default_factory=dict)
 
 
 def load(path: Path | None = None) -> Config:
     """Read the config; a bad value is an error that names its key."""
     path = path or paths.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PairtuiError(f"{path}: cannot read the config file ({exc})") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> Config:
+    """Validate config text; ``path`` only names the file in messages."""
     cfg = Config()
     try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return cfg
+        raw: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PairtuiError(f"{path}: not valid TOML ({exc})") from None
+    for name, value in raw.items():
+        if name not in _KNOWN:
+            known = ", ".join(f"[{t}]" for t in _KNOWN)
+            raise PairtuiError(f"{path}: unknown key {name!r} (the tables are {known})")
+        _expect(path, name, value, dict)
+        allowed = _KNOWN[name]
+        for key in value:
+            if allowed is not None and key not in allowed:
+                raise PairtuiError(
+                    f"{path}: unknown key {name}.{key} (known: {', '.join(sorted(allowed))})"
+                )
+
     server = raw.get("server", {})
-    _expect(path, "server", server, dict)
     if "listen" in server:
         cfg.listen = _expect(path, "server.listen", server["listen"], str)
     if "port" in server:
@@ -47,18 +110,120 @@ def load(path: Path | None = None) -> Config:
     if "default_mode" in server:
         mode = _expect(path, "server.default_mode", server["default_mode"], str)
         if mode not in {"view", "pair"}:
-            raise PairtuiError(f"{path}: server.default_mode must be 'view' or 'pair'")
+            raise PairtuiError(
+                f"{path}: server.default_mode must be 'view' or 'pair', not {mode!r}"
+            )
         cfg.default_mode = mode
     if "tmux_socket" in server:
         cfg.tmux_socket = _expect(path, "server.tmux_socket", server["tmux_socket"], str)
-    forges = raw.get("forges", {})
-    _expect(path, "forges", forges, dict)
-    for name, url in forges.items():
-        cfg.forges[name] = _expect(path, f"forges.{name}", url, str).rstrip("/")
+
+    for name, url in raw.get("forges", {}).items():
+        url = _expect(path, f"forges.{name}", url, str)
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise PairtuiError(f"{path}: forges.{name} must be an http(s) URL, not {url!r}")
+        cfg.forges[name] = url.rstrip("/")
+
+    ui = raw.get("ui", {})
+    if "theme" in ui:
+        theme = _expect(path, "ui.theme", ui["theme"], str).strip()
+        if not theme:
+            raise PairtuiError(f"{path}: ui.theme must name a theme, not be empty")
+        cfg.theme = theme
+    if "cursor_blink" in ui:
+        cfg.cursor_blink = _expect(path, "ui.cursor_blink", ui["cursor_blink"], bool)
+
+    for binding, keys in raw.get("keymap", {}).items():
+        keys = _expect(path, f"keymap.{binding}", keys, str)
+        if not keys.strip() or any(not k.strip() for k in keys.split(",")):
+            raise PairtuiError(
+                f"{path}: keymap.{binding} must list keys separated by commas, not {keys!r}"
+            )
+        cfg.keymap[binding] = keys
     return cfg
 
 
 def _expect(path: Path, key: str, value: object, kind: type[T]) -> T:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise PairtuiError(f"{path}: {key} must be a {kind.__name__}, not {value!r}")
+        raise PairtuiError(f"{path}: {key} must be a {_TYPE_NAMES[kind]}, not {value!r}")
     return value
+
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    int: "whole number",
+    bool: "boolean (true or false)",
+    dict: "table",
+}
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def save_theme(theme: str, path: Path | None = None) -> None:
+    """Persist ``[ui] theme``, keeping every other line and comment of the file."""
+    set_value("ui", "theme", theme, path)
+
+
+def set_value(table: str, key: str, value: str, path: Path | None = None) -> None:
+    """Set one string value in the config file, atomically and under the file's lock.
+
+    The file is edited as text so comments survive; the result is parsed again and
+    must hold the new value, or nothing is written.
+    """
+    path = path or paths.config_file()
+    with locked(path):
+        text = read_text(path)
+        new = _set_in_text(text, table, key, value)
+        try:
+            written = tomllib.loads(new).get(table, {}).get(key)
+        except (tomllib.TOMLDecodeError, AttributeError):
+            written = None
+        if written != value:
+            raise PairtuiError(
+                f"{path}: cannot update {table}.{key} automatically; set it by hand "
+                f"({table}.{key} = {json.dumps(value)})"
+            )
+        parse(new, path)
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o600
+        atomic_write(path, new, mode=mode)
+
+
+_HEADER_RE = re.compile(r"^\s*\[\s*([^\]\s]+)\s*\]\s*(#.*)?$")
+
+
+def _set_in_text(text: str, table: str, key: str, value: str) -> str:
+    line = f"{key} = {json.dumps(value)}"
+    lines = text.splitlines()
+    key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    start = None
+    for i, raw in enumerate(lines):
+        m = _HEADER_RE.match(raw)
+        if m and m[1] == table:
+            start = i
+            break
+    if start is None:
+        sep = "\n" if text and not text.endswith("\n") else ""
+        blank = "\n" if text.strip() else ""
+        return f"{text}{sep}{blank}[{table}]\n{line}\n"
+    end = len(lines)
+    for j in range(start + 1, len(lines)):
+        if re.match(r"^\s*\[", lines[j]):
+            end = j
+            break
+    for j in range(start + 1, end):
+        if key_re.match(lines[j]):
+            lines[j] = line
+            return "\n".join(lines) + "\n"
+    insert = end
+    while insert > start + 1 and not lines[insert - 1].strip():
+        insert -= 1
+    lines.insert(insert, line)
+    return "\n".join(lines) + "\n"
+
+
+def themes_dir() -> Path:
+    """Where user theme files live (``<config dir>/themes/*.toml``)."""
+    return paths.config_dir() / "themes"

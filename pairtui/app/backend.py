@@ -1,0 +1,316 @@
+"""What the dashboard drives: an engine, the guest registry and the host's shares.
+
+The engine is either the in-process :class:`~pairtui.server.Engine` or, when a
+``pairtui serve`` already answers on the control socket, a
+:class:`~pairtui.control.RemoteEngine` attached to it. Both satisfy :class:`EngineLike`.
+
+The heavy core (asyncssh, libtmux) is imported only inside :func:`load_services`,
+which the app calls from a worker after its first paint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pairtui import control, paths
+from pairtui.config import Config
+from pairtui.errors import PairtuiError
+from pairtui.events import ClientInfo, Event
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from pairtui.registry import Guest, GuestKey, Mode, Registry
+    from pairtui.shares import Share, ShareStore
+
+
+class EngineLike(Protocol):
+    """The parts of an engine the dashboard uses."""
+
+    clients: dict[str, ClientInfo]
+    listen: str
+    port: int
+    started: float
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]: ...
+
+    async def kick(self, target: str) -> list[ClientInfo]: ...
+
+    async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]: ...
+
+    async def reconcile(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """Where the dashboard's engine is at, for the status line."""
+
+    phase: Literal["starting", "serving", "attached", "error", "stopped"] = "starting"
+    listen: str = ""
+    port: int = 0
+    fingerprint: str = ""
+    started: float = 0.0
+    pid: int = 0
+    message: str = ""
+
+    @property
+    def up(self) -> bool:
+        return self.phase in ("serving", "attached")
+
+
+@dataclass(frozen=True)
+class HostState:
+    """The host's tmux server as the Shares tab shows it."""
+
+    shares: tuple[Share, ...] = ()
+    sessions: tuple[str, ...] = ()  # host sessions (not pairtui's own)
+    live: frozenset[str] = frozenset()  # shares whose guest sessions exist
+    error: str | None = None  # e.g. tmux not running
+
+    @property
+    def default(self) -> Share | None:
+        """The share a plain ``ssh guest@host`` joins: the most recent one."""
+        return self.shares[-1] if self.shares else None
+
+
+class ShareHost(Protocol):
+    """Shares on the host's tmux server; every method may block (call from a thread)."""
+
+    def state(self) -> HostState: ...
+
+    def changed(self) -> bool: ...
+
+    def share(self, session: str, name: str | None) -> Share: ...
+
+    def unshare(self, name: str) -> Share: ...
+
+    def rename(self, old: str, new: str) -> Share: ...
+
+    def set_buffer(self, text: str) -> bool: ...
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class FileWatch:
+    """Tells whether a file changed since the last look: one ``stat``, no reading."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp = _stamp(path)
+
+    def changed(self) -> bool:
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        return True
+
+
+class TmuxShareHost:
+    """:class:`ShareHost` over ``shares.json`` and the host's real tmux server."""
+
+    def __init__(self, store: ShareStore, socket: Path) -> None:
+        self.store = store
+        self.socket = socket
+        self._watch = FileWatch(store.path)
+
+    def state(self) -> HostState:
+        from pairtui.tmux import Tmux
+
+        self._watch.changed()  # what we read now is the latest
+        try:
+            shares = tuple(self.store.load())
+        except PairtuiError as exc:
+            return HostState(error=str(exc))
+        try:
+            sessions = tuple(Tmux(self.socket).host_sessions())
+            error = None
+        except PairtuiError as exc:
+            sessions, error = (), str(exc)
+        live = frozenset(s.name for s in shares if self.store.live(s))
+        return HostState(shares, sessions, live, error)
+
+    def changed(self) -> bool:
+        return self._watch.changed()
+
+    def share(self, session: str, name: str | None) -> Share:
+        from pairtui.tmux import Tmux
+
+        return self.store.create(Tmux(self.socket), session=session, name=name)
+
+    def unshare(self, name: str) -> Share:
+        return self.store.remove(name)
+
+    def rename(self, old: str, new: str) -> Share:
+        """A new share of the same target under the new name, then the old one goes.
+
+        Guests of the old name are disconnected (they can rejoin under the new one).
+        """
+        share = self.store.get(old)
+        if new == old:
+            return share
+        if any(s.name == new for s in self.store.load()):
+            raise PairtuiError(f"there is already a share named {new!r}")
+        if share.kind == "session":
+            renamed = self.store.create(share.tmux(), session=share.target, name=new)
+        else:
+            renamed = self.store.create(share.tmux(), pane=share.pane, name=new)
+        self.store.remove(old)
+        return renamed
+
+    def set_buffer(self, text: str) -> bool:
+        """Also copy into the tmux paste buffer when the dashboard runs inside tmux."""
+        import os
+
+        from pairtui.tmux import Tmux, resolve_socket
+
+        if not os.environ.get("TMUX"):
+            return False
+        try:
+            # TODO(core): a Tmux.set_buffer() in pairtui/tmux.py should own this command line.
+            Tmux(resolve_socket()).run("set-buffer", "--", text)
+        except PairtuiError:
+            return False
+        return True
+
+
+@dataclass
+class Services:
+    """Everything the dashboard acts on, built off the UI's critical path.
+
+    The host actions live here, free of any UI, so every front end does them alike:
+    blocking file and tmux work runs in a thread, then the engine applies the change
+    to connected guests at once (it would within a second on its own).
+    """
+
+    engine: EngineLike
+    registry: Registry
+    shares: ShareHost
+    attached: bool = False  # the engine is a separate `pairtui serve`
+    forges: dict[str, str] = field(default_factory=dict)
+    registry_watch: FileWatch | None = None
+
+    def __post_init__(self) -> None:
+        if self.registry_watch is None:
+            self.registry_watch = FileWatch(self.registry.path)
+
+    async def guests(self) -> dict[str, Guest]:
+        assert self.registry_watch is not None
+        self.registry_watch.changed()  # what we read now is the latest
+        return await asyncio.to_thread(self.registry.guests)
+
+    def guests_changed(self) -> bool:
+        assert self.registry_watch is not None
+        return self.registry_watch.changed()
+
+    async def host_state(self) -> HostState:
+        return await asyncio.to_thread(self.shares.state)
+
+    async def kick(self, client_id: str) -> list[ClientInfo]:
+        return await self.engine.kick(client_id)
+
+    async def set_guest_mode(self, name: str, mode: str) -> None:
+        """Switch a guest's mode in the registry and, live, on its connected clients.
+
+        The registry is what the engine reconciles against, so changing only the live
+        clients would be undone within a second.
+        """
+        from pairtui.registry import Mode
+
+        await asyncio.to_thread(self.registry.update, name, mode=Mode(mode))
+        if any(c.guest == name for c in self.engine.clients.values()):
+            await self.engine.set_mode(name, Mode(mode))
+
+    async def add_guest(
+        self,
+        name: str,
+        keys: list[GuestKey],
+        mode: str,
+        expires: datetime | None,
+        share: str | None,
+    ) -> Guest:
+        from pairtui.registry import Mode
+
+        guest = await asyncio.to_thread(
+            self.registry.add, name, keys, mode=Mode(mode), share=share, expires=expires
+        )
+        await self.engine.reconcile()
+        return guest
+
+    async def update_guest(
+        self, name: str, mode: str, share: str, expires: datetime | bool | None
+    ) -> Guest:
+        from pairtui.registry import Mode
+
+        guest = await asyncio.to_thread(
+            self.registry.update, name, mode=Mode(mode), share=share, expires=expires
+        )
+        await self.engine.reconcile()
+        return guest
+
+    async def remove_guest(self, name: str) -> Guest:
+        guest = await asyncio.to_thread(self.registry.remove, name)
+        await self.engine.reconcile()
+        return guest
+
+    async def share(self, session: str, name: str | None) -> Share:
+        share = await asyncio.to_thread(self.shares.share, session, name)
+        await self.engine.reconcile()
+        return share
+
+    async def unshare(self, name: str) -> Share:
+        share = await asyncio.to_thread(self.shares.unshare, name)
+        await self.engine.reconcile()
+        return share
+
+    async def rename_share(self, old: str, new: str) -> Share:
+        share = await asyncio.to_thread(self.shares.rename, old, new)
+        await self.engine.reconcile()
+        return share
+
+    def ssh_strings(self, share: str | None) -> list[str]:
+        """What guests type to join ``share`` (``None``: the default share)."""
+        from pairtui.ssh import ssh_strings
+
+        return [s.command for s in ssh_strings(self.engine.listen, self.engine.port, share)]
+
+
+def load_services(
+    cfg: Config,
+    listen: str | None = None,
+    port: int | None = None,
+    tmux_socket: str | None = None,
+) -> Services:
+    """Attach to a running ``pairtui serve`` if one answers, else build an in-process engine."""
+    from pairtui.registry import Registry
+    from pairtui.shares import ShareStore
+    from pairtui.tmux import resolve_socket
+
+    socket = resolve_socket(tmux_socket or cfg.tmux_socket)
+    shares = TmuxShareHost(ShareStore(), socket)
+    if control.ping(paths.control_socket()):
+        engine: EngineLike = control.RemoteEngine()
+        attached = True
+    else:
+        from pairtui.server import Engine
+
+        engine = Engine(listen or cfg.listen, cfg.port if port is None else port)
+        attached = False
+    return Services(engine, Registry(), shares, attached, dict(cfg.forges))

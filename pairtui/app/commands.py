@@ -1,0 +1,34 @@
+"""The command palette: every action that has a key is also a command by name."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from pairtui.app.screens.main import Command, MainScreen
+
+if TYPE_CHECKING:
+    from pairtui.app.app import PairtuiApp
+
+
+class DashboardCommands(Provider):
+    """The app's bindings everywhere, the dashboard's when it is the screen below."""
+
+    def _commands(self) -> list[Command]:
+        app: PairtuiApp = self.app  # type: ignore[assignment]
+        commands = list(app.commands())
+        if isinstance(self.screen, MainScreen):
+            commands += self.screen.commands()
+        return commands
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.title, command.run, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)

@@ -1,0 +1,19 @@
+"""The dashboard's modal dialogs, one per module."""
+
+from __future__ import annotations
+
+from pairtui.app.dialogs.add_guest import AddGuestDialog, GuestDraft
+from pairtui.app.dialogs.confirm import ConfirmDialog
+from pairtui.app.dialogs.edit_guest import EditGuestDialog, GuestEdit
+from pairtui.app.dialogs.prompt import PromptDialog
+from pairtui.app.dialogs.share import ShareDialog
+
+__all__ = [
+    "AddGuestDialog",
+    "ConfirmDialog",
+    "EditGuestDialog",
+    "GuestDraft",
+    "GuestEdit",
+    "PromptDialog",
+    "ShareDialog",
+]

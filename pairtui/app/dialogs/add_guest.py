@@ -1,0 +1,262 @@
+"""Invite a guest: a name, a key (pasted, a file, or a forge user), mode, expiry, share."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Select, Static
+
+from pairtui.app.widgets.fields import CoreCheck, Field
+from pairtui.errors import PairtuiError
+
+if TYPE_CHECKING:
+    from pairtui.registry import Guest, GuestKey
+
+FORGES = ("github", "gitlab")
+KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-")
+MAX_KEY_FILE = 1 << 20
+
+
+@dataclass(frozen=True)
+class GuestDraft:
+    """A guest ready for :meth:`Registry.add`: keys parsed, expiry resolved."""
+
+    name: str
+    keys: list[GuestKey]
+    mode: str
+    expires: datetime | None
+    share: str | None
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """What the key field holds: parsed keys, or a forge user to fetch them from."""
+
+    keys: list[GuestKey]
+    forge: str | None = None
+    user: str | None = None
+
+
+def read_key_source(text: str) -> KeySource:
+    """A pasted key, ``github:USER`` / ``gitlab:USER``, or the path of a ``.pub`` file."""
+    from pairtui.forges import USER_RE
+    from pairtui.registry import parse_public_keys
+
+    text = text.strip()
+    if not text:
+        raise PairtuiError("paste a public key, give the path of a .pub file, or github:USER")
+    forge, sep, user = text.partition(":")
+    if sep and forge.lower() in FORGES and " " not in text:
+        if not USER_RE.match(user):
+            raise PairtuiError(f"{user!r} is not a valid {forge.lower()} user name")
+        return KeySource([], forge.lower(), user)
+    if text.startswith(KEY_PREFIXES) or "PRIVATE KEY" in text:
+        return KeySource(parse_public_keys(text, source="the pasted key"))
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise PairtuiError(
+            f"no file {text!r}: paste a public key, give the path of a .pub file, or github:USER"
+        )
+    try:
+        with path.open(encoding="utf-8") as f:
+            content = f.read(MAX_KEY_FILE)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PairtuiError(f"cannot read {text}: {exc}") from None
+    return KeySource(parse_public_keys(content, source=text))
+
+
+class AddGuestDialog(ModalScreen[GuestDraft | None]):
+    """Every field is checked as you type; Add fetches forge keys, then dismisses."""
+
+    BINDINGS = [
+        Binding(
+            "escape",
+            "dismiss(None)",
+            "Cancel",
+            id="add-guest-cancel",
+            tooltip="Close without adding anyone",
+        ),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Add",
+            id="add-guest-submit",
+            tooltip="Add the guest (Enter in any field does too)",
+        ),
+    ]
+
+    def __init__(
+        self,
+        guests: dict[str, Guest],
+        *,
+        shares: list[str],
+        default_mode: str = "view",
+        forges: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(classes="dialog")
+        self.guests = guests
+        self.owners = {k.blob: g.name for g in guests.values() for k in g.keys}
+        self.shares = shares
+        self.default_mode = default_mode
+        self.forges = forges or {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="-wide"):
+            yield Label("Add a guest", classes="dialog-title")
+            yield Field(
+                "Name",
+                Input(placeholder="alice", id="name", validators=[CoreCheck(self.check_name)]),
+                hint="Letters, digits, '.', '_' or '-'; an existing name gets one more key.",
+            )
+            yield Field(
+                "Public key",
+                Input(
+                    placeholder="ssh-ed25519 AAAA… · ~/alice.pub · github:alice",
+                    id="key",
+                    validators=[CoreCheck(self.check_key)],
+                ),
+                hint="Paste the key, give the path of a .pub file, or github:USER / gitlab:USER.",
+            )
+            with Horizontal(classes="field-row"):
+                with Vertical(classes="field"):
+                    yield Label("Mode", classes="field-label")
+                    yield Select(
+                        [("view: watches only", "view"), ("pair: can type", "pair")],
+                        value=self.default_mode,
+                        allow_blank=False,
+                        id="mode",
+                    )
+                yield Field(
+                    "Expires",
+                    Input(
+                        placeholder="never", id="expires", validators=[CoreCheck(self.check_expiry)]
+                    ),
+                    hint="never, 30m, 2h, 7d or 2026-12-01T10:00",
+                )
+                yield Field(
+                    "Share",
+                    Input(
+                        placeholder="any",
+                        id="share",
+                        validators=[CoreCheck(self.check_share)],
+                        suggester=SuggestFromList(self.shares, case_sensitive=True),
+                    ),
+                    hint="Only this share (empty: any)",
+                )
+            yield Static("", id="add-guest-status")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Add guest", id="add", variant="primary")
+
+    # --- checks (the core's own rules) ---------------------------------------------
+
+    def check_name(self, value: str) -> str | None:
+        from pairtui.registry import validate_name
+
+        validate_name(value.strip())
+        if value.strip() in self.guests:
+            return f"{value.strip()} is already a guest: this adds a key to it"
+        return None
+
+    def check_key(self, value: str) -> str | None:
+        source = read_key_source(value)
+        if source.forge:
+            return f"the keys of {source.user} on {source.forge} are fetched when you add"
+        for key in source.keys:
+            owner = self.owners.get(key.blob)
+            if owner is not None:
+                raise PairtuiError(
+                    f"key {key.fingerprint} is already registered to guest {owner!r}"
+                )
+        return ", ".join(f"{k.algorithm} {k.fingerprint}" for k in source.keys)
+
+    def check_expiry(self, value: str) -> str | None:
+        from pairtui.registry import parse_expiry
+
+        parse_expiry(value)
+        return None
+
+    def check_share(self, value: str) -> str | None:
+        from pairtui.shares import validate_share_name
+
+        if value.strip():
+            validate_share_name(value.strip())
+            if value.strip() not in self.shares:
+                return f"no share {value.strip()!r} yet; the guest can join once it exists"
+        return None
+
+    # --- submitting -----------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "add":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        fields = list(self.query(Field))
+        first_bad: Field | None = None
+        for field in fields:
+            error = field.error
+            if field.input.id in ("name", "key") and not field.input.value.strip():
+                error = error or "required"
+            field.show(error)
+            if error and first_bad is None:
+                first_bad = field
+        if first_bad is not None:
+            first_bad.input.focus()
+            return
+        self.finish()
+
+    @work(exclusive=True, group="add-guest")
+    async def finish(self) -> None:
+        from pairtui.registry import parse_expiry
+
+        source = read_key_source(self.query_one("#key", Input).value)
+        keys = source.keys
+        status = self.query_one("#add-guest-status", Static)
+        if source.forge and source.user:
+            from pairtui.forges import fetch_keys
+
+            base = self.forges.get(source.forge, f"https://{source.forge}.com")
+            status.update(f"Fetching the keys of {source.user} from {base}…")
+            try:
+                keys = await asyncio.to_thread(fetch_keys, source.forge, base, source.user)
+            except PairtuiError as exc:
+                status.update(str(exc))
+                status.add_class("-error")
+                return
+            taken = [k for k in keys if k.blob in self.owners]
+            if taken:
+                status.update(
+                    f"key {taken[0].fingerprint} is already registered to guest "
+                    f"{self.owners[taken[0].blob]!r}"
+                )
+                status.add_class("-error")
+                return
+        share = self.query_one("#share", Input).value.strip()
+        mode = self.query_one("#mode", Select).value
+        self.dismiss(
+            GuestDraft(
+                name=self.query_one("#name", Input).value.strip(),
+                keys=keys,
+                mode=str(mode),
+                expires=parse_expiry(self.query_one("#expires", Input).value),
+                share=share or None,
+            )
+        )

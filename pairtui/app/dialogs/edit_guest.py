@@ -1,0 +1,137 @@
+"""Change a guest's mode, expiry or share restriction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Input, Label, Select
+
+from pairtui.app import fmt
+from pairtui.app.widgets.fields import CoreCheck, Field
+
+if TYPE_CHECKING:
+    from pairtui.registry import Guest
+
+
+@dataclass(frozen=True)
+class GuestEdit:
+    """Arguments for :meth:`Registry.update`; ``expires=False`` keeps the expiry."""
+
+    name: str
+    mode: str
+    share: str
+    expires: datetime | bool | None = False
+
+
+class EditGuestDialog(ModalScreen[GuestEdit | None]):
+    """Leave Expires empty to keep it; ``never`` clears it."""
+
+    BINDINGS = [
+        Binding(
+            "escape",
+            "dismiss(None)",
+            "Cancel",
+            id="edit-guest-cancel",
+            tooltip="Close without changing the guest",
+        ),
+        Binding(
+            "ctrl+s",
+            "submit",
+            "Save",
+            id="edit-guest-submit",
+            tooltip="Save the changes (Enter in a field does too)",
+        ),
+    ]
+
+    def __init__(self, guest: Guest, *, shares: list[str], now: float) -> None:
+        super().__init__(classes="dialog")
+        self.guest = guest
+        self.shares = shares
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        guest = self.guest
+        with Vertical(id="dialog"):
+            yield Label(f"Edit {guest.name}", classes="dialog-title", markup=False)
+            with Vertical(classes="field"):
+                yield Label("Mode", classes="field-label")
+                yield Select(
+                    [("view: watches only", "view"), ("pair: can type", "pair")],
+                    value=guest.mode.value,
+                    allow_blank=False,
+                    id="mode",
+                )
+            yield Field(
+                "Expires",
+                Input(
+                    placeholder=f"keep: {fmt.expiry(guest.expires, self.now)}",
+                    id="expires",
+                    validators=[CoreCheck(self.check_expiry)],
+                ),
+                hint="Empty keeps it; never, 30m, 2h, 7d or 2026-12-01T10:00 changes it.",
+            )
+            yield Field(
+                "Share",
+                Input(
+                    guest.share or "",
+                    placeholder="any",
+                    id="share",
+                    validators=[CoreCheck(self.check_share)],
+                    suggester=SuggestFromList(self.shares, case_sensitive=True),
+                ),
+                hint="Only this share (empty: any share)",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary")
+
+    def check_expiry(self, value: str) -> str | None:
+        from pairtui.registry import parse_expiry
+
+        if value.strip():
+            parse_expiry(value)
+        return None
+
+    def check_share(self, value: str) -> str | None:
+        from pairtui.shares import validate_share_name
+
+        if value.strip():
+            validate_share_name(value.strip())
+        return None
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_submit()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        from pairtui.registry import parse_expiry
+
+        bad = [f for f in self.query(Field) if f.error]
+        for field in self.query(Field):
+            field.show(field.error)
+        if bad:
+            bad[0].input.focus()
+            return
+        text = self.query_one("#expires", Input).value.strip()
+        self.dismiss(
+            GuestEdit(
+                name=self.guest.name,
+                mode=str(self.query_one("#mode", Select).value),
+                share=self.query_one("#share", Input).value.strip(),
+                expires=parse_expiry(text) if text else False,
+            )
+        )

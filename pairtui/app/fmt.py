@@ -1,0 +1,39 @@
+"""How times, keys and modes read in the dashboard (pure functions, easy to test)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+def duration(seconds: float) -> str:
+    """``42s``, ``4m 05s``, ``2h 03m``, ``3d 04h``: two units at most, never negative."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def expiry(expires: datetime | None, now: float) -> str:
+    """A countdown for an invitation: ``never``, ``in 1h 59m`` or ``expired``."""
+    if expires is None:
+        return "never"
+    left = expires.timestamp() - now
+    if left <= 0:
+        return "expired"
+    return f"in {duration(left)}"
+
+
+def short_fingerprint(fp: str, keep: int = 8) -> str:
+    """``SHA256:AbCdEfGh…`` for tables; the full one is in the detail pane."""
+    algo, _, digest = fp.partition(":")
+    if not digest:
+        return fp[:keep]
+    return f"{algo}:{digest[:keep]}…" if len(digest) > keep else fp
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

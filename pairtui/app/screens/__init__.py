@@ -1,0 +1,8 @@
+"""The dashboard's screens."""
+
+from __future__ import annotations
+
+from pairtui.app.screens.help import HelpScreen
+from pairtui.app.screens.main import MainScreen
+
+__all__ = ["HelpScreen", "MainScreen"]

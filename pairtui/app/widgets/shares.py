@@ -1,0 +1,124 @@
+"""The host's tmux sessions: which are shared, under which name, and how to join."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.content import Content
+from textual.message import Message
+
+from pairtui.app.backend import HostState
+from pairtui.app.widgets.table import RecordTable
+
+if TYPE_CHECKING:
+    from pairtui.shares import Share
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    """A share, or a host session nobody shares yet (``share is None``)."""
+
+    session: str  # the host session (or the window a pane share links)
+    share: Share | None = None
+    live: bool = False
+    default: bool = False
+    guests: int = 0  # connected clients
+
+    @property
+    def key(self) -> str:
+        return f"share:{self.share.name}" if self.share else f"session:{self.session}"
+
+
+def share_rows(state: HostState, connected: dict[str, int]) -> list[ShareRow]:
+    """Shares first (oldest first, as guests' default is the newest), then unshared sessions."""
+    default = state.default
+    rows = [
+        ShareRow(
+            session=s.target if s.kind == "session" else f"window {s.target}",
+            share=s,
+            live=s.name in state.live,
+            default=default is not None and s.name == default.name,
+            guests=connected.get(s.name, 0),
+        )
+        for s in state.shares
+    ]
+    shared = {s.target for s in state.shares if s.kind == "session"}
+    rows += [ShareRow(session=name) for name in state.sessions if name not in shared]
+    return rows
+
+
+class SharesTable(RecordTable[ShareRow]):
+    """Shares and shareable sessions of the host's tmux server."""
+
+    COLUMNS = [
+        ("name", "Share"),
+        ("what", "Shares"),
+        ("status", "Status"),
+        ("guests", "Guests"),
+    ]
+
+    @dataclass
+    class ShareHighlighted(Message):
+        """The cursor moved to another row (``None``: nothing to show)."""
+
+        table: SharesTable
+        row: ShareRow | None
+
+        @property
+        def control(self) -> SharesTable:
+            return self.table
+
+    def key_of(self, record: ShareRow) -> str:
+        return record.key
+
+    def cells(self, record: ShareRow) -> dict[str, Text]:
+        share = record.share
+        if share is None:
+            return {
+                "name": Text("—", style=self.colour("text-muted")),
+                "what": Text(f"session {record.session}"),
+                "status": Text("not shared", style=self.colour("text-muted")),
+                "guests": Text(""),
+            }
+        if not record.live:
+            status = Text("gone", style=self.colour("text-error"))
+        elif record.default:
+            status = Text("shared · default", style=self.colour("text-success"))
+        else:
+            status = Text("shared", style=self.colour("text-success"))
+        return {
+            "name": Text(share.name, style="bold"),
+            "what": Text(
+                f"session {record.session}" if share.kind == "session" else record.session
+            ),
+            "status": status,
+            "guests": Text(str(record.guests) if record.guests else "·", justify="right"),
+        }
+
+    def highlighted_message(self, record: ShareRow | None) -> Message:
+        return self.ShareHighlighted(self, record)
+
+
+def share_detail(row: ShareRow, strings: list[str], fingerprint: str) -> Content:
+    """How guests join this share, in full, with the host key they should see."""
+    if row.share is None:
+        return Content.from_markup(
+            "Session [b]$session[/b] is not shared. Press [b]s[/b] to share it.",
+            session=row.session,
+        )
+    lines = [
+        Content.from_markup(
+            "[b]$name[/b] shares $what$gone",
+            name=row.share.name,
+            what=f"session {row.session}" if row.share.kind == "session" else row.session,
+            gone="" if row.live else " · its tmux session is gone: unshare it",
+        )
+    ]
+    lines += [
+        Content.from_markup("[dim]join[/dim] [$pairtui-ssh]$cmd[/]", cmd=cmd) for cmd in strings
+    ]
+    if fingerprint:
+        lines.append(Content.from_markup("[dim]host key[/dim] $fp", fp=fingerprint))
+    return Content("\n").join(lines)

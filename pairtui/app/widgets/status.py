@@ -1,0 +1,63 @@
+"""The two lines at the top: the server's state, and what guests type to join."""
+
+from __future__ import annotations
+
+from textual.app import RenderResult
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from pairtui.app import fmt
+from pairtui.app.backend import ServerState
+
+
+class StatusBar(Widget):
+    """Listening address, uptime, attached or not, and errors in words."""
+
+    state: reactive[ServerState] = reactive(ServerState, layout=False)
+    now: reactive[float] = reactive(0.0)
+
+    def watch_state(self, state: ServerState) -> None:
+        self.set_class(state.phase == "error" or state.phase == "stopped", "-error")
+        self.set_class(state.phase == "attached", "-attached")
+
+    def render(self) -> RenderResult:
+        s = self.state
+        if s.phase == "starting":
+            return Content.from_markup("[b]pairtui[/b] · starting the server…")
+        if s.phase in ("error", "stopped"):
+            return Content.from_markup("[b]pairtui[/b] · $message", message=s.message)
+        up = fmt.duration(self.now - s.started)
+        if s.phase == "attached":
+            return Content.from_markup(
+                "[b]pairtui[/b] · attached to [b]pairtui serve[/b] (pid $pid) on $addr · "
+                "up $up · quitting leaves it running",
+                pid=str(s.pid),
+                addr=f"{s.listen}:{s.port}",
+                up=up,
+            )
+        return Content.from_markup(
+            "[b]pairtui[/b] · serving on $addr · up $up",
+            addr=f"{s.listen}:{s.port}",
+            up=up,
+        )
+
+
+class JoinBar(Widget):
+    """The default share's ssh string in full, and the host key guests should check."""
+
+    strings: reactive[tuple[str, ...]] = reactive(tuple, layout=True)
+    fingerprint: reactive[str] = reactive("")
+    hint: reactive[str] = reactive("starting…")
+    """Shown instead of a string when nobody can join yet."""
+
+    def render(self) -> RenderResult:
+        if self.strings:
+            joins = Content("\n" + " " * 18).join(
+                Content.from_markup("[$pairtui-ssh b]$cmd[/]", cmd=cmd) for cmd in self.strings
+            )
+            first = Content.from_markup("[dim]Guests join with[/dim]  ").append(joins)
+        else:
+            first = Content.from_markup("[dim]Guests join with[/dim]  $hint", hint=self.hint)
+        second = Content.from_markup("[dim]Host key[/dim]          $fp", fp=self.fingerprint or "…")
+        return Content("\n").join([first, second])

@@ -1,0 +1,245 @@
+"""Deterministic stand-ins for snapshot tests of the dashboard: no clocks, hosts or tmux.
+
+Only the engine and the tmux side are fake; guests live in a real registry file in the
+test's isolated config dir, so the dashboard reads them exactly as in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pairtui.app import PairtuiApp
+from pairtui.app.backend import HostState, Services
+from pairtui.config import Config
+from pairtui.errors import PairtuiError
+from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event
+from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.shares import Share
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z: every duration is counted from here
+HOST_FINGERPRINT = "SHA256:o7HffH8AAbnKCZX54J/Js9WPY69xTGGovZ/tGRyKVw0"
+SNAPSHOT_SIZE = (110, 32)
+
+KEYS = {
+    "alice": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP7IF0G9b4oGaZuGK9JXwuAX0XDug2sD5t0RcUx5EGpJ"
+    " alice@laptop",
+    "bob": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFxJdF94OHxmtgFLCPE2ga3VqyMhGaolYsIAWZZ243vy"
+    " bob@laptop",
+    "carol": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMSssZf9FltB2iuEOHcd073cs82DCePJp4FecX9wqviw"
+    " carol@laptop",
+    "dave": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH5HkaV967y6l8p7pBT/XgDkabzWIimUGJD5bPWPTYcF"
+    " dave@laptop",
+}
+
+
+def fingerprint_of(name: str) -> str:
+    return parse_public_keys(KEYS[name])[0].fingerprint
+
+
+class FakeEngine:
+    """An engine that holds clients in memory and answers instantly."""
+
+    def __init__(
+        self,
+        clients: list[ClientInfo] | None = None,
+        *,
+        listen: str = "127.0.0.1",
+        port: int = 2222,
+        fail: str | None = None,
+    ) -> None:
+        self.clients = {c.id: c for c in clients or []}
+        self.listen = listen
+        self.port = port
+        self.started = NOW - 3723
+        self.fail = fail
+        self.stopped = False
+        self.reconciled = 0
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    @property
+    def fingerprint(self) -> str:
+        return HOST_FINGERPRINT
+
+    async def start(self) -> None:
+        if self.fail:
+            raise PairtuiError(self.fail)
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
+
+    def _find(self, target: str) -> list[ClientInfo]:
+        found = [c for c in self.clients.values() if target in (c.id, c.guest)]
+        if not found:
+            raise PairtuiError(f"no connected guest or client {target!r}")
+        return found
+
+    async def kick(self, target: str) -> list[ClientInfo]:
+        found = self._find(target)
+        for c in found:
+            del self.clients[c.id]
+            self.emit(ClientLeft(c, "you were disconnected by the host"))
+        return found
+
+    async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
+        found = self._find(target)
+        for c in found:
+            c.mode = mode.value
+            self.emit(ClientChanged(c))
+        return found
+
+    async def reconcile(self) -> None:
+        self.reconciled += 1
+
+
+def share(name: str, session: str) -> Share:
+    return Share(name, "session", session, None, "/tmp/tmux-fake/default", "2027-01-15T07:00:00Z")
+
+
+class FakeShareHost:
+    """A tmux server that exists only in memory."""
+
+    def __init__(
+        self,
+        shares: list[Share] | None = None,
+        sessions: list[str] | None = None,
+        *,
+        gone: set[str] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.shares = list(shares or [])
+        self.sessions = list(sessions or [])
+        self.gone = gone or set()
+        self.error = error
+        self.buffer: list[str] = []
+
+    def state(self) -> HostState:
+        live = frozenset(s.name for s in self.shares if s.name not in self.gone)
+        return HostState(tuple(self.shares), tuple(self.sessions), live, self.error)
+
+    def changed(self) -> bool:
+        return False
+
+    def share(self, session: str, name: str | None) -> Share:
+        made = share(name or session, session)
+        self.shares = [s for s in self.shares if s.name != made.name] + [made]
+        return made
+
+    def unshare(self, name: str) -> Share:
+        found = [s for s in self.shares if s.name == name]
+        if not found:
+            raise PairtuiError(f"no share named {name!r}")
+        self.shares.remove(found[0])
+        return found[0]
+
+    def rename(self, old: str, new: str) -> Share:
+        gone = self.unshare(old)
+        return self.share(gone.target, new)
+
+    def set_buffer(self, text: str) -> bool:
+        self.buffer.append(text)
+        return True
+
+
+def client(
+    cid: str,
+    guest: str,
+    peer: str,
+    share: str,
+    mode: str,
+    connected: float,
+    idle: float,
+    size: tuple[int, int] = (80, 24),
+) -> ClientInfo:
+    return ClientInfo(
+        id=cid,
+        guest=guest,
+        fingerprint=fingerprint_of(guest),
+        peer=peer,
+        share=share,
+        mode=mode,
+        since=NOW - connected,
+        last_input=NOW - idle,
+        cols=size[0],
+        rows=size[1],
+        tty=f"/dev/pts/{cid[1:]}",
+        pid=4000 + int(cid[1:]),
+    )
+
+
+def populate_registry(registry: Registry) -> None:
+    """Four guests: pair, view with two keys and an expiry, expired, restricted."""
+    at = datetime.fromtimestamp
+    registry.add("alice", parse_public_keys(KEYS["alice"]), mode=Mode.PAIR)
+    registry.add("bob", parse_public_keys(KEYS["bob"]), mode=Mode.VIEW, expires=at(NOW + 7140, UTC))
+    registry.add("carol", parse_public_keys(KEYS["carol"]), mode=Mode.VIEW)
+    registry.update("carol", expires=at(NOW - 600, UTC))
+    registry.add(
+        "dave",
+        parse_public_keys(KEYS["dave"]),
+        mode=Mode.VIEW,
+        share="api",
+        expires=at(NOW + 6 * 86400 + 3600, UTC),
+    )
+
+
+def busy_clients() -> list[ClientInfo]:
+    return [
+        client("c1", "alice", "127.0.0.1:51514", "work", "pair", 3725, 4, (120, 40)),
+        client("c2", "bob", "10.0.0.7:40022", "work", "view", 733, 185, (100, 30)),
+        client("c4", "dave", "[::1]:60002", "api", "view", 45, 45),
+    ]
+
+
+def busy_host() -> FakeShareHost:
+    return FakeShareHost([share("api", "api"), share("work", "work")], ["work", "api", "scratch"])
+
+
+@dataclasses.dataclass
+class Scenario:
+    """Everything one dashboard run sees."""
+
+    engine: FakeEngine
+    host: FakeShareHost
+    registry: Registry
+    attached: bool = False
+
+    def services(self) -> Services:
+        return Services(self.engine, self.registry, self.host, self.attached, {})
+
+
+def make_app(
+    scenario: Scenario,
+    *,
+    theme: str = "pairtui-dark",
+    config_path: Path | None = None,
+    user_themes: Path | None = None,
+) -> PairtuiApp:
+    cfg = Config(theme=theme, cursor_blink=False)
+    return PairtuiApp(
+        scenario.services,
+        config=cfg,
+        config_path=config_path,
+        clock=lambda: NOW,
+        user_themes=user_themes,
+    )
+
+
+def empty_scenario(registry_path: Path | None = None) -> Scenario:
+    return Scenario(FakeEngine(), FakeShareHost(), Registry(registry_path))
+
+
+def busy_scenario(registry_path: Path | None = None) -> Scenario:
+    registry = Registry(registry_path)
+    populate_registry(registry)
+    return Scenario(FakeEngine(busy_clients()), busy_host(), registry)
