@@ -238,7 +238,10 @@ class Engine:
                 await session.disconnect("the host stopped this share", "leave")
             elif guest.share and guest.share != info.share:
                 await session.disconnect("you are no longer invited to this share", "kick")
-            elif guest.mode.value != info.mode:
+            elif guest.mode is not session.registry_mode:
+                # Only a change in the registry moves the client; a live switch made
+                # with `pairtui mode` stays until then.
+                session.registry_mode = guest.mode
                 await session.switch_mode(guest.mode)
 
     async def _watch_loop(self) -> None:
@@ -353,6 +356,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.conn = conn
         self.guest = conn.guest
         self.key_blob = conn.key.blob
+        self.registry_mode = conn.guest.mode
         self.info = ClientInfo(
             id=engine.next_id(), guest=conn.guest.name, fingerprint=conn.key.fingerprint,
             peer=conn.peer, share="", mode=conn.guest.mode.value,

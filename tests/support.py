@@ -36,6 +36,14 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
 
 
+def holds_for(check: Callable[[], object], seconds: float, interval: float = 0.1) -> None:
+    """Assert ``check`` stays truthy for ``seconds`` (for "it does not change back")."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert check(), f"{check} stopped holding"
+        time.sleep(interval)
+
+
 def pairtui(
     *args: str, input: str | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:

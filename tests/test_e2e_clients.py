@@ -11,7 +11,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, SshGuest, TmuxHost, pairtui, pairtui_json, start_server, wait_until
+from support import (
+    Server,
+    SshGuest,
+    TmuxHost,
+    holds_for,
+    pairtui,
+    pairtui_json,
+    start_server,
+    wait_until,
+)
 from test_e2e_guest import add_guest, client_of, share, type_in_host
 
 from pairtui.audit import Audit
@@ -108,6 +117,8 @@ def test_switching_a_live_guest_between_view_and_pair(
     assert "ignore-size" in flags  # still never resizes the host's window
     g.send("echo NOW-PAIR-$((1+2))\r")
     wait_until(lambda: "NOW-PAIR-3" in host.capture(), what="pair input")
+    # The server's registry watch (every second) must not undo a live switch.
+    holds_for(lambda: client_of(host)["readonly"] == "0", 2.5)
     # Changing the registry applies to the live client too.
     assert pairtui("guest", "set", "alice", "--mode", "view").returncode == 0
     wait_until(lambda: client_of(host)["readonly"] == "1", what="client read-only again")

@@ -1,0 +1,143 @@
+"""`pairtui guest ...`: the registry from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pairtui import config as config_mod
+from pairtui import control
+from pairtui.cli.common import Adder, mode_arg, notify_engine, print_json
+from pairtui.errors import PairtuiError
+from pairtui.registry import Guest, GuestKey, Mode, Registry, parse_expiry, parse_public_keys
+from pairtui.shares import validate_share_name
+
+
+def _read_keys(args: argparse.Namespace) -> list[GuestKey]:
+    from pairtui.forges import fetch_keys
+
+    keys: list[GuestKey] = []
+    for source in args.key or []:
+        if source == "-":
+            keys += parse_public_keys(sys.stdin.read(), source="standard input")
+            continue
+        try:
+            with Path(source).expanduser().open(encoding="utf-8") as f:
+                text = f.read(1 << 20)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PairtuiError(f"cannot read key file {source}: {exc}") from None
+        keys += parse_public_keys(text, source=source)
+    cfg = config_mod.load() if (args.github or args.gitlab) else None
+    for forge in ("github", "gitlab"):
+        user = getattr(args, forge)
+        if user:
+            assert cfg is not None
+            keys += fetch_keys(forge, cfg.forges[forge], user)
+    return keys
+
+
+def _check_share(name: str | None) -> str | None:
+    if name:
+        validate_share_name(name)
+    return name
+
+
+def cmd_guest_add(args: argparse.Namespace) -> int:
+    keys = _read_keys(args)
+    if not keys:
+        raise PairtuiError("give a key: --key PATH, --key - (standard input), --github or --gitlab")
+    expires = parse_expiry(args.expires) if args.expires else None
+    registry = Registry()
+    existing = registry.guests().get(args.name)
+    mode = args.mode or (None if existing else Mode(config_mod.load().default_mode))
+    guest = registry.add(args.name, keys, mode=mode, share=_check_share(args.share),
+                         expires=expires)  # fmt: skip
+    notify_engine()
+    if args.json:
+        print_json(guest.to_json())
+    else:
+        verb = "added keys to" if existing else "added guest"
+        print(f"{verb} {guest.name} ({guest.mode.value}): " +
+              ", ".join(k.fingerprint for k in keys))  # fmt: skip
+    return 0
+
+
+def _describe(guest: Guest) -> str:
+    parts = [guest.name, guest.mode.value]
+    parts.append(f"share={guest.share}" if guest.share else "any share")
+    if guest.expires:
+        stamp = guest.expires.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        parts.append(("EXPIRED " if guest.expired() else "expires ") + stamp)
+    lines = ["  ".join(parts)]
+    lines += [f"    {k.algorithm} {k.fingerprint} {k.comment}".rstrip() for k in guest.keys]
+    return "\n".join(lines)
+
+
+def cmd_guest_list(args: argparse.Namespace) -> int:
+    guests = list(Registry().guests().values())
+    if args.json:
+        print_json([g.to_json() for g in guests])
+    elif not guests:
+        print("no guests yet: pairtui guest add NAME --key PATH")
+    else:
+        print("\n".join(_describe(g) for g in guests))
+    return 0
+
+
+def cmd_guest_remove(args: argparse.Namespace) -> int:
+    guest = Registry().remove(args.name, fingerprint=args.key)
+    notify_engine()
+    if args.json:
+        print_json(guest.to_json())
+    else:
+        what = f"key {args.key} of" if args.key else "guest"
+        print(f"removed {what} {guest.name}")
+    return 0
+
+
+def cmd_guest_set(args: argparse.Namespace) -> int:
+    if args.mode is None and args.expires is None and args.share is None:
+        raise PairtuiError("nothing to change: give --mode, --expires or --share")
+    expires: datetime | bool | None = False
+    if args.expires is not None:
+        expires = parse_expiry(args.expires)
+    guest = Registry().update(
+        args.name, mode=args.mode, share=_check_share(args.share), expires=expires
+    )
+    notify_engine()
+    if args.mode is not None:
+        # An explicit mode also overrides a live `pairtui mode` switch of its clients.
+        with contextlib.suppress(PairtuiError):
+            control.request("mode", target=args.name, mode=args.mode.value)
+    if args.json:
+        print_json(guest.to_json())
+    else:
+        print(_describe(guest))
+    return 0
+
+
+def register(sub: Any, add: Adder) -> None:
+    guest = sub.add_parser("guest", help="manage guests and their keys")
+    gsub = guest.add_subparsers(dest="guest_command", metavar="ACTION", required=True)
+    ga = add(gsub, "add", cmd_guest_add, "add a guest, or a key to an existing guest")
+    ga.add_argument("name")
+    ga.add_argument("--key", action="append", metavar="PATH",
+                    help="public key file, or - for standard input (repeatable)")  # fmt: skip
+    ga.add_argument("--github", metavar="USER", help="import USER's keys from GitHub")
+    ga.add_argument("--gitlab", metavar="USER", help="import USER's keys from GitLab")
+    ga.add_argument("--mode", type=mode_arg, help="view (read-only, default) or pair")
+    ga.add_argument("--expires", metavar="WHEN", help="e.g. 2h, 7d, 2026-12-01T10:00")
+    ga.add_argument("--share", metavar="SHARE", help="only this share")
+    add(gsub, "list", cmd_guest_list, "list guests and their keys")
+    gr = add(gsub, "remove", cmd_guest_remove, "remove a guest (or one of its keys)")
+    gr.add_argument("name")
+    gr.add_argument("--key", metavar="FINGERPRINT", help="remove only this key")
+    gs = add(gsub, "set", cmd_guest_set, "change a guest's mode, expiry or share")
+    gs.add_argument("name")
+    gs.add_argument("--mode", type=mode_arg)
+    gs.add_argument("--expires", metavar="WHEN", help="new expiry, or 'never'")
+    gs.add_argument("--share", metavar="SHARE", help="restrict to SHARE ('' lifts it)")

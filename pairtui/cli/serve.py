@@ -1,0 +1,73 @@
+"""`pairtui serve` and `pairtui join`: running the engine, and the forced command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from typing import Any
+
+from pairtui import __version__
+from pairtui import config as config_mod
+from pairtui.cli.common import Adder
+from pairtui.errors import PairtuiError
+from pairtui.registry import Mode, Registry
+from pairtui.shares import ShareStore, resolve_share
+from pairtui.ssh import ssh_strings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pairtui.server import Engine
+    from pairtui.tmux import tmux_binary
+
+    tmux_binary()
+    cfg = config_mod.load()
+    listen = args.listen or cfg.listen
+    port = cfg.port if args.port is None else args.port
+
+    async def run() -> None:
+        engine = Engine(listen, port)
+        await engine.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"pairtui {__version__} serving on {listen}:{engine.port}", flush=True)
+        print(f"host key fingerprint: {engine.fingerprint}", flush=True)
+        shares = engine.share_list()
+        if shares:
+            for s in ssh_strings(listen, engine.port):
+                print(f"guests join with: {s.command}", flush=True)
+        else:
+            print("nothing is shared yet: run `pairtui share` in tmux", flush=True)
+        await stop.wait()
+        print("stopping: disconnecting guests", flush=True)
+        await engine.stop()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    """The forced command a system sshd runs for a guest: exec the right tmux attach."""
+    guest = Registry().get(args.guest)
+    if guest.expired():
+        raise PairtuiError("your invitation has expired")
+    requested = os.environ.get("SSH_ORIGINAL_COMMAND", "").strip()
+    share = resolve_share(guest, requested, ShareStore().load())
+    if isinstance(share, str):
+        raise PairtuiError(share)
+    pair = guest.mode is Mode.PAIR
+    argv = share.tmux().attach_argv(share.sessions.for_mode(pair), readonly=not pair)
+    os.environ.pop("TMUX", None)
+    os.execv(argv[0], argv)
+
+
+def register(sub: Any, add: Adder) -> None:
+    sv = add(sub, "serve", cmd_serve, "run the SSH server headless until Ctrl-C")
+    sv.add_argument("--listen", metavar="ADDR", help="address to bind (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default 2222; 0 picks a free one)")
+
+    j = add(sub, "join", cmd_join, "forced command for a system sshd (used in authorized_keys)")
+    j.add_argument("guest")
