@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.error
 import urllib.request
@@ -9,11 +10,11 @@ import urllib.request
 from pairtui.errors import PairtuiError
 from pairtui.registry import GuestKey, parse_public_keys
 
-USER_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98})$")
+USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,98}")  # always used with fullmatch
 
 
 def fetch_keys(forge: str, base_url: str, user: str, timeout: float = 10.0) -> list[GuestKey]:
-    if not USER_RE.match(user):
+    if not USER_RE.fullmatch(user):
         raise PairtuiError(f"invalid {forge} user name {user!r}")
     url = f"{base_url.rstrip('/')}/{user}.keys"
     try:
@@ -26,6 +27,9 @@ def fetch_keys(forge: str, base_url: str, user: str, timeout: float = 10.0) -> l
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PairtuiError(f"cannot reach {url}: {reason}") from None
+    except (http.client.HTTPException, ValueError) as exc:
+        # A malformed base URL in the config, or a server that broke off mid-answer.
+        raise PairtuiError(f"cannot fetch {url}: {exc or type(exc).__name__}") from None
     if not text.strip():
         raise PairtuiError(f"{forge} user {user!r} has no public keys ({url})")
     return parse_public_keys(text, source=url)

@@ -21,11 +21,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import asyncssh
-from asyncssh.auth_keys import _SSHAuthorizedKeyEntry
 
 from pairtui import paths
 from pairtui.errors import PairtuiError
-from pairtui.fileutil import atomic_write, locked, read_text
+from pairtui.fileutil import atomic_write, locked
 
 META_PREFIX = "# pairtui-guest "
 KEY_TAG = "pairtui:"
@@ -33,7 +32,10 @@ HEADER = (
     "# Guests of pairtui. Lines tagged pairtui are rewritten by `pairtui guest ...`;\n"
     "# other lines and comments are kept as written.\n"
 )
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always used with fullmatch
+EXPIRY_OPT_RE = re.compile(
+    r'(?:^|,)expiry-time="([0-9]{8}(?:[0-9]{4}(?:[0-9]{2})?)?)([Zz]?)"', re.IGNORECASE
+)
 
 
 class Mode(StrEnum):
@@ -109,7 +111,8 @@ def authorized_line(guest: Guest, key: GuestKey) -> str:
     if guest.expires is not None:
         stamp = guest.expires.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
         opts.append(f'expiry-time="{stamp}"')
-    command = forced_command(guest.name).replace("\\", "\\\\").replace('"', '\\"')
+    # sshd's option dequoting knows one escape only, \" (a backslash is otherwise literal).
+    command = forced_command(guest.name).replace('"', '\\"')
     opts.append(f'command="{command}"')
     comment = f"{KEY_TAG}{guest.name}" + (f" {key.comment}" if key.comment else "")
     return f"{','.join(opts)} {key.openssh} {comment}"
@@ -119,12 +122,25 @@ def authorized_line(guest: Guest, key: GuestKey) -> str:
 
 
 def validate_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise PairtuiError(
             f"invalid guest name {name!r}: use letters, digits, '.', '_' or '-' "
             "(up to 64, starting with a letter or digit)"
         )
     return name
+
+
+def _import_key(text: str) -> GuestKey | None:
+    """``TYPE BASE64 [COMMENT]``; the comment is split off first (asyncssh wants ASCII)."""
+    fields = text.split(None, 2)
+    if len(fields) < 2:
+        return None
+    try:
+        key = asyncssh.import_public_key(f"{fields[0]} {fields[1]}")
+    except (asyncssh.KeyImportError, ValueError):
+        return None
+    key.set_comment(None)
+    return GuestKey(key, fields[2].strip() if len(fields) > 2 else "")
 
 
 def parse_public_keys(text: str, source: str = "input") -> list[GuestKey]:
@@ -136,55 +152,70 @@ def parse_public_keys(text: str, source: str = "input") -> list[GuestKey]:
             continue
         if "PRIVATE KEY" in line:
             raise PairtuiError(f"{source} holds a private key; give the public key (.pub) instead")
-        try:
-            key = asyncssh.import_public_key(line)
-        except (asyncssh.KeyImportError, ValueError) as exc:
+        key = _import_key(line)
+        if key is None:
             where = f"{source}, line {lineno}" if lineno > 1 else source
-            raise PairtuiError(f"{where}: not an OpenSSH public key ({exc})") from None
-        comment = key.get_comment() or ""
-        key.set_comment(None)
-        keys.append(GuestKey(key, comment))
+            raise PairtuiError(f"{where}: not an OpenSSH public key")
+        keys.append(key)
     if not keys:
         raise PairtuiError(f"{source}: no public key found")
     return keys
 
 
-def _parse_entry(line: str) -> tuple[asyncssh.SSHKey, dict[str, object]] | None:
-    """One authorized_keys line via asyncssh's own parser (the public API hides entries)."""
-    try:
-        entry = _SSHAuthorizedKeyEntry(line)
-    except (asyncssh.KeyImportError, ValueError):
-        return None
-    if entry.key is None:
-        return None
-    return entry.key, dict(entry.options)
+def _parse_entry(line: str) -> tuple[GuestKey, str] | None:
+    """An authorized_keys line as sshd reads it: ``[OPTIONS] TYPE BASE64 [COMMENT]``.
+
+    Returns the key (with the line's comment) and the options text. A line that starts
+    with a key has no options; otherwise the options run to the first blank outside
+    double quotes, where ``\\"`` is the only escape (OpenSSH's rules, not asyncssh's).
+    """
+    key = _import_key(line)
+    if key is not None:
+        return key, ""
+    quoted = False
+    i = 0
+    while i < len(line) and (quoted or line[i] not in " \t"):
+        if line.startswith('\\"', i):
+            i += 1
+        elif line[i] == '"':
+            quoted = not quoted
+        i += 1
+    key = _import_key(line[i:])
+    return None if key is None else (key, line[:i])
 
 
 def parse_expiry(text: str, now: datetime | None = None) -> datetime | None:
-    """``2h``, ``30m``, ``7d``, ``1w``, an ISO date/time (local unless it has a zone), or ``never``."""
+    """``2h``, ``30m``, ``7d``, ``1w``, an ISO date/time (local unless zoned), or ``never``."""
     text = text.strip()
     if text.lower() in {"never", "none", ""}:
         return None
     now = now or datetime.now(UTC)
-    m = re.fullmatch(r"(\d+)\s*([smhdw])", text.lower())
+    m = re.fullmatch(r"([0-9]+)\s*([smhdw])", text.lower())
     if m:
         unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m[2]]
-        delta = timedelta(**{unit: int(m[1])})
-        if not delta:
-            raise PairtuiError(f"invalid expiry {text!r}: must be in the future")
-        return now + delta
+        try:
+            delta = timedelta(**{unit: int(m[1])})
+            if not delta:
+                raise PairtuiError(f"invalid expiry {text!r}: must be in the future")
+            return now + delta
+        except (OverflowError, ValueError):
+            raise PairtuiError(f"invalid expiry {text!r}: too far in the future") from None
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text)
     except ValueError:
         raise PairtuiError(
             f"invalid expiry {text!r}: use a duration such as 30m, 2h, 7d "
             "or a date/time such as 2026-12-01T10:00"
         ) from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # local time, as the host means it
+    try:
+        if when.tzinfo is None:
+            when = when.astimezone()  # local time, as the host means it
+        when = when.astimezone(UTC)
+    except OverflowError:
+        raise PairtuiError(f"invalid expiry {text!r}: too far in the future") from None
     if when <= now:
         raise PairtuiError(f"invalid expiry {text!r}: that time has passed")
-    return when.astimezone(UTC)
+    return when
 
 
 @dataclass
@@ -193,48 +224,85 @@ class _Doc:
 
     guests: dict[str, Guest]
     items: list[tuple[str, str]]  # ("raw", line) or ("guest", name)
+    foreign: dict[bytes, int] = field(default_factory=dict)  # key blob -> line number
+
+
+def _meta(line: str) -> Guest | None:
+    try:
+        meta = json.loads(line[len(META_PREFIX) :])
+        guest = Guest(validate_name(str(meta["name"])), Mode(meta.get("mode", "view")))
+        share = meta.get("share")
+        guest.share = str(share) if share else None
+        exp = meta.get("expires")
+        if exp:
+            when = datetime.fromisoformat(str(exp))
+            guest.expires = when if when.tzinfo else when.replace(tzinfo=UTC)
+    except (ValueError, KeyError, TypeError, AttributeError, PairtuiError):
+        return None  # not ours after all: keep it verbatim
+    return guest
+
+
+def _option_expiry(options: str) -> datetime | None:
+    m = EXPIRY_OPT_RE.search(options)
+    if not m:
+        return None
+    try:
+        when = datetime.strptime(m[1].ljust(14, "0"), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    # Without a Z, sshd reads the time as local time.
+    return when.replace(tzinfo=UTC) if m[2] else when.astimezone().astimezone(UTC)
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines as sshd sees them: only ``\\n`` ends a line (``\\r`` and the like are kept)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _parse(text: str) -> _Doc:
-    guests: dict[str, Guest] = {}
-    items: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    doc = _Doc({}, [])
+    with_meta: set[str] = set()
+    key_expiry: dict[str, datetime] = {}
 
     def place(name: str) -> Guest:
-        if name not in seen:
-            seen.add(name)
-            items.append(("guest", name))
-        return guests.setdefault(name, Guest(name))
+        if name not in doc.guests:
+            doc.guests[name] = Guest(name)
+            doc.items.append(("guest", name))
+        return doc.guests[name]
 
-    for raw in text.splitlines():
+    for lineno, raw in enumerate(_split_lines(text), 1):
         line = raw.strip()
         if line.startswith(META_PREFIX):
-            try:
-                meta = json.loads(line[len(META_PREFIX) :])
-                guest = place(validate_name(str(meta["name"])))
-                guest.mode = Mode(meta.get("mode", "view"))
-                guest.share = meta.get("share") or None
-                exp = meta.get("expires")
-                guest.expires = datetime.fromisoformat(exp.replace("Z", "+00:00")) if exp else None
+            meta = _meta(line)
+            if meta is not None:
+                if meta.name not in with_meta:  # a repeated one is dropped: the first wins
+                    with_meta.add(meta.name)
+                    doc.guests[meta.name] = replace(meta, keys=place(meta.name).keys)
                 continue
-            except (ValueError, KeyError, TypeError, AttributeError, PairtuiError):
-                pass  # not ours after all: keep it verbatim
         elif line and not line.startswith("#"):
             parsed = _parse_entry(line)
-            comment = ""
             if parsed is not None:
-                key, _opts = parsed
-                comment = key.get_comment() or ""
-            if parsed is not None and comment.startswith(KEY_TAG):
-                name, _, rest = comment[len(KEY_TAG) :].partition(" ")
-                if NAME_RE.match(name):
-                    key.set_comment(None)
-                    place(name).keys.append(GuestKey(key, rest.strip()))
+                key, options = parsed
+                tag, _, rest = key.comment.replace("\t", " ").partition(" ")
+                name = tag.removeprefix(KEY_TAG) if tag.startswith(KEY_TAG) else ""
+                if NAME_RE.fullmatch(name):
+                    place(name).keys.append(GuestKey(key.key, rest.strip()))
+                    when = _option_expiry(options)
+                    if when is not None and (name not in key_expiry or when < key_expiry[name]):
+                        key_expiry[name] = when
                     continue
+                doc.foreign.setdefault(key.blob, lineno)
         if raw.rstrip() in HEADER.splitlines():
             continue
-        items.append(("raw", raw.rstrip("\n")))
-    return _Doc(guests, items)
+        doc.items.append(("raw", raw))
+    # A guest whose metadata line was lost keeps the expiry its key lines carry for sshd.
+    for name, when in key_expiry.items():
+        if name not in with_meta:
+            doc.guests[name].expires = when
+    return doc
 
 
 def _render(doc: _Doc) -> str:
@@ -270,7 +338,7 @@ class Registry:
         self.path = path or paths.registry_file()
 
     def guests(self) -> dict[str, Guest]:
-        return _parse(read_text(self.path)).guests
+        return _parse(_read(self.path)).guests
 
     def get(self, name: str) -> Guest:
         guest = self.guests().get(name)
@@ -281,9 +349,12 @@ class Registry:
     @contextlib.contextmanager
     def _edit(self) -> Iterator[_Doc]:
         with locked(self.path):
-            doc = _parse(read_text(self.path))
+            # Under the lock no other writer is mid-write: a temp file is a crashed writer's.
+            for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                stale.unlink(missing_ok=True)
+            doc = _parse(_read(self.path))
             yield doc
-            atomic_write(self.path, _render(doc), mode=0o600)
+            atomic_write(self.path, _render(doc).encode("utf-8", "surrogateescape"), mode=0o600)
 
     def add(
         self,
@@ -304,6 +375,12 @@ class Registry:
                     raise PairtuiError(
                         f"key {k.fingerprint} is already registered to guest {owners[k.blob]!r}"
                     )
+                if k.blob in doc.foreign:
+                    # sshd uses the first line that matches, which would not be pairtui's.
+                    raise PairtuiError(
+                        f"key {k.fingerprint} is already in {self.path} (line "
+                        f"{doc.foreign[k.blob]}, not managed by pairtui); remove that line first"
+                    )
                 if k.blob in batch:
                     raise PairtuiError(f"key {k.fingerprint} is given twice")
                 batch.add(k.blob)
@@ -323,7 +400,7 @@ class Registry:
         name: str,
         mode: Mode | None = None,
         share: str | None = None,
-        expires: datetime | None | bool = False,
+        expires: datetime | bool | None = False,
     ) -> Guest:
         """Change a guest; ``share=""`` lifts the restriction, ``expires=None`` clears expiry."""
         with self._edit() as doc:
@@ -366,7 +443,7 @@ class KeyIndex:
     @classmethod
     def load(cls, path: Path) -> KeyIndex:
         stamp = _stamp(path)
-        guests = _parse(read_text(path)).guests
+        guests = _parse(_read(path)).guests
         return cls({k.blob: (g, k) for g in guests.values() for k in g.keys}, stamp)
 
     def fresh(self, path: Path) -> KeyIndex:
@@ -374,6 +451,14 @@ class KeyIndex:
 
     def guests(self) -> dict[str, Guest]:
         return {g.name: g for g, _ in self.by_blob.values()}
+
+
+def _read(path: Path) -> str:
+    """The file's text; bytes that are not UTF-8 (a hand-written comment) round-trip as-is."""
+    try:
+        return path.read_bytes().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return ""
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:

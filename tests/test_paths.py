@@ -1,0 +1,91 @@
+"""Where pairtui keeps its files: PAIRTUI_*_DIR, else XDG, and private (0700) directories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from support import keygen, pairtui
+
+from pairtui import paths
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """Fresh, not yet created locations for every variable paths.py reads."""
+    where = {
+        "PAIRTUI_CONFIG_DIR": tmp_path / "override" / "config",
+        "PAIRTUI_STATE_DIR": tmp_path / "override" / "state",
+        "XDG_CONFIG_HOME": tmp_path / "xdg" / "config",
+        "XDG_STATE_HOME": tmp_path / "xdg" / "state",
+    }
+    for name, path in where.items():
+        monkeypatch.setenv(name, str(path))
+    return where
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_overrides_win_over_xdg(env: dict[str, Path]) -> None:
+    assert paths.config_dir() == env["PAIRTUI_CONFIG_DIR"]
+    assert paths.state_dir() == env["PAIRTUI_STATE_DIR"]
+    assert mode(env["PAIRTUI_CONFIG_DIR"]) == 0o700
+    assert mode(env["PAIRTUI_STATE_DIR"]) == 0o700
+    assert not env["XDG_CONFIG_HOME"].exists()
+    assert not env["XDG_STATE_HOME"].exists()
+
+
+def test_xdg_is_honoured_without_overrides(
+    env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PAIRTUI_CONFIG_DIR")
+    monkeypatch.setenv("PAIRTUI_STATE_DIR", "")  # empty counts as unset
+    assert paths.config_dir() == env["XDG_CONFIG_HOME"] / "pairtui"
+    assert paths.state_dir() == env["XDG_STATE_HOME"] / "pairtui"
+    assert mode(env["XDG_CONFIG_HOME"] / "pairtui") == 0o700
+    assert mode(env["XDG_STATE_HOME"] / "pairtui") == 0o700
+    assert not env["PAIRTUI_CONFIG_DIR"].exists()
+
+
+def test_tilde_in_an_override_is_the_home_dir(
+    env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PAIRTUI_CONFIG_DIR", "~/pt-config")
+    assert paths.config_dir() == tmp_path / "home" / "pt-config"
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o002, 0o022, 0o077])
+def test_dirs_are_private_whatever_the_umask(env: dict[str, Path], mask: int) -> None:
+    old = os.umask(mask)
+    try:
+        assert mode(paths.config_dir()) == 0o700
+        assert mode(paths.state_dir()) == 0o700
+    finally:
+        os.umask(old)
+
+
+def test_every_file_lives_in_its_dir(env: dict[str, Path]) -> None:
+    config, state = env["PAIRTUI_CONFIG_DIR"], env["PAIRTUI_STATE_DIR"]
+    assert paths.registry_file() == config / "authorized_keys"
+    assert paths.config_file() == config / "config.toml"
+    for f in (paths.host_key_file(), paths.shares_file(), paths.audit_file(), paths.server_log()):
+        assert f.parent == state
+    assert paths.control_socket().parent == state
+
+
+def test_cli_writes_the_registry_under_xdg(
+    env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PAIRTUI_CONFIG_DIR")
+    key = keygen(tmp_path, "k")
+    res = pairtui("guest", "add", "alice", "--key", f"{key}.pub")
+    assert res.returncode == 0, res.stderr
+    registry = env["XDG_CONFIG_HOME"] / "pairtui" / "authorized_keys"
+    assert "pairtui:alice" in registry.read_text()
+    assert mode(registry.parent) == 0o700
+    assert mode(registry) == 0o600
+    assert not env["PAIRTUI_CONFIG_DIR"].exists()
