@@ -37,6 +37,7 @@ from pairtui.events import (
 from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, load_or_create_host_key
+from pairtui.tmux_notify import TmuxNotifier
 
 if TYPE_CHECKING:
     from pairtui.control import ControlServer
@@ -80,6 +81,8 @@ class Engine:
         self._control: ControlServer | None = None
         self._watch: asyncio.Task[None] | None = None
         self.host_key: asyncssh.SSHKey | None = None
+        self._notifier = TmuxNotifier(self.share_list, lambda: list(self.clients.values()))
+        self.subscribe(self._notifier)
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -133,6 +136,7 @@ class Engine:
         if self._server:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+        await self._notifier.close()
         if self._control:
             await self._control.stop()
 

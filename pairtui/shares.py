@@ -101,7 +101,8 @@ class ShareStore:
         if pane:
             window, host_session = tmux.window_of_pane(pane)
             kind, target = "window", window
-            default_name = host_session
+            index = tmux.run("display-message", "-p", "-t", pane, "#{window_index}")[0]
+            default_name = f"{host_session}-{index}"
         else:
             host_session = session or tmux.current_session()
             if host_session.startswith("pairtui-"):
@@ -141,6 +142,10 @@ class ShareStore:
         if tmux.alive():
             tmux.kill_share(name)
         return share
+
+    def for_window(self, window: str) -> Share | None:
+        """The pane share of a window, if there is one."""
+        return next((s for s in self.load() if s.kind == "window" and s.target == window), None)
 
     def live(self, share: Share) -> bool:
         return share.tmux().has_session(share.sessions.view)

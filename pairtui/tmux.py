@@ -22,6 +22,8 @@ from libtmux import exc as tmux_exc
 from pairtui.errors import PairtuiError
 
 SESSION_PREFIX = "pairtui-"
+# A user option the engine keeps current; put #{@pairtui_status} in status-right.
+STATUS_OPTION = "@pairtui_status"
 FIELD_SEP = "\x1f"
 
 # Keys a guest gets after the prefix. View guests are read-only clients, for which
@@ -282,11 +284,55 @@ class Tmux:
     def detach_client(self, tty: str) -> None:
         self.run("detach-client", "-t", tty)
 
-    def display_message(self, text: str, client: str | None = None) -> None:
+    def display_message(
+        self, text: str, client: str | None = None, duration_ms: int | None = None
+    ) -> None:
         args = ["display-message"]
         if client:
             args += ["-c", client]
+        if duration_ms is not None:
+            args += ["-d", str(duration_ms)]
         self.run(*args, text.replace("#", "##"))
+
+    # --- the host's side: messages, status, bindings, buffers ---------------------------
+
+    def host_clients(self) -> list[TmuxClient]:
+        return [c for c in self.clients() if not c.session.startswith(SESSION_PREFIX)]
+
+    def tell_host(self, text: str, status: str | None = None) -> None:
+        """Show ``text`` on every host client and keep ``@pairtui_status`` current.
+
+        One tmux call: this runs for every join and leave.
+        """
+        cmds: list[list[str]] = []
+        if status is not None:
+            cmds.append(["set-option", "-gq", STATUS_OPTION, status])
+        if text:
+            cmds += [["display-message", "-c", c.tty, text.replace("#", "##")]
+                     for c in self.host_clients()]  # fmt: skip
+        if cmds:
+            self.run(*_chain(cmds))
+
+    def set_status(self, status: str) -> None:
+        self.run("set-option", "-gq", STATUS_OPTION, status)
+
+    def copy_to_buffer(self, text: str) -> None:
+        """Into a tmux paste buffer and, where tmux may (set-clipboard), the system clipboard."""
+        self.run("set-buffer", "-w", "-b", "pairtui", text)
+
+    def binding(self, key: str, table: str = "prefix") -> str | None:
+        rows = self.run("list-keys", "-T", table)
+        for row in rows:
+            parts = row.split(None, 4)
+            if len(parts) >= 4 and parts[3] == key:
+                return row
+        return None
+
+    def bind(self, key: str, command: str, table: str = "prefix") -> None:
+        self.run("bind-key", "-T", table, key, *shlex.split(command))
+
+    def unbind(self, key: str, table: str = "prefix") -> None:
+        self.run("unbind-key", "-T", table, key)
 
 
 def _chain(cmds: list[list[str]]) -> list[str]:

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pairtui import __version__
-from pairtui.cli import clients, guests, serve, shares
+from pairtui.cli import clients, guests, serve, shares, tmux
 from pairtui.cli.common import Handler
 from pairtui.errors import PairtuiError
 
-GROUPS = (guests, shares, clients, serve)
+GROUPS = (guests, shares, clients, serve, tmux)
 
 
 def build_parser() -> argparse.ArgumentParser:

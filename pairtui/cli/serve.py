@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from typing import Any
 
-from pairtui import __version__
+from pairtui import __version__, control, paths
 from pairtui import config as config_mod
 from pairtui.cli.common import Adder
 from pairtui.errors import PairtuiError
@@ -71,3 +74,25 @@ def register(sub: Any, add: Adder) -> None:
 
     j = add(sub, "join", cmd_join, "forced command for a system sshd (used in authorized_keys)")
     j.add_argument("guest")
+
+
+def ensure_server(timeout: float = 10.0) -> bool:
+    """Start a headless `pairtui serve` for this user unless one runs; True if started."""
+    if control.ping():
+        return False
+    log = paths.server_log()
+    with log.open("ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "pairtui", "serve"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if control.ping():
+            return True
+        time.sleep(0.05)
+    raise PairtuiError(f"the background pairtui server did not start; see {log}")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pairtui import paths
 from pairtui.cli.common import Adder, notify_engine, print_json, server_address, tmux_from_args
+from pairtui.cli.serve import ensure_server
+from pairtui.errors import PairtuiError
 from pairtui.shares import Share, ShareStore
 from pairtui.ssh import ssh_strings
+from pairtui.tmux import Tmux
 
 
 def _share_json(share: Share, store: ShareStore, default: Share | None) -> dict[str, Any]:
@@ -40,6 +44,20 @@ def cmd_share(args: argparse.Namespace) -> int:
                 print(f"    {cmd}")
         return 0
     tmux = tmux_from_args(args)
+    if args.toggle and args.client:
+        # Run by the key binding: tmux would show any output (or a non-zero exit) as a
+        # view-mode page over the host's pane, so every outcome is a tmux message.
+        try:
+            message = _toggle(args, store, tmux)
+        except PairtuiError as exc:
+            message = f"pairtui: {exc}"
+        tmux.display_message(message, client=args.client, duration_ms=10000)
+        return 0
+    if args.toggle:
+        message = _toggle(args, store, tmux)
+        if not args.json:
+            print(message)
+        return 0
     share = store.create(tmux, session=args.session, pane=args.pane, name=args.name)
     notify_engine()
     row = _share_json(share, store, store.default())
@@ -51,6 +69,34 @@ def cmd_share(args: argparse.Namespace) -> int:
             print(f"    {cmd}")
         print(f"host key fingerprint: {row['fingerprint']}")
     return 0
+
+
+def _toggle(args: argparse.Namespace, store: ShareStore, tmux: Tmux) -> str:
+    """The tmux key: share the pane's window, or stop sharing it; say so in tmux."""
+    if not args.pane:
+        raise PairtuiError("--toggle needs --pane")
+    window, _ = tmux.window_of_pane(args.pane)
+    existing = store.for_window(window)
+    result: dict[str, Any]
+    if existing is not None:
+        store.remove(existing.name)
+        notify_engine()
+        message = f"pairtui: stopped sharing {existing.name}; its guests were disconnected"
+        result = {"stopped": existing.name}
+    else:
+        started = ensure_server()
+        share = store.create(tmux, pane=args.pane, name=args.name)
+        tmux.run("select-pane", "-t", args.pane)
+        notify_engine()
+        row = _share_json(share, store, store.default())
+        tmux.copy_to_buffer(row["ssh"][0])
+        message = f"pairtui: sharing {share.name}: {row['ssh'][0]} (copied)"
+        if started:
+            message += f" -- started a pairtui server in the background (log: {paths.server_log()})"
+        result = {"started": row, "server_started": started}
+    if args.json:
+        print_json(result)
+    return message
 
 
 def cmd_unshare(args: argparse.Namespace) -> int:
@@ -88,6 +134,13 @@ def register(sub: Any, add: Adder) -> None:
     sh.add_argument("--pane", metavar="%ID", help="share the window of this pane")
     sh.add_argument("--name", metavar="SHARE", help="the share's name")
     sh.add_argument("--tmux-socket", metavar="PATH|NAME", help="the host's tmux server")
+    sh.add_argument(
+        "--toggle",
+        action="store_true",
+        help="with --pane: stop sharing the pane's window if it is shared, else share it "
+        "(starting a background server if none runs); what the tmux key binding runs",
+    )
+    sh.add_argument("--client", metavar="TTY", help="tmux client to show the result on")
     un = add(sub, "unshare", cmd_unshare, "stop a share and disconnect its guests")
     un.add_argument("name")
     ss = add(sub, "ssh-string", cmd_ssh_string, "print what guests type to join")

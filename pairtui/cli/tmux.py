@@ -1,0 +1,89 @@
+"""`pairtui tmux install/uninstall` and `pairtui status`: pairtui from inside tmux."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from pairtui import control
+from pairtui.cli.common import Adder, print_json, tmux_from_args
+from pairtui.errors import PairtuiError
+from pairtui.tmux_notify import status_text
+from pairtui.tmux_plugin import DEFAULT_KEY, default_conf, install, uninstall
+
+
+def _conf(args: argparse.Namespace) -> Path | None:
+    if args.live:
+        return None
+    return Path(args.config).expanduser() if args.config else default_conf()
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    tmux = tmux_from_args(args)
+    result = install(tmux, args.key, _conf(args))
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    print("\n".join(result.lines))
+    print()
+    where = []
+    if result.live:
+        where.append("bound on the running tmux server")
+    if result.config:
+        where.append(f"{'written to' if result.changed else 'already in'} {result.config}")
+    print(f"prefix + {args.key} shares the current pane ({'; '.join(where) or 'printed only'}).")
+    print("Keep your own ~/.tmux.conf? Add the lines above and run `pairtui tmux install --live`.")
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    tmux = tmux_from_args(args)
+    result = uninstall(tmux, _conf(args))
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print("removed the pairtui key binding" + (f" and its block in {result.config}"
+                                                   if result.changed else ""))  # fmt: skip
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """For scripts and ``#(pairtui status --tmux)``: who is in, from the running server."""
+    reply = None
+    with contextlib.suppress(PairtuiError):
+        reply = control.request("clients")
+    clients: list[dict[str, Any]] = reply["clients"] if reply else []
+    if args.json:
+        print_json({"running": reply is not None, "clients": clients})
+    elif args.tmux:
+        print(_status_line(clients))
+    elif reply is None:
+        print("no pairtui server is running")
+    else:
+        print(_status_line(clients) or "no guests connected")
+    return 0
+
+
+def _status_line(clients: list[dict[str, Any]]) -> str:
+    return status_text([str(c["share"]) for c in clients])
+
+
+def register(sub: Any, add: Adder) -> None:
+    tm = sub.add_parser("tmux", help="the tmux key binding that shares the current pane")
+    tsub = tm.add_subparsers(dest="tmux_command", metavar="ACTION", required=True)
+    for name, handler, text in (
+        ("install", cmd_install, "bind prefix + KEY to share/unshare the current pane"),
+        ("uninstall", cmd_uninstall, "remove what install added"),
+    ):
+        p = add(tsub, name, handler, text)
+        p.add_argument("--tmux-socket", metavar="PATH|NAME", help="the host's tmux server")
+        p.add_argument("--config", metavar="PATH", help="tmux config file (default ~/.tmux.conf)")
+        p.add_argument("--live", action="store_true", help="only the running tmux server")
+        if name == "install":
+            p.add_argument(
+                "--key", default=DEFAULT_KEY, help=f"key after the prefix ({DEFAULT_KEY})"
+            )
+    st = add(sub, "status", cmd_status, "who is connected, in one line")
+    st.add_argument("--tmux", action="store_true", help="for #(...) in tmux's status line")

@@ -1,0 +1,88 @@
+"""Pairing made visible inside tmux: join/leave messages and a status segment.
+
+The engine's events are turned into ``display-message`` on the host's clients and the
+``@pairtui_status`` user option, on the tmux server of the share concerned. One worker
+task sends them in order, off the event loop, so a slow tmux never delays a guest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from pairtui.errors import PairtuiError
+from pairtui.events import ClientInfo, ClientJoined, ClientLeft, Event
+from pairtui.shares import Share
+from pairtui.tmux import Tmux
+
+
+def peer_host(peer: str) -> str:
+    host = peer.rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
+def status_text(shares: list[str]) -> str:
+    """``2 guests: main(2)`` from each connected client's share; empty when nobody is in."""
+    if not shares:
+        return ""
+    per_share = Counter(shares)
+    n = len(shares)
+    listed = " ".join(f"{name}({count})" for name, count in sorted(per_share.items()))
+    return f"{n} guest{'s' if n != 1 else ''}: {listed}"
+
+
+class TmuxNotifier:
+    """Subscribe with ``engine.subscribe(notifier)``; call :meth:`close` on shutdown."""
+
+    def __init__(
+        self, shares: Callable[[], list[Share]], clients: Callable[[], list[ClientInfo]]
+    ) -> None:
+        self._shares = shares
+        self._clients = clients
+        self._queue: asyncio.Queue[tuple[Path, str | None, str]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._sockets: set[Path] = set()
+        self._socket_of: dict[str, Path] = {}  # client id -> its share's tmux server
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ClientJoined):
+            c = event.client
+            text = f"pairtui: {c.guest} joined ({c.mode}) from {peer_host(c.peer)}"
+        elif isinstance(event, ClientLeft):
+            c = event.client
+            text = f"pairtui: {c.guest} left ({event.reason})"
+        else:
+            return
+        if isinstance(event, ClientJoined):
+            share = next((s for s in self._shares() if s.name == c.share), None)
+            if share is None:
+                return
+            self._socket_of[c.id] = Path(share.socket)
+        socket = self._socket_of.get(c.id)
+        if socket is None:
+            return
+        if isinstance(event, ClientLeft):
+            del self._socket_of[c.id]
+        self._sockets.add(socket)
+        on_server = [x.share for x in self._clients() if self._socket_of.get(x.id) == socket]
+        self._queue.put_nowait((socket, text, status_text(on_server)))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self._queue.empty():
+            socket, text, status = self._queue.get_nowait()
+            with contextlib.suppress(PairtuiError, OSError):
+                await asyncio.to_thread(Tmux(socket).tell_host, text or "", status)
+
+    async def close(self) -> None:
+        """Finish pending messages and clear the status segment."""
+        if self._worker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._worker, 5)
+        for socket in self._sockets:
+            with contextlib.suppress(PairtuiError, OSError):
+                await asyncio.to_thread(Tmux(socket).set_status, "")

@@ -1,0 +1,173 @@
+"""Sharing from inside tmux: the key binding, messages, the status segment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pexpect
+import pyte
+import pytest
+from support import SshGuest, TmuxHost, pairtui, pairtui_json, wait_until
+from test_e2e_guest import add_guest, type_in_host
+
+from pairtui import control
+from pairtui.tmux_plugin import BEGIN, MARK
+
+pytestmark = pytest.mark.e2e
+
+Connect = Callable[..., SshGuest]
+
+
+class HostTerminal:
+    """The host's own tmux client in a PTY, its screen rendered with pyte."""
+
+    def __init__(self, host: TmuxHost, cols: int = 120, rows: int = 40) -> None:
+        self.child = pexpect.spawn(
+            "tmux", ["-S", str(host.socket), "attach-session", "-t", "host"],
+            dimensions=(rows, cols), env=dict(os.environ),
+        )  # fmt: skip
+        self.screen = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.screen)
+
+    def text(self) -> str:
+        while True:
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.05))
+            except (pexpect.TIMEOUT, pexpect.EOF):
+                break
+        return "\n".join(self.screen.display)
+
+    def press(self, keys: str) -> None:
+        self.child.send(keys)
+
+
+@pytest.fixture
+def host_term(tmux_host: TmuxHost) -> Iterator[HostTerminal]:
+    term = HostTerminal(tmux_host)
+    wait_until(lambda: any(c["session"] == "host" for c in tmux_host.clients()), what="host")
+    yield term
+    term.child.close(force=True)
+
+
+@pytest.fixture
+def config_port(isolated_env: Path) -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    cfg = Path(os.environ["PAIRTUI_CONFIG_DIR"])
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "config.toml").write_text(f"[server]\nport = {port}\n")
+    return port
+
+
+@pytest.fixture
+def background_server() -> Iterator[None]:
+    """Stop the server the key binding starts, by the PID it reports."""
+    yield
+    reply = control.request("status")
+    if reply is not None:
+        pid = int(reply["status"]["pid"])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not _alive(pid), timeout=15, what="background server to stop")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.split(") ", 1)[1][0] != "Z"
+
+
+def test_install_is_idempotent_and_uninstall_removes_it(tmux_host: TmuxHost) -> None:
+    conf = Path.home() / ".tmux.conf"
+    conf.write_text("set -g mouse on\n")
+    for _ in range(3):
+        res = pairtui("tmux", "install", "--tmux-socket", str(tmux_host.socket))
+        assert res.returncode == 0, res.stderr
+    bound = [r for r in tmux_host.run("list-keys", "-T", "prefix").splitlines() if MARK in r]
+    assert len(bound) == 1 and bound[0].split()[3] == "P"
+    text = conf.read_text()
+    assert text.startswith("set -g mouse on\n")
+    assert text.count(BEGIN) == 1
+    # Sourcing the block again (tmux reloads) changes nothing: no second status segment.
+    assert tmux_host.run("source-file", str(conf)) == ""
+    status_right = tmux_host.run("show-options", "-gv", "status-right")
+    assert status_right.count("@pairtui_status") == 2  # #{?@pairtui_status, ... #{@pairtui_status}}
+    # Another key moves the binding.
+    res = pairtui("tmux", "install", "--tmux-socket", str(tmux_host.socket), "--key", "F")
+    assert res.returncode == 0, res.stderr
+    bound = [r.split()[3] for r in tmux_host.run("list-keys", "-T", "prefix").splitlines()
+             if MARK in r]  # fmt: skip
+    assert bound == ["F"]
+    assert conf.read_text().count(BEGIN) == 1 and "bind-key F " in conf.read_text()
+
+    res = pairtui("tmux", "uninstall", "--tmux-socket", str(tmux_host.socket))
+    assert res.returncode == 0, res.stderr
+    assert not [r for r in tmux_host.run("list-keys", "-T", "prefix").splitlines() if MARK in r]
+    assert conf.read_text() == "set -g mouse on\n"
+    assert "@pairtui_status" not in tmux_host.run("show-options", "-gv", "status-right")
+
+
+def test_the_key_shares_the_current_pane_and_a_second_press_stops_it(
+    tmux_host: TmuxHost,
+    host_term: HostTerminal,
+    config_port: int,
+    background_server: None,
+    keys: Callable[[str], Path],
+    guests: Connect,
+) -> None:
+    tmux_host.run("new-window", "-d", "-t", "host:1")
+    type_in_host(tmux_host, "echo OTHER-WINDOW-$((9+9))", target="host:1")
+    type_in_host(tmux_host, "echo THIS-PANE-$((4+4))", target="host:0")
+    res = pairtui("tmux", "install", "--tmux-socket", str(tmux_host.socket))
+    assert res.returncode == 0, res.stderr
+    add_guest("alice", keys("alice"), "--mode", "view")
+
+    host_term.press("\x02P")
+    shares = wait_until(lambda: pairtui_json("share", "list"), timeout=20, what="share made")
+    [share] = shares
+    pane = tmux_host.run("display-message", "-p", "-t", "host:0", "#{window_id}").strip()
+    assert share["kind"] == "window" and share["target"] == pane
+    assert share["name"] == "host-0"
+    # The ssh string went into a tmux buffer (and the clipboard where tmux may).
+    buffer = tmux_host.run("show-buffer", "-b", "pairtui")
+    assert buffer == f"ssh -p {config_port} guest@localhost"
+    wait_until(lambda: "started a pairtui server" in host_term.text(), what="message shown")
+
+    g = guests(config_port, keys("alice"))
+    g.wait_for("THIS-PANE-8")
+    wait_until(lambda: "alice joined (view) from 127.0.0.1" in host_term.text(),
+               what="join message on the host's screen")  # fmt: skip
+    wait_until(lambda: tmux_host.run("show-options", "-gqv", "@pairtui_status").strip()
+               == "1 guest: host-0(1)", what="status option")  # fmt: skip
+    wait_until(lambda: "1 guest: host-0(1)" in host_term.text(), what="status segment shown")
+    assert pairtui("status", "--tmux").stdout.strip() == "1 guest: host-0(1)"
+    assert "OTHER-WINDOW" not in g.output
+
+    host_term.press("\x02P")
+    g.wait_exit(timeout=15)
+    assert pairtui_json("share", "list") == []
+    wait_until(lambda: "stopped sharing host-0" in host_term.text(), what="stop message")
+    wait_until(lambda: tmux_host.run("show-options", "-gqv", "@pairtui_status").strip() == "",
+               what="status cleared")  # fmt: skip
+
+
+def test_tpm_entry_point_binds_the_key(tmux_host: TmuxHost) -> None:
+    import sys
+
+    plugin = Path(__file__).resolve().parent.parent / "pairtui.tmux"
+    tmux_host.run("set-option", "-g", "@pairtui-command", f"{sys.executable} -m pairtui")
+    tmux_host.run("set-option", "-g", "@pairtui-key", "K")
+    tmux_host.run("run-shell", str(plugin))
+    bound = [r.split()[3] for r in tmux_host.run("list-keys", "-T", "prefix").splitlines()
+             if MARK in r]  # fmt: skip
+    assert bound == ["K"]
+    assert not (Path.home() / ".tmux.conf").exists()  # TPM users keep their own config
