@@ -225,9 +225,17 @@ class Engine:
             await self._sessions[c.id].switch_mode(mode)
         return found
 
-    async def reconcile(self) -> None:
-        """Apply registry and share changes to connected guests."""
-        self._index = self._index.fresh(self.registry_path)
+    async def reconcile(self, force: bool = True) -> None:
+        """Apply registry and share changes to connected guests.
+
+        ``force`` re-reads the registry even when its stat looks unchanged (a pairtui
+        process told us it wrote); the once-a-second watch relies on the stat.
+        """
+        if force:
+            self._index = KeyIndex.load(self.registry_path)
+            self._share_cache = ((-1, -1), [])
+        else:
+            self._index = self._index.fresh(self.registry_path)
         shares = {s.name for s in self.share_list()}
         for session in list(self._sessions.values()):
             info = session.info
@@ -253,7 +261,7 @@ class Engine:
         while True:
             await asyncio.sleep(1)
             try:
-                await self.reconcile()
+                await self.reconcile(force=False)
             except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
                 self.audit.record("error", reason=f"reconcile: {exc}")
 

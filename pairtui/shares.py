@@ -45,7 +45,7 @@ class Share:
 
 
 def validate_share_name(name: str) -> str:
-    if not SHARE_NAME_RE.match(name):
+    if not SHARE_NAME_RE.fullmatch(name):
         raise PairtuiError(
             f"invalid share name {name!r}: use letters, digits, '_' or '-' (up to 32)"
         )

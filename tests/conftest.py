@@ -34,10 +34,13 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         "ENV": "",
         "LANG": "C.UTF-8",
         "TERM": "xterm-256color",
+        "no_proxy": "*",
+        "NO_PROXY": "*",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    for name in ("TMUX", "TMUX_PANE", "SSH_AUTH_SOCK", "SSH_ORIGINAL_COMMAND"):
+    for name in ("TMUX", "TMUX_PANE", "SSH_AUTH_SOCK", "SSH_ORIGINAL_COMMAND", "http_proxy",
+                 "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "DISPLAY"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     for d in ("run", "tmux"):
         (short / d).mkdir(mode=0o700)

@@ -45,5 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PairtuiError as exc:
         print(f"pairtui: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk, a permission: still one line, no traceback
+        print(f"pairtui: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
