@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pairtui import __version__
-from pairtui.cli import clients, guests, serve, shares, tmux
+from pairtui.cli import clients, dashboard, guests, serve, shares, tmux
 from pairtui.cli.common import Handler
 from pairtui.errors import PairtuiError
 
-GROUPS = (guests, shares, clients, serve, tmux)
+GROUPS = (dashboard, guests, shares, clients, serve, tmux)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,11 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in {"-h", "--help", "--version"}):
+        argv = ["dashboard", *argv]  # `pairtui [--port N ...]` opens the dashboard
     args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
-        args = parser.parse_args(["serve", *(argv or [])])
-        handler = args.handler
+    handler: Handler = args.handler
     try:
         return handler(args)
     except PairtuiError as exc:
