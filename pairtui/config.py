@@ -42,7 +42,7 @@ theme = "{DEFAULT_THEME}"  # a bundled theme, a file in <config dir>/themes/, or
 cursor_blink = true
 
 [keymap]                  # binding id = "keys" (comma-separated); ids are listed by `?`
-# kick = "K"
+# client-kick = "K"
 # guest-add = "a,insert"
 """
 

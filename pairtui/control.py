@@ -29,6 +29,8 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    TunnelChanged,
+    TunnelInfo,
 )
 
 if TYPE_CHECKING:
@@ -114,6 +116,13 @@ class ControlServer:
         if op == "reload":
             await engine.reconcile()
             return {}
+        if op == "tunnels":
+            return {"tunnels": engine.tunnels.status(), "error": engine.tunnels.error or None}
+        if op == "tunnel-up":
+            return {"tunnel": (await engine.tunnels.up(str(request["name"]))).to_json()}
+        if op == "tunnel-down":
+            info = await engine.tunnels.down(str(request["name"]))
+            return {"tunnel": info.to_json() if info else None}
         raise PairtuiError(f"unknown request {op!r}")
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -190,6 +199,8 @@ def encode_event(event: Event) -> dict[str, Any]:
         return {"event": "left", "client": dataclasses.asdict(event.client), "reason": event.reason}
     if isinstance(event, ClientChanged):
         return {"event": "changed", "client": dataclasses.asdict(event.client)}
+    if isinstance(event, TunnelChanged):
+        return {"event": "tunnel", "tunnel": dataclasses.asdict(event.tunnel)}
     return {
         "event": "refused",
         "peer": event.peer,
@@ -209,6 +220,9 @@ def decode_event(data: dict[str, Any]) -> Event | None:
         return ClientChanged(decode_client(data["client"]))
     if kind == "refused":
         return AccessRefused(str(data["peer"]), str(data["fingerprint"]), str(data["reason"]))
+    if kind == "tunnel":
+        fields = {f.name for f in dataclasses.fields(TunnelInfo)}
+        return TunnelChanged(TunnelInfo(**{k: v for k, v in data["tunnel"].items() if k in fields}))
     return None
 
 
@@ -401,7 +415,14 @@ class RemoteEngine:
 
     async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
         reply = await self._ask("mode", target=target, mode=mode.value)
-        return [self.clients.get(c["id"]) or _brief(c) for c in reply["changed"]]
+        changed = []
+        for row in reply["changed"]:
+            info = self.clients.get(row["id"])
+            if info is None:
+                info = _brief(row)
+            info.mode = str(row["mode"])  # the stream's ClientChanged may still be in flight
+            changed.append(info)
+        return changed
 
     async def reconcile(self) -> None:
         await self._ask("reload")

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Static
 def binding_rows(
     bindings: Iterable[BindingType], keys_for: Callable[[Binding], str]
 ) -> list[tuple[str, Binding]]:
-    return [(keys_for(b), b) for b in bindings if isinstance(b, Binding) and b.id]
+    return [(keys_for(b), b) for b in bindings if isinstance(b, Binding) and b.id and not b.system]
 
 
 class HelpScreen(Screen[None]):
@@ -51,22 +51,26 @@ class HelpScreen(Screen[None]):
             )
             for title, rows in self.groups:
                 yield Static(title, classes="help-group", markup=False)
-                width = max((len(keys) for keys, _ in rows), default=0)
+                keys_w = max(len(keys) for keys, _ in rows)
+                what_w = max(len(b.description) for _, b in rows)
+                id_w = max(len(b.id or "") for _, b in rows)
                 lines = [
                     Content.from_markup(
-                        "[b $accent]$keys[/]  [b]$what[/b] [dim]· $why · id[/dim] [i]$id[/i]",
-                        keys=keys.ljust(width),
-                        what=b.description,
+                        "[b $accent]$keys[/]  [b]$what[/b]  [i]$id[/i]  [$text-muted]$why[/]",
+                        keys=keys.ljust(keys_w),
+                        what=b.description.ljust(what_w),
+                        id=(b.id or "").ljust(id_w),
                         why=b.tooltip,
-                        id=b.id or "",
                     )
                     for keys, b in rows
                 ]
                 yield Static(Content("\n").join(lines), classes="help-keys")
             yield Static(
                 Content.from_markup(
-                    'Remap a key in [b]$path[/b]:\n  [dim][keymap][/dim]\n  kick = "K"',
+                    "Remap a key in [b]$path[/b], by its id:\n  $table\n  $example",
                     path=self.config_path,
+                    table="[keymap]",
+                    example='client-kick = "K"',
                 ),
                 classes="help-outro",
             )

@@ -62,8 +62,8 @@ def client_detail(client: ClientInfo, now: float) -> Content:
     """Everything about one client, for the pane under the table."""
     return Content.from_markup(
         "[b]$guest[/b] from $peer · client $id on tmux $tty (pid $pid)\n"
-        "[dim]key[/dim]   $fp\n"
-        "[dim]share[/dim] $share as [b]$mode[/b] · connected $connected · idle $idle · $size",
+        "[$text-muted]key[/]   $fp\n"
+        "[$text-muted]share[/] $share as [b]$mode[/b] · connected $connected · idle $idle · $size",
         guest=client.guest,
         peer=client.peer,
         id=client.id,

@@ -105,7 +105,7 @@ def guest_detail(row: GuestRow, now: float) -> Content:
     for key in guest.keys:
         parts.append(
             Content.from_markup(
-                "[dim]key[/dim] $algo $fp $comment\n[$pairtui-ssh]$line[/]",
+                "[$text-muted]key[/] $algo $fp $comment\n[$pairtui-ssh]$line[/]",
                 algo=key.algorithm,
                 fp=key.fingerprint,
                 comment=key.comment,

@@ -117,8 +117,9 @@ def share_detail(row: ShareRow, strings: list[str], fingerprint: str) -> Content
         )
     ]
     lines += [
-        Content.from_markup("[dim]join[/dim] [$pairtui-ssh]$cmd[/]", cmd=cmd) for cmd in strings
+        Content.from_markup("[$text-muted]join[/] [$pairtui-ssh]$cmd[/]", cmd=cmd)
+        for cmd in strings
     ]
     if fingerprint:
-        lines.append(Content.from_markup("[dim]host key[/dim] $fp", fp=fingerprint))
+        lines.append(Content.from_markup("[$text-muted]host key[/] $fp", fp=fingerprint))
     return Content("\n").join(lines)

@@ -56,8 +56,10 @@ class JoinBar(Widget):
             joins = Content("\n" + " " * 18).join(
                 Content.from_markup("[$pairtui-ssh b]$cmd[/]", cmd=cmd) for cmd in self.strings
             )
-            first = Content.from_markup("[dim]Guests join with[/dim]  ").append(joins)
+            first = Content.from_markup("[$text-muted]Guests join with[/]  ").append(joins)
         else:
-            first = Content.from_markup("[dim]Guests join with[/dim]  $hint", hint=self.hint)
-        second = Content.from_markup("[dim]Host key[/dim]          $fp", fp=self.fingerprint or "…")
+            first = Content.from_markup("[$text-muted]Guests join with[/]  $hint", hint=self.hint)
+        second = Content.from_markup(
+            "[$text-muted]Host key[/]          $fp", fp=self.fingerprint or "…"
+        )
         return Content("\n").join([first, second])

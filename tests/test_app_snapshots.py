@@ -1,0 +1,152 @@
+"""What the dashboard looks like, screen by screen and dialog by dialog.
+
+The data is fixed (tests/app_fakes.py): a frozen clock, a fake engine and tmux, and
+a real registry file with known keys, so every picture is the same on every machine.
+Review changed SVGs in tests/__snapshots__/ like code before ``--snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
+
+import pytest
+from app_fakes import (
+    SNAPSHOT_SIZE,
+    FakeEngine,
+    Scenario,
+    busy_scenario,
+    empty_scenario,
+    make_app,
+)
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from pairtui.app import PairtuiApp
+
+Compare = Callable[..., bool]
+LOADING = {"engine", "guests", "host"}  # worker groups that load what the screen shows
+
+
+@pytest.fixture(autouse=True)
+def fixed_interpreter(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """authorized_keys lines name the interpreter; pin it so pictures do not depend on the venv."""
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    yield
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Until the engine has started and the guests and shares are loaded (dialogs may wait)."""
+    app = pilot.app
+    assert isinstance(app, PairtuiApp)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        loading = [w for w in app.workers if w.group in LOADING and w.is_running]
+        if app.server.phase != "starting" and not loading:
+            await pilot.pause()
+            return
+    raise AssertionError("the dashboard did not settle")
+
+
+def after(
+    *keys: str, text: Iterable[tuple[str, str]] = ()
+) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """Settle, press keys, then type text into the widget with each id."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        for selector, value in text:
+            field = pilot.app.screen.query_one(selector, Input)
+            field.value = ""
+            field.focus()
+            await pilot.press(*value)
+        await settle(pilot)
+
+    return run
+
+
+def snap(
+    compare: Compare, app: PairtuiApp, *keys: str, text: Iterable[tuple[str, str]] = ()
+) -> bool:
+    return compare(app, terminal_size=SNAPSHOT_SIZE, run_before=after(*keys, text=text))
+
+
+def test_empty_state(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(empty_scenario()))
+
+
+def test_empty_guests_tab(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(empty_scenario()), "2")
+
+
+def test_several_clients(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()))
+
+
+def test_several_guests(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "down")
+
+
+def test_shares(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "3", "down")
+
+
+def test_kick_confirmation(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "down", "k")
+
+
+def test_add_guest_dialog_with_a_validation_error(snap_compare: Compare) -> None:
+    text = [("#name", "alice"), ("#key", "ssh-ed25519 AAAAnot-a-key"), ("#expires", "soon")]
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "a", text=text)
+
+
+def test_edit_guest_dialog(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "down", "e")
+
+
+def test_remove_guest_confirmation(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "d")
+
+
+def test_share_dialog(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "3", "down", "down", "s")
+
+
+def test_rename_share_prompt_with_an_error(snap_compare: Compare) -> None:
+    text = [("#prompt-input", "work")]
+    assert snap(snap_compare, make_app(busy_scenario()), "3", "r", text=text)
+
+
+def test_quit_confirmation_while_guests_are_connected(snap_compare: Compare) -> None:
+    assert snap(snap_compare, make_app(busy_scenario()), "q")
+
+
+def test_help(snap_compare: Compare) -> None:
+    app = make_app(busy_scenario(), config_path=Path("/home/host/.config/pairtui/config.toml"))
+    assert snap(snap_compare, app, "question_mark")
+
+
+def test_server_error_is_shown_not_raised(snap_compare: Compare) -> None:
+    scenario = busy_scenario()
+    scenario.engine = FakeEngine(
+        fail="port 2222 on 127.0.0.1 is already in use (is another pairtui running? "
+        "choose one with --port)"
+    )
+    assert snap(snap_compare, make_app(scenario))
+
+
+def test_attached_to_a_running_server(snap_compare: Compare) -> None:
+    scenario: Scenario = busy_scenario()
+    scenario.attached = True
+    assert snap(snap_compare, make_app(scenario))
+
+
+@pytest.mark.parametrize("theme", ["pairtui-dark", "pairtui-light", "pairtui-high-contrast"])
+def test_bundled_theme(snap_compare: Compare, theme: str) -> None:
+    assert snap(snap_compare, make_app(busy_scenario(), theme=theme))

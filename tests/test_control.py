@@ -1,0 +1,192 @@
+"""The control socket: one-shot requests, and the ``subscribe`` stream a dashboard attaches to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from support import SshGuest, TmuxHost
+
+from pairtui import control, paths
+from pairtui.errors import PairtuiError
+from pairtui.events import (
+    AccessRefused,
+    ClientChanged,
+    ClientInfo,
+    ClientJoined,
+    ClientLeft,
+    Event,
+)
+from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.server import Engine
+from pairtui.shares import ShareStore
+from pairtui.tmux import Tmux
+
+T = TypeVar("T")
+Connect = Callable[..., SshGuest]
+
+
+async def eventually(check: Callable[[], T | None], timeout: float = 10, what: str = "") -> T:
+    """Poll without blocking the event loop (the engine under test runs on it)."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}: last={last!r}")
+
+
+def invite(name: str, key: Path, mode: Mode = Mode.PAIR) -> None:
+    pub = key.with_name(key.name + ".pub").read_text()
+    Registry().add(name, parse_public_keys(pub), mode=mode)
+
+
+def share_host_session(host: TmuxHost, name: str = "main") -> None:
+    ShareStore().create(Tmux(host.socket), session="host", name=name)
+
+
+@pytest.fixture
+async def engine(tmux_host: TmuxHost) -> AsyncIterator[Engine]:
+    share_host_session(tmux_host)
+    eng = Engine("127.0.0.1", 0)
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+# --- events on the wire ----------------------------------------------------------------
+
+
+INFO = ClientInfo(
+    id="c7",
+    guest="alice",
+    fingerprint="SHA256:abc",
+    peer="127.0.0.1:4000",
+    share="main",
+    mode="pair",
+    since=1000.5,
+    last_input=1010.25,
+    cols=100,
+    rows=30,
+    tty="/dev/pts/9",
+    pid=42,
+)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        ClientJoined(INFO),
+        ClientLeft(INFO, "guest left"),
+        ClientChanged(INFO),
+        AccessRefused("10.0.0.1:5", "SHA256:zzz", "unknown key"),
+    ],
+    ids=["joined", "left", "changed", "refused"],
+)
+def test_events_survive_the_wire_exactly(event: Event) -> None:
+    line = json.dumps(control.encode_event(event))
+    assert control.decode_event(json.loads(line)) == event
+
+
+def test_clients_from_a_newer_server_keep_the_fields_we_know() -> None:
+    data = {**asdict(INFO), "colour": "blue"}
+    assert control.decode_client(data) == INFO
+    assert control.decode_event({"event": "something-new"}) is None
+
+
+async def test_without_a_server_requests_say_so() -> None:
+    assert control.request("ping") is None
+    assert await control.request_async("ping") is None
+    with pytest.raises(PairtuiError, match="no pairtui server is running"):
+        await control.RemoteEngine().start()
+
+
+# --- against a real engine ----------------------------------------------------------------
+
+
+async def test_a_one_shot_request_still_gets_one_reply(engine: Engine) -> None:
+    reply = await control.request_async("status")
+    assert reply is not None
+    assert reply["status"]["port"] == engine.port
+    with pytest.raises(PairtuiError, match="unknown request 'nope'"):
+        await control.request_async("nope")
+
+
+async def test_subscribe_streams_joins_changes_and_leaves_to_a_remote_engine(
+    engine: Engine, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    invite("alice", keys("alice"))
+    remote = control.RemoteEngine()
+    await remote.start()
+    try:
+        assert (remote.listen, remote.port) == ("127.0.0.1", engine.port)
+        assert remote.fingerprint == engine.fingerprint
+        assert remote.clients == {}
+        events: list[Event] = []
+        remote.subscribe(events.append)
+
+        g = guests(engine.port, keys("alice"), size=(90, 30))
+        [joined] = await eventually(
+            lambda: [e for e in events if isinstance(e, ClientJoined)], what="join streamed"
+        )
+        cid = joined.client.id
+        assert joined.client == engine.clients[cid]  # every field, timestamps included
+        assert remote.clients[cid].guest == "alice"
+
+        g.send("x")
+        await eventually(
+            lambda: remote.clients[cid].last_input, timeout=control.ACTIVITY_INTERVAL * 3
+        )
+
+        [changed] = await remote.set_mode(cid, Mode.VIEW)
+        assert changed.mode == "view"
+        await eventually(
+            lambda: [e for e in events if isinstance(e, ClientChanged) and e.client.mode == "view"],
+            what="mode change streamed",
+        )
+        assert remote.clients[cid].mode == "view"
+
+        [kicked] = await remote.kick(cid)
+        assert kicked.id == cid
+        [left] = await eventually(
+            lambda: [e for e in events if isinstance(e, ClientLeft)], what="leave streamed"
+        )
+        assert left.reason == "you were disconnected by the host"
+        assert remote.clients == {}
+        await eventually(lambda: not g.child.isalive(), what="the guest's ssh to exit")
+    finally:
+        await remote.stop()
+
+
+async def test_a_subscriber_that_hangs_up_is_forgotten(engine: Engine) -> None:
+    baseline = len(engine._subscribers)
+    remote = control.RemoteEngine()
+    await remote.start()
+    await eventually(lambda: len(engine._subscribers) == baseline + 1, what="subscribed")
+    await remote.stop()
+    await eventually(lambda: len(engine._subscribers) == baseline, what="unsubscribed")
+    assert await control.request_async("ping") is not None  # the server is fine
+
+
+async def test_the_stream_ends_with_a_reason_when_the_server_stops(tmux_host: TmuxHost) -> None:
+    share_host_session(tmux_host)
+    eng = Engine("127.0.0.1", 0)
+    await eng.start()
+    remote = control.RemoteEngine()
+    try:
+        await remote.start()
+        await eng.stop()
+        reason = await asyncio.wait_for(remote.wait_closed(), 10)
+        assert reason == "the pairtui server stopped"
+        assert not paths.control_socket().exists()
+    finally:
+        await remote.stop()
+        await eng.stop()
