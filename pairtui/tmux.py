@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -334,6 +337,59 @@ class Tmux:
     def unbind(self, key: str, table: str = "prefix") -> None:
         self.run("unbind-key", "-T", table, key)
 
+    # --- system guests: other Unix users on this server (tmux >= 3.3) ---------------------
+
+    def client_details(self) -> list[ClientDetail]:
+        """Every client with its Unix user and times, for clients pairtui did not start."""
+        fmt = FIELD_SEP.join(
+            "#{" + f + "}"
+            for f in ("client_tty", "session_name", "client_pid", "client_readonly",
+                      "client_width", "client_height", "client_user", "client_created",
+                      "client_activity")
+        )  # fmt: skip
+        try:
+            rows = self.run("list-clients", "-F", fmt)
+        except PairtuiError:
+            return []
+        out = []
+        for row in rows:
+            tty, sess, pid, ro, w, h, user, created, activity = row.split(FIELD_SEP)
+            out.append(
+                ClientDetail(tty, sess, int(pid), ro == "1", int(w), int(h), user,
+                             int(created or 0), int(activity or 0))
+            )  # fmt: skip
+        return out
+
+    def server_access(self) -> dict[str, bool]:
+        """``server-access -l``: user name -> read-only (the server's owner is not listed)."""
+        out: dict[str, bool] = {}
+        for row in self.run("server-access", "-l"):
+            name, _, flag = row.strip().rpartition(" ")
+            if name:
+                out[name] = flag == "(R)"
+        return out
+
+    def allow_user(self, user: str, readonly: bool, keep_readonly: Sequence[str] = ()) -> None:
+        """Let Unix ``user`` attach (``server-access -r|-w``, which adds it if missing).
+
+        ``-w`` makes every client of that user writable, so the clients in ``keep_readonly``
+        are made read-only again in the same command sequence: no key is read in between.
+        """
+        cmds = [["server-access", "-r" if readonly else "-w", user]]
+        cmds += [["refresh-client", "-t", tty, "-f", "read-only,ignore-size"]
+                 for tty in keep_readonly]  # fmt: skip
+        self.run(*_chain(cmds))
+
+    def deny_user(self, user: str) -> bool:
+        """``server-access -d``: the user's clients exit. False when it had no access."""
+        try:
+            self.run("server-access", "-d", user)
+        except PairtuiError as exc:
+            if "not found" in str(exc):
+                return False
+            raise
+        return True
+
 
 def _chain(cmds: list[list[str]]) -> list[str]:
     out: list[str] = []
@@ -342,3 +398,48 @@ def _chain(cmds: list[list[str]]) -> list[str]:
             out.append(";")
         out.extend(cmd)
     return out
+
+
+@dataclass(frozen=True)
+class ClientDetail:
+    """A tmux client as ``list-clients`` shows it, with its Unix user and epoch times."""
+
+    tty: str
+    session: str
+    pid: int
+    readonly: bool
+    width: int
+    height: int
+    user: str
+    created: int
+    activity: int
+
+
+SERVER_ACCESS_VERSION = (3, 3)
+
+
+def tmux_version() -> tuple[tuple[int, int], str]:
+    """The installed tmux's version, e.g. ``((3, 3), "3.3a")``.
+
+    Builds without a number (``master``, ``next-3.6``) count as new.
+    """
+    res = subprocess.run(
+        [tmux_binary(), "-V"], capture_output=True, text=True, timeout=10, check=False
+    )
+    text = res.stdout.strip().removeprefix("tmux ").strip()
+    m = re.match(r"([0-9]+)\.([0-9]+)", text)
+    if m is None:
+        return (99, 0), text or "unknown"
+    return (int(m[1]), int(m[2])), text
+
+
+def require_server_access() -> str:
+    """The tmux version string; a clear error when it predates ``server-access``."""
+    version, text = tmux_version()
+    if version < SERVER_ACCESS_VERSION:
+        raise PairtuiError(
+            f"tmux {text} is too old for system guests: they need tmux 3.3 or newer, whose "
+            "server-access command lets another Unix user attach to your tmux server "
+            "(older tmux has no per-user access control; upgrade tmux, or use `pairtui serve`)"
+        )
+    return text

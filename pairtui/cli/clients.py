@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pairtui import control
+from pairtui import control, system
 from pairtui.cli.common import Adder, engine_request, mode_arg, print_json
 from pairtui.errors import PairtuiError
 
@@ -16,29 +16,53 @@ def cmd_clients(args: argparse.Namespace) -> int:
     except PairtuiError:
         reply = None
     clients = reply["clients"] if reply else []
+    # Guests who came in through the machine's sshd, from tmux's client list.
+    local = [c.to_json() for c in system.list_clients()]
     if args.json:
-        print_json(clients)
-    elif not clients:
+        print_json(clients + local)
+    elif not clients and not local:
         print("no guests connected" + ("" if reply else " (no pairtui server is running)"))
     else:
         for c in clients:
             print(f"{c['id']}  {c['guest']}  {c['mode']}  {c['share']}  from {c['peer']}  "
                   f"{c['fingerprint']}  {c['size']}  idle {c['idle_seconds']:.0f}s")  # fmt: skip
+        for c in local:
+            print(f"{c['id']}  {c['guest'] or '?'}  {c['mode']}  {c['share']}  via sshd as "
+                  f"{c['user']} on {c['tmux_client']}  {c['size']}  "
+                  f"idle {c['idle_seconds']:.0f}s")  # fmt: skip
     return 0
 
 
 def cmd_kick(args: argparse.Namespace) -> int:
-    kicked = engine_request("kick", target=args.target)["kicked"]
+    local = [c.to_json() for c in system.kick(args.target)]
+    try:
+        kicked = engine_request("kick", target=args.target)["kicked"]
+    except PairtuiError:
+        if not local:
+            raise
+        kicked = []
+    kicked += local
     if args.json:
         print_json(kicked)
     else:
         for c in kicked:
-            print(f"disconnected {c['guest']} ({c['id']}, from {c['peer']})")
+            who, peer = c["guest"] or c["tmux_client"], c["peer"] or "sshd"
+            print(f"disconnected {who} ({c['id']}, from {peer})")
     return 0
 
 
 def cmd_mode(args: argparse.Namespace) -> int:
-    changed = engine_request("mode", target=args.target, mode=args.mode.value)["changed"]
+    try:
+        changed = engine_request("mode", target=args.target, mode=args.mode.value)["changed"]
+    except PairtuiError:
+        local = [c for c in system.list_clients() if args.target in (c.id, c.guest, c.tty)]
+        if local:
+            name = local[0].guest or "NAME"
+            raise PairtuiError(
+                f"{args.target} came in through sshd, where the mode follows the registry: "
+                f"pairtui guest set {name} --mode {args.mode.value}"
+            ) from None
+        raise
     if args.json:
         print_json(changed)
     else:

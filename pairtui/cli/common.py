@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from pairtui import config as config_mod
-from pairtui import control
+from pairtui import control, system
 from pairtui.errors import PairtuiError
 from pairtui.registry import Mode
 from pairtui.ssh import fingerprint, load_or_create_host_key
@@ -31,9 +31,13 @@ def print_json(data: object) -> None:
 
 
 def notify_engine() -> None:
-    """Let a running server apply registry/share changes to connected guests now."""
+    """Let a running server apply registry/share changes to connected guests now.
+
+    System guests (``pairtui system setup``) are brought in line as well.
+    """
     with contextlib.suppress(PairtuiError):
         control.request("reload")
+    system.sync_if_set_up()
 
 
 def mode_arg(value: str) -> Mode:

@@ -1,0 +1,128 @@
+"""`pairtui system ...` and `authorized-keys-command`: guests under the machine's own sshd."""
+
+from __future__ import annotations
+
+import argparse
+import pwd
+from pathlib import Path
+from typing import Any
+
+from pairtui import system
+from pairtui.cli.common import Adder, print_json
+from pairtui.errors import PairtuiError
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    state, report = system.setup(args.user)
+    if args.json:
+        print_json({"user": state.user, "created_user": state.created_user,
+                    "authorized_keys": str(state.authorized_keys), "keys": report.lines,
+                    "tmux_sockets": state.sockets, "acl_paths": state.acl_paths,
+                    "warnings": report.warnings})  # fmt: skip
+        return 0
+    made = "created" if state.created_user else "using the existing"
+    print(f"{made} user {state.user}; {report.lines} key line(s) in {state.authorized_keys}")
+    for socket in state.sockets:
+        print(f"{state.user} may attach to the pairtui sessions on {socket}")
+    if not state.sockets:
+        print("nothing is shared yet: `pairtui share` grants tmux access when you share")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    print(f"guests join with: ssh {state.user}@THIS-HOST   (their key decides who they are)")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    system.require_root("system", "sync")
+    state = system.load_state()
+    if state is None:
+        raise PairtuiError("system guests are not set up (see `pairtui system setup`)")
+    report = system.sync(state)
+    if args.json:
+        print_json({"wrote": report.wrote, "keys": report.lines, "detached": report.detached,
+                    "warnings": report.warnings})  # fmt: skip
+    else:
+        print(f"{state.authorized_keys}: {report.lines} key line(s)"
+              + (" (rewritten)" if report.wrote else " (already up to date)"))  # fmt: skip
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    info = system.status()
+    if args.json:
+        print_json(info)
+    elif not info["set_up"]:
+        print("system guests are not set up (see `pairtui system setup --help`)")
+    else:
+        made = "created by pairtui" if info["created_user"] else "not created by pairtui"
+        print(f"user {info['user']} (uid {info['uid']}, {made}), home {info['home']}")
+        sync = {True: "up to date", False: "OUT OF DATE (pairtui system sync)"}[info["in_sync"]]
+        print(f"{info['authorized_keys']}: {info['keys']} key line(s), {sync}")
+        for s in info["tmux_sockets"]:
+            state = "running" if s["live"] else "not running"
+            access = s["server_access"] or "no access"
+            print(f"tmux {s['socket']} ({state}): {access}, ACL {'yes' if s['acl'] else 'no'}")
+        for path in info["acl_paths"]:
+            print(f"ACL entry for {info['user']} on {path}")
+        print(f"{info['clients']} system guest(s) connected")
+    return 0
+
+
+def cmd_teardown(args: argparse.Namespace) -> int:
+    done = system.teardown()
+    if args.json:
+        print_json(done)
+    else:
+        for line in done:
+            print(line)
+        print("system guests are torn down")
+    return 0
+
+
+def cmd_sshd_config(args: argparse.Namespace) -> int:
+    state = system.load_state()
+    user = args.user or (state.user if state else system.DEFAULT_USER)
+    command_user = args.command_user or pwd.getpwuid(system.host_uid()).pw_name
+    out = system.sshd_config(user, command_user, Path(args.wrapper))
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"# 1. As root, write {out['wrapper_path']} (owned by root, mode 0755; sshd refuses")
+    print("#    a command that anyone else may change):")
+    print(out["wrapper"])
+    print(f"# 2. Add this to {out['sshd_config_path']}, then `sshd -t && systemctl reload ssh`:")
+    print(out["sshd_config"], end="")
+    return 0
+
+
+def cmd_authorized_keys_command(args: argparse.Namespace) -> int:
+    """sshd logs what this prints on stderr; a failure lets no key in."""
+    try:
+        line = system.authorized_keys_command(args.user, args.key_type, args.key)
+    except OSError as exc:
+        raise PairtuiError(f"cannot read the registry: {exc}") from None
+    print(line, end="")
+    return 0
+
+
+def register(sub: Any, add: Adder) -> None:
+    parent = sub.add_parser("system", help="guests as Unix users under this machine's sshd")
+    ssub = parent.add_subparsers(dest="system_command", metavar="ACTION", required=True)
+    setup_help = "as root: create the guest user, write its authorized_keys, grant tmux access"
+    s = add(ssub, "setup", cmd_setup, setup_help)
+    s.add_argument("--user", default=system.DEFAULT_USER, help="Unix user (default: guest)")
+    add(ssub, "status", cmd_status, "what is set up, and whether it is in sync")
+    add(ssub, "sync", cmd_sync, "as root: rewrite the guest user's authorized_keys now")
+    add(ssub, "teardown", cmd_teardown, "as root: undo exactly what setup did")
+    c = add(ssub, "sshd-config", cmd_sshd_config,
+            "print an sshd snippet that asks pairtui for keys (AuthorizedKeysCommand)")  # fmt: skip
+    c.add_argument("--user", help="the guests' Unix user (default: the one set up, or guest)")
+    c.add_argument("--command-user", help="who sshd runs the command as (default: you)")
+    c.add_argument("--wrapper", default=str(system.DEFAULT_WRAPPER), help="wrapper script path")
+    akc_help = "for sshd's AuthorizedKeysCommand %%u %%t %%k: the line for a registered key"
+    a = add(sub, "authorized-keys-command", cmd_authorized_keys_command, akc_help)
+    a.add_argument("user")
+    a.add_argument("key_type")
+    a.add_argument("key")
