@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,4 +71,59 @@ class AccessRefused:
     reason: str
 
 
-Event = ClientJoined | ClientLeft | ClientChanged | AccessRefused
+@dataclass(frozen=True)
+class TunnelInfo:
+    """A reverse tunnel's state at one moment; a new one replaces it on every change.
+
+    ``state`` is ``disabled``, ``connecting``, ``up``, ``retrying`` or ``failed``;
+    ``since`` is when it entered that state, ``retry_at`` when the next attempt starts.
+    """
+
+    name: str
+    relay: str
+    remote: str
+    state: str
+    since: float = field(default_factory=time.time)
+    reason: str = ""
+    retry_at: float | None = None
+    attempts: int = 0
+    forwarded: int = 0
+
+    def describe(self, now: float | None = None) -> str:
+        """One line for people: ``up since 14:03:22``, ``retrying in 4 s (refused)``."""
+        now = time.time() if now is None else now
+        if self.state == "up":
+            return f"up since {datetime.fromtimestamp(self.since).strftime('%H:%M:%S')}"
+        if self.state == "retrying":
+            wait = max(0, math.ceil((self.retry_at or now) - now))
+            return f"retrying in {wait} s ({self.reason})"
+        if self.state == "failed":
+            return f"failed: {self.reason}"
+        if self.state == "connecting" and self.reason:
+            return f"connecting (attempt {self.attempts + 1}; last: {self.reason})"
+        return self.state
+
+    def to_json(self) -> dict[str, object]:
+        now = time.time()
+        return {
+            "name": self.name,
+            "relay": self.relay,
+            "remote": self.remote,
+            "state": self.state,
+            "since": _iso(self.since),
+            "reason": self.reason or None,
+            "retry_in": None if self.retry_at is None else round(max(0.0, self.retry_at - now), 1),
+            "attempts": self.attempts,
+            "forwarded": self.forwarded,
+            "summary": self.describe(now),
+        }
+
+
+@dataclass(frozen=True)
+class TunnelChanged:
+    """A tunnel changed state; only the newest one per tunnel name matters."""
+
+    tunnel: TunnelInfo
+
+
+Event = ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged

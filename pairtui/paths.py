@@ -57,3 +57,13 @@ def control_socket() -> Path:
 
 def server_log() -> Path:
     return state_dir() / "serve.log"
+
+
+def tunnels_file() -> Path:
+    """Reverse tunnel definitions (`pairtui tunnel add`)."""
+    return config_dir() / "tunnels.json"
+
+
+def tunnel_known_hosts() -> Path:
+    """Relay host keys the user accepted with `pairtui tunnel trust` (OpenSSH format)."""
+    return config_dir() / "known_hosts"

@@ -88,7 +88,10 @@ class Engine:
 
     async def start(self) -> None:
         from pairtui.control import ControlServer
+        from pairtui.tunnels import TunnelManager
 
+        # Made first so the control socket can answer about tunnels; started once bound.
+        self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
         self.host_key = load_or_create_host_key()
         self._control = ControlServer(self, self.control_path)
         await self._control.start()
@@ -123,12 +126,15 @@ class Engine:
             self.port = int(sockets[0].getsockname()[1])
         self.started = time.time()
         self._watch = asyncio.create_task(self._watch_loop())
+        await self.tunnels.start()
 
     async def stop(self, reason: str = "the host stopped sharing") -> None:
         if self._watch:
             self._watch.cancel()
         if self._server:
             self._server.close()
+        if hasattr(self, "tunnels"):  # made by start()
+            await self.tunnels.stop()
         await asyncio.gather(
             *(s.disconnect(reason, event="leave") for s in list(self._sessions.values())),
             return_exceptions=True,
@@ -274,6 +280,7 @@ class Engine:
             "uptime_seconds": round(time.time() - self.started, 1),
             "clients": len(self.clients),
             "shares": [s.name for s in self.share_list()],
+            "tunnels": self.tunnels.status() if hasattr(self, "tunnels") else [],
         }
 
 

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from pairtui import __version__
-from pairtui.cli import clients, dashboard, guests, serve, shares, system, tmux
+from pairtui.cli import clients, dashboard, guests, serve, shares, system, tmux, tunnels
 from pairtui.cli.common import Handler
 from pairtui.errors import PairtuiError
 
-GROUPS = (dashboard, guests, shares, clients, serve, tmux, system)
+GROUPS = (dashboard, guests, shares, clients, serve, tmux, system, tunnels)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -118,11 +118,17 @@ def cmd_ssh_string(args: argparse.Namespace) -> int:
         store.get(share)
     name = None if share is None or (default and default.name == share) else share
     strings = ssh_strings(listen, port, name)
+    from pairtui.cli.tunnels import tunnel_strings
+
+    tunnels = tunnel_strings((listen, port), name)
     if args.json:
-        print_json({"fingerprint": fp, "ssh": [s.to_json() for s in strings]})
+        print_json({"fingerprint": fp, "ssh": [s.to_json() for s in strings], "tunnels": tunnels})
     else:
         for s in strings:
             print(s.command)
+        for t in tunnels:
+            for row in t["ssh"]:
+                print(f"{row['command']}    # through tunnel {t['name']}: {t['summary']}")
         print(f"host key fingerprint: {fp}")
     return 0
 
