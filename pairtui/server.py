@@ -18,12 +18,13 @@ import struct
 import termios
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncssh
 
-from pairtui import paths
+from pairtui import paths, system
 from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -263,11 +264,22 @@ class Engine:
                 await session.switch_mode(guest.mode)
 
     async def _watch_loop(self) -> None:
-        """Cheap stat-based watch so hand edits and expiries take effect within a second."""
+        """Cheap stat-based watch so hand edits and expiries take effect within a second.
+
+        System guests (under the machine's sshd) follow the same changes: their keys file
+        is re-synced when the registry changes or an invitation runs out.
+        """
+        seen = self._index
+        next_expiry = _next_expiry(seen)
         while True:
             await asyncio.sleep(1)
             try:
                 await self.reconcile(force=False)
+                expired = next_expiry is not None and datetime.now(UTC) >= next_expiry
+                if self._index is not seen or expired:
+                    seen = self._index
+                    next_expiry = _next_expiry(seen)
+                    await asyncio.to_thread(system.sync_if_set_up)
             except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
                 self.audit.record("error", reason=f"reconcile: {exc}")
 
@@ -545,8 +557,13 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             if self._closing is None:
                 self._loop.create_task(self._shutdown())
             return
-        assert self._chan is not None
-        self._chan.write(data)
+        chan = self._chan
+        if chan is None or chan.is_closing():  # the guest is gone; _shutdown reaps tmux
+            self.pause_writing()
+            if self._closing is None:
+                self._loop.create_task(self._shutdown())
+            return
+        chan.write(data)
 
     def _flush_input(self) -> None:
         try:
@@ -632,6 +649,12 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.engine.audit.record("mode", client=self.info.id, guest=self.info.guest,
                                  mode=mode.value)  # fmt: skip
         self.engine.emit(ClientChanged(self.info))
+
+
+def _next_expiry(index: KeyIndex) -> datetime | None:
+    now = datetime.now(UTC)
+    pending = [g.expires for g in index.guests().values() if g.expires and g.expires > now]
+    return min(pending, default=None)
 
 
 def _set_winsize(fd: int, rows: int, cols: int) -> None:

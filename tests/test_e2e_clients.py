@@ -227,3 +227,20 @@ def test_an_invitation_expiring_mid_session_disconnects_the_guest(
     assert g.wait_exit(timeout=10) != 0
     assert "invitation has expired" in g.output
     assert [e["event"] for e in Audit().read()][-1] == "kick"
+
+
+def test_a_guest_killed_mid_output_is_cleaned_up_without_a_traceback(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"))
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    type_in_host(host, "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done")
+    g.child.kill(9)  # the guest's ssh dies while the pane is printing
+    wait_until(lambda: pairtui_json("clients") == [], what="client gone")
+    wait_until(lambda: not [c for c in host.clients() if c["session"].startswith("pairtui-")],
+               what="its tmux client gone")  # fmt: skip
+    assert [e["event"] for e in Audit().read()][-1] == "leave"
+    srv.stop()
+    assert "Traceback" not in "\n".join(srv.output)
