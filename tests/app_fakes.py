@@ -54,6 +54,7 @@ class FakeEngine:
         self.listen = listen
         self.port = port
         self.started = NOW - 3723
+        self.pid = 4242  # as a RemoteEngine reports its server's
         self.fail = fail
         self.stopped = False
         self.reconciled = 0
@@ -226,13 +227,15 @@ def make_app(
     user_themes: Path | None = None,
 ) -> PairtuiApp:
     cfg = Config(theme=theme, cursor_blink=False)
-    return PairtuiApp(
+    app = PairtuiApp(
         scenario.services,
         config=cfg,
         config_path=config_path,
         clock=lambda: NOW,
         user_themes=user_themes,
     )
+    app.animation_level = "none"  # a tab underline caught mid-slide differs run to run
+    return app
 
 
 def empty_scenario(registry_path: Path | None = None) -> Scenario:

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from app_fakes import (
@@ -22,9 +23,18 @@ from app_fakes import (
     make_app,
 )
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input
 
 from pairtui.app import PairtuiApp
+from pairtui.app.dialogs import (
+    AddGuestDialog,
+    ConfirmDialog,
+    EditGuestDialog,
+    PromptDialog,
+    ShareDialog,
+)
+from pairtui.app.screens import HelpScreen
 
 Compare = Callable[..., bool]
 LOADING = {"engine", "guests", "host"}  # worker groups that load what the screen shows
@@ -38,29 +48,41 @@ def fixed_interpreter(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Until the engine has started and the guests and shares are loaded (dialogs may wait)."""
+    """Until the data is loaded and two frames in a row look the same.
+
+    Loading ends with relabelled tabs, whose underline Textual moves after a refresh.
+    """
     app = pilot.app
     assert isinstance(app, PairtuiApp)
     deadline = time.monotonic() + 10
+    previous = ""
     while time.monotonic() < deadline:
-        await pilot.pause()
+        await pilot.pause(0.05)
         loading = [w for w in app.workers if w.group in LOADING and w.is_running]
-        if app.server.phase != "starting" and not loading:
-            await pilot.pause()
+        if app.server.phase == "starting" or loading:
+            continue
+        frame = app.export_screenshot()
+        if frame == previous:
             return
+        previous = frame
     raise AssertionError("the dashboard did not settle")
 
 
 def after(
-    *keys: str, text: Iterable[tuple[str, str]] = ()
+    *keys: str, text: Iterable[tuple[str, str]] = (), shows: type[Screen[Any]] | None = None
 ) -> Callable[[Pilot[None]], Awaitable[None]]:
-    """Settle, press keys, then type text into the widget with each id."""
+    """Settle, press keys, wait for the screen they open, then type into inputs by id."""
 
     async def run(pilot: Pilot[None]) -> None:
         await settle(pilot)
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
+        if shows is not None:
+            deadline = time.monotonic() + 10
+            while not isinstance(pilot.app.screen, shows):
+                assert time.monotonic() < deadline, f"{shows.__name__} did not open"
+                await pilot.pause(0.02)
         for selector, value in text:
             field = pilot.app.screen.query_one(selector, Input)
             field.value = ""
@@ -72,9 +94,15 @@ def after(
 
 
 def snap(
-    compare: Compare, app: PairtuiApp, *keys: str, text: Iterable[tuple[str, str]] = ()
+    compare: Compare,
+    app: PairtuiApp,
+    *keys: str,
+    text: Iterable[tuple[str, str]] = (),
+    shows: type[Screen[Any]] | None = None,
 ) -> bool:
-    return compare(app, terminal_size=SNAPSHOT_SIZE, run_before=after(*keys, text=text))
+    return compare(
+        app, terminal_size=SNAPSHOT_SIZE, run_before=after(*keys, text=text, shows=shows)
+    )
 
 
 def test_empty_state(snap_compare: Compare) -> None:
@@ -98,38 +126,40 @@ def test_shares(snap_compare: Compare) -> None:
 
 
 def test_kick_confirmation(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "down", "k")
+    assert snap(snap_compare, make_app(busy_scenario()), "down", "k", shows=ConfirmDialog)
 
 
 def test_add_guest_dialog_with_a_validation_error(snap_compare: Compare) -> None:
     text = [("#name", "alice"), ("#key", "ssh-ed25519 AAAAnot-a-key"), ("#expires", "soon")]
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "a", text=text)
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "a", text=text, shows=AddGuestDialog)
 
 
 def test_edit_guest_dialog(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "down", "e")
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "down", "e", shows=EditGuestDialog)
 
 
 def test_remove_guest_confirmation(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "d")
+    assert snap(snap_compare, make_app(busy_scenario()), "2", "d", shows=ConfirmDialog)
 
 
 def test_share_dialog(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "3", "down", "down", "s")
+    assert snap(
+        snap_compare, make_app(busy_scenario()), "3", "down", "down", "s", shows=ShareDialog
+    )
 
 
 def test_rename_share_prompt_with_an_error(snap_compare: Compare) -> None:
     text = [("#prompt-input", "work")]
-    assert snap(snap_compare, make_app(busy_scenario()), "3", "r", text=text)
+    assert snap(snap_compare, make_app(busy_scenario()), "3", "r", text=text, shows=PromptDialog)
 
 
 def test_quit_confirmation_while_guests_are_connected(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "q")
+    assert snap(snap_compare, make_app(busy_scenario()), "q", shows=ConfirmDialog)
 
 
 def test_help(snap_compare: Compare) -> None:
     app = make_app(busy_scenario(), config_path=Path("/home/host/.config/pairtui/config.toml"))
-    assert snap(snap_compare, app, "question_mark")
+    assert snap(snap_compare, app, "question_mark", shows=HelpScreen)
 
 
 def test_server_error_is_shown_not_raised(snap_compare: Compare) -> None:

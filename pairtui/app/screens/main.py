@@ -274,17 +274,19 @@ class MainScreen(Screen[None]):
             self._counts_changed()
 
     def _counts_changed(self) -> None:
-        """Connected counts show in three places: tab label, guests and shares."""
+        """Connected counts show in three places: the status line, guests and shares."""
         self._set_empty("clients", not self.clients_table.row_count)
-        self._label("clients", "Clients", self.clients_table.row_count)
+        self._count(clients=self.clients_table.row_count)
         self._show_guests()
         self._show_shares()
         self.refresh_bindings()
 
     # --- rendering ---------------------------------------------------------------------
 
-    def _label(self, tab: str, name: str, count: int) -> None:
-        self.query_one(TabbedContent).get_tab(tab).label = f"{name} {count}" if count else name
+    def _count(self, **counts: int) -> None:
+        """Counts live in the status line: relabelling tabs would move their underline."""
+        status = self.query_one(StatusBar)
+        status.counts = {**status.counts, **counts}
 
     def _set_empty(self, tab: str, empty: bool) -> None:
         self.query_one(f"#{tab}", TabPane).set_class(empty, "-empty")
@@ -296,14 +298,14 @@ class MainScreen(Screen[None]):
         online = self._online()
         rows = [GuestRow(g, online.get(g.name, 0)) for g in self.guests.values()]
         self.guests_table.replace_all(rows)
-        self._label("guests", "Guests", len(rows))
+        self._count(guests=len(rows))
         self._set_empty("guests", not rows)
 
     def _show_shares(self) -> None:
         connected = Counter(c.share for c in self.clients_table.records.values())
         rows = share_rows(self.host, dict(connected))
         self.shares_table.replace_all(rows)
-        self._label("shares", "Shares", len(self.host.shares))
+        self._count(shares=len(self.host.shares))
         self._set_empty("shares", not rows)
         self._update_empty_texts()
 

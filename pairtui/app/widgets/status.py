@@ -16,6 +16,8 @@ class StatusBar(Widget):
 
     state: reactive[ServerState] = reactive(ServerState, layout=False)
     now: reactive[float] = reactive(0.0)
+    counts: reactive[dict[str, int]] = reactive(dict)
+    """How many clients are connected, guests invited and shares live."""
 
     def watch_state(self, state: ServerState) -> None:
         self.set_class(state.phase == "error" or state.phase == "stopped", "-error")
@@ -28,18 +30,25 @@ class StatusBar(Widget):
         if s.phase in ("error", "stopped"):
             return Content.from_markup("[b]pairtui[/b] · $message", message=s.message)
         up = fmt.duration(self.now - s.started)
+        c = self.counts
+        tally = (
+            f"{c.get('clients', 0)} connected · {fmt.plural(c.get('guests', 0), 'guest')} · "
+            f"{fmt.plural(c.get('shares', 0), 'share')}"
+        )
         if s.phase == "attached":
             return Content.from_markup(
                 "[b]pairtui[/b] · attached to [b]pairtui serve[/b] (pid $pid) on $addr · "
-                "up $up · quitting leaves it running",
+                "up $up · $tally",
                 pid=str(s.pid),
                 addr=f"{s.listen}:{s.port}",
                 up=up,
+                tally=tally,
             )
         return Content.from_markup(
-            "[b]pairtui[/b] · serving on $addr · up $up",
+            "[b]pairtui[/b] · serving on $addr · up $up · $tally",
             addr=f"{s.listen}:{s.port}",
             up=up,
+            tally=tally,
         )
 
 
