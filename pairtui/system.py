@@ -52,7 +52,7 @@ from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, locked
 from pairtui.registry import KEY_TAG, Guest, GuestKey, Mode, Registry
 from pairtui.shares import Share, ShareStore, resolve_share
-from pairtui.tmux import SESSION_PREFIX, ClientDetail, Tmux, require_server_access
+from pairtui.tmux import SESSION_PREFIX, Tmux, TmuxClient, require_server_access
 
 DEFAULT_USER = "guest"
 USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,30}")  # always used with fullmatch
@@ -413,8 +413,8 @@ def _sockets(state: SystemState, shares: list[Share]) -> list[str]:
     return sorted({*state.sockets, *(s.socket for s in shares)})
 
 
-def _clients_on(tmux: Tmux, user: str) -> list[ClientDetail]:
-    return [c for c in tmux.client_details() if c.user == user]
+def _clients_on(tmux: Tmux, user: str) -> list[TmuxClient]:
+    return [c for c in tmux.clients() if c.user == user]
 
 
 def list_clients(state: SystemState | None = None) -> list[SystemClient]:

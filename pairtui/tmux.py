@@ -78,6 +78,8 @@ class TmuxClient:
     width: int
     height: int
     user: str = ""
+    created: int = 0  # epoch seconds
+    activity: int = 0
 
 
 @dataclass(frozen=True)
@@ -259,7 +261,8 @@ class Tmux:
         fmt = FIELD_SEP.join(
             "#{" + f + "}"
             for f in ("client_tty", "session_name", "client_pid", "client_readonly",
-                      "client_width", "client_height", "client_user")
+                      "client_width", "client_height", "client_user", "client_created",
+                      "client_activity")
         )  # fmt: skip
         try:
             rows = self.run("list-clients", "-F", fmt)
@@ -267,8 +270,11 @@ class Tmux:
             return []
         out = []
         for row in rows:
-            tty, sess, pid, ro, w, h, user = row.split(FIELD_SEP)
-            out.append(TmuxClient(tty, sess, int(pid), ro == "1", int(w), int(h), user))
+            tty, sess, pid, ro, w, h, user, created, activity = row.split(FIELD_SEP)
+            out.append(
+                TmuxClient(tty, sess, int(pid), ro == "1", int(w), int(h), user,
+                           int(created or 0), int(activity or 0))
+            )  # fmt: skip
         return out
 
     def set_client_mode(self, tty: str, session: str, readonly: bool) -> None:
@@ -339,27 +345,6 @@ class Tmux:
 
     # --- system guests: other Unix users on this server (tmux >= 3.3) ---------------------
 
-    def client_details(self) -> list[ClientDetail]:
-        """Every client with its Unix user and times, for clients pairtui did not start."""
-        fmt = FIELD_SEP.join(
-            "#{" + f + "}"
-            for f in ("client_tty", "session_name", "client_pid", "client_readonly",
-                      "client_width", "client_height", "client_user", "client_created",
-                      "client_activity")
-        )  # fmt: skip
-        try:
-            rows = self.run("list-clients", "-F", fmt)
-        except PairtuiError:
-            return []
-        out = []
-        for row in rows:
-            tty, sess, pid, ro, w, h, user, created, activity = row.split(FIELD_SEP)
-            out.append(
-                ClientDetail(tty, sess, int(pid), ro == "1", int(w), int(h), user,
-                             int(created or 0), int(activity or 0))
-            )  # fmt: skip
-        return out
-
     def server_access(self) -> dict[str, bool]:
         """``server-access -l``: user name -> read-only (the server's owner is not listed)."""
         out: dict[str, bool] = {}
@@ -398,21 +383,6 @@ def _chain(cmds: list[list[str]]) -> list[str]:
             out.append(";")
         out.extend(cmd)
     return out
-
-
-@dataclass(frozen=True)
-class ClientDetail:
-    """A tmux client as ``list-clients`` shows it, with its Unix user and epoch times."""
-
-    tty: str
-    session: str
-    pid: int
-    readonly: bool
-    width: int
-    height: int
-    user: str
-    created: int
-    activity: int
 
 
 SERVER_ACCESS_VERSION = (3, 3)

@@ -8,7 +8,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, SshGuest, TmuxHost, keygen, start_server, start_tmux
+from support import (
+    Server,
+    SshGuest,
+    TmuxHost,
+    keygen,
+    share,
+    start_server,
+    start_tmux,
+    type_in_host,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +99,13 @@ def guests() -> Iterator[Callable[..., SshGuest]]:
     yield connect
     for g in started:
         g.close()
+
+
+@pytest.fixture
+def shared(tmux_host: TmuxHost) -> Iterator[tuple[TmuxHost, Server]]:
+    """A host session printing MARK-21, shared as "main", and a running `pairtui serve`."""
+    type_in_host(tmux_host, "echo MARK-$((20+1))")
+    share(tmux_host, "--session", "host", "--name", "main")
+    srv = start_server()
+    yield tmux_host, srv
+    srv.stop()

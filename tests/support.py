@@ -267,3 +267,47 @@ class SshGuest:
         if self.child.isalive():
             self.child.terminate(force=True)
         self.child.close(force=True)
+
+
+# --- the steps e2e tests share --------------------------------------------------
+
+
+def add_guest(name: str, key: Path, *extra: str) -> None:
+    res = pairtui("guest", "add", name, "--key", f"{key}.pub", *extra)
+    assert res.returncode == 0, res.stderr
+
+
+def share(host: TmuxHost, *extra: str) -> dict[str, object]:
+    res = pairtui("share", "--tmux-socket", str(host.socket), "--json", *extra)
+    assert res.returncode == 0, res.stderr
+    data: dict[str, object] = json.loads(res.stdout)
+    return data
+
+
+def type_in_host(host: TmuxHost, text: str, target: str = "host") -> None:
+    host.run("send-keys", "-t", target, "-l", text)
+    host.run("send-keys", "-t", target, "Enter")
+
+
+def client_of(host: TmuxHost, session_prefix: str = "pairtui-") -> dict[str, str]:
+    found = [c for c in host.clients() if c["session"].startswith(session_prefix)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def key_table(host: TmuxHost, tty: str) -> str:
+    rows = host.run("list-clients", "-F", "#{client_tty} #{client_key_table}").splitlines()
+    return dict(r.split(" ", 1) for r in rows)[tty]
+
+
+def settle_input(host: TmuxHost, guest: SshGuest, prefix_table: str) -> None:
+    """Prove tmux has processed everything the guest sent so far.
+
+    The guest presses its prefix: once tmux shows the client in the prefix table, all
+    earlier bytes were handled in order. Escape then leaves the table again.
+    """
+    tty = client_of(host)["tty"]
+    guest.send("\x02")
+    wait_until(lambda: key_table(host, tty) == prefix_table, what=f"{prefix_table} active")
+    guest.send("\x1b")
+    wait_until(lambda: key_table(host, tty) != prefix_table, what="back from prefix table")

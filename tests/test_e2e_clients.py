@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,28 +15,20 @@ from support import (
     Server,
     SshGuest,
     TmuxHost,
+    add_guest,
+    client_of,
     holds_for,
     pairtui,
     pairtui_json,
-    start_server,
+    type_in_host,
     wait_until,
 )
-from test_e2e_guest import add_guest, client_of, share, type_in_host
 
 from pairtui.audit import Audit
 
 pytestmark = pytest.mark.e2e
 
 Connect = Callable[..., SshGuest]
-
-
-@pytest.fixture
-def shared(tmux_host: TmuxHost) -> Iterator[tuple[TmuxHost, Server]]:
-    type_in_host(tmux_host, "echo MARK-$((20+1))")
-    share(tmux_host, "--session", "host", "--name", "main")
-    srv = start_server()
-    yield tmux_host, srv
-    srv.stop()
 
 
 def test_clients_lists_a_guest_within_a_second_and_kick_ends_it(

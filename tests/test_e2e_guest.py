@@ -2,59 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
-from support import Server, SshGuest, TmuxHost, pairtui, pairtui_json, wait_until
+from support import (
+    SshGuest,
+    TmuxHost,
+    add_guest,
+    client_of,
+    key_table,
+    pairtui_json,
+    settle_input,
+    share,
+    start_server,
+    type_in_host,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
 Connect = Callable[..., SshGuest]
-
-
-def add_guest(name: str, key: Path, *extra: str) -> None:
-    res = pairtui("guest", "add", name, "--key", f"{key}.pub", *extra)
-    assert res.returncode == 0, res.stderr
-
-
-def share(host: TmuxHost, *extra: str) -> dict[str, object]:
-    res = pairtui("share", "--tmux-socket", str(host.socket), "--json", *extra)
-    assert res.returncode == 0, res.stderr
-    data: dict[str, object] = json.loads(res.stdout)
-    return data
-
-
-def type_in_host(host: TmuxHost, text: str, target: str = "host") -> None:
-    host.run("send-keys", "-t", target, "-l", text)
-    host.run("send-keys", "-t", target, "Enter")
-
-
-def client_of(host: TmuxHost, session_prefix: str = "pairtui-") -> dict[str, str]:
-    found = [c for c in host.clients() if c["session"].startswith(session_prefix)]
-    assert len(found) == 1, found
-    return found[0]
-
-
-def key_table(host: TmuxHost, tty: str) -> str:
-    rows = host.run("list-clients", "-F", "#{client_tty} #{client_key_table}").splitlines()
-    return dict(r.split(" ", 1) for r in rows)[tty]
-
-
-def settle_input(host: TmuxHost, guest: SshGuest, prefix_table: str) -> None:
-    """Prove tmux has processed everything the guest sent so far.
-
-    The guest presses its prefix: once tmux shows the client in the prefix table, all
-    earlier bytes were handled in order. Escape then leaves the table again.
-    """
-    tty = client_of(host)["tty"]
-    guest.send("\x02")
-    wait_until(lambda: key_table(host, tty) == prefix_table, what=f"{prefix_table} active")
-    guest.send("\x1b")
-    wait_until(lambda: key_table(host, tty) != prefix_table, what="back from prefix table")
 
 
 @pytest.fixture
@@ -75,7 +45,7 @@ def test_view_guest_sees_the_pane_and_its_keys_never_reach_it(
     type_in_host(tmux_host, "echo HOST-$((40+2))")
     add_guest("alice", keys("alice"), "--mode", "view")
     share(tmux_host)
-    srv = _server()
+    srv = start_server()
     try:
         g = guests(srv.port, keys("alice"))
         g.wait_for("HOST-42")
@@ -96,7 +66,7 @@ def test_pair_guest_types_into_the_pane(
     type_in_host(tmux_host, "echo READY")
     add_guest("bob", keys("bob"), "--mode", "pair")
     share(tmux_host)
-    srv = _server()
+    srv = start_server()
     try:
         g = guests(srv.port, keys("bob"))
         g.wait_for("READY")
@@ -114,7 +84,7 @@ def test_guest_resize_reaches_its_tmux_client(
     type_in_host(tmux_host, "echo READY")
     add_guest("bob", keys("bob"), "--mode", "pair")
     share(tmux_host)
-    srv = _server()
+    srv = start_server()
     try:
         g = guests(srv.port, keys("bob"), size=(80, 24))
         g.wait_for("READY")
@@ -184,7 +154,7 @@ def test_no_prefix_key_takes_a_guest_out_of_its_share(
     size_before = tmux_host.window_size()
     add_guest("eve", keys("eve"), "--mode", mode)
     share(tmux_host, "--session", "host", "--name", "demo")
-    srv = _server()
+    srv = start_server()
     try:
         g = guests(srv.port, keys("eve"), size=(60, 20))
         g.wait_for("SHARED-4")
@@ -214,7 +184,7 @@ def test_pane_share_shows_only_that_window(
     add_guest("carol", keys("carol"), "--mode", "pair")
     info = share(tmux_host, "--pane", pane, "--name", "pane")
     assert info["kind"] == "window"
-    srv = _server()
+    srv = start_server()
     try:
         g = guests(srv.port, keys("carol"))
         g.wait_for("PANE-14")
@@ -232,9 +202,3 @@ def test_pane_share_shows_only_that_window(
 
 def host_windows(host: TmuxHost, session: str) -> list[str]:
     return host.run("list-windows", "-t", f"={session}", "-F", "#{window_id}").split()
-
-
-def _server() -> Server:
-    from support import start_server
-
-    return start_server()

@@ -18,11 +18,13 @@ from support import (
     Server,
     SshGuest,
     TmuxHost,
+    add_guest,
     pairtui,
+    share,
     start_server,
+    type_in_host,
     wait_until,
 )
-from test_e2e_guest import add_guest, share, type_in_host
 
 from pairtui.audit import Audit
 from pairtui.registry import Registry
@@ -30,16 +32,6 @@ from pairtui.registry import Registry
 pytestmark = pytest.mark.e2e
 
 Connect = Callable[..., SshGuest]
-
-
-@pytest.fixture
-def shared(tmux_host: TmuxHost) -> Iterator[tuple[TmuxHost, Server]]:
-    """A host session with a marker, shared, and a running server."""
-    type_in_host(tmux_host, "echo MARK-$((20+1))")
-    share(tmux_host, "--session", "host", "--name", "main")
-    srv = start_server()
-    yield tmux_host, srv
-    srv.stop()
 
 
 def refusals() -> list[dict[str, object]]:

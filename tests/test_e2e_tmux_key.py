@@ -12,8 +12,15 @@ from pathlib import Path
 import pexpect
 import pyte
 import pytest
-from support import SshGuest, TmuxHost, pairtui, pairtui_json, wait_until
-from test_e2e_guest import add_guest, type_in_host
+from support import (
+    SshGuest,
+    TmuxHost,
+    add_guest,
+    pairtui,
+    pairtui_json,
+    type_in_host,
+    wait_until,
+)
 
 from pairtui import control
 from pairtui.tmux_plugin import BEGIN, MARK

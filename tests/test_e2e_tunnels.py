@@ -25,8 +25,18 @@ from typing import Any, NamedTuple
 import pexpect
 import pyte
 import pytest
-from support import Server, SshGuest, TmuxHost, keygen, pairtui, pairtui_json, wait_until
-from test_e2e_guest import add_guest, share, type_in_host
+from support import (
+    Server,
+    SshGuest,
+    TmuxHost,
+    add_guest,
+    keygen,
+    pairtui,
+    pairtui_json,
+    share,
+    type_in_host,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
