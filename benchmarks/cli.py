@@ -1,0 +1,313 @@
+"""``python -m benchmarks``: pairtui against OpenSSH's sshd and plain tmux, in one run.
+
+See benchmarks/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from benchmarks import report
+from benchmarks.phases import (
+    Bench,
+    LoadRun,
+    Options,
+    Overtime,
+    burst_phase,
+    connect_phase,
+    echo_phase,
+    load_phase,
+    summarize_load,
+)
+from benchmarks.procs import Reaper
+from benchmarks.reactor import Reactor
+from benchmarks.stats import percentile
+from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negotiated
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PHASES = ("connect", "echo", "burst", "load")
+
+
+def _csv(kind: type[int | str]) -> Any:
+    def parse(text: str) -> list[Any]:
+        return [kind(x) for x in text.split(",") if x.strip()]
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Measure pairtui serve against sshd + forced tmux attach and local tmux.",
+    )
+    p.add_argument("--quick", action="store_true", help="a short smoke run (under a minute)")
+    p.add_argument("--targets", type=_csv(str), help="comma list of direct,openssh,pairtui")
+    p.add_argument("--phases", type=_csv(str), help=f"comma list of {','.join(PHASES)}")
+    p.add_argument("--k", type=_csv(int), dest="ks", metavar="K,K", help="guest counts (10,50,100)")
+    p.add_argument("--connect-samples", type=int, help="connections per target (15)")
+    p.add_argument("--echo-keys", type=int, help="idle keystrokes per target (300)")
+    p.add_argument("--burst-samples", type=int, help="bursts per target (3)")
+    p.add_argument("--burst-lines", type=int, help="lines of `seq` per burst (200000)")
+    p.add_argument("--window", type=float, help="seconds of typing per K (10)")
+    p.add_argument("--rounds", type=int, help="times each K is measured per target (2)")
+    p.add_argument("--key-rate", type=float, help="keys per second across all guests (40)")
+    p.add_argument("--print-interval", type=float, help="seconds between printed lines (0.05)")
+    p.add_argument("--connect-parallel", type=int, help="guests connecting at once (8)")
+    p.add_argument("--max-seconds", type=float, help="time budget; later phases are skipped")
+    p.add_argument("--pairtui-rev", metavar="REV",
+                   help="measure pairtui/ as committed at REV (default: working tree)")  # fmt: skip
+    p.add_argument("--pairtui-src", type=Path, metavar="DIR",
+                   help="measure the pairtui package in DIR (a patched copy, say)")  # fmt: skip
+    p.add_argument("--pairtui-loop", choices=["asyncio", "uvloop"], default="asyncio",
+                   help="event loop for pairtui serve (uvloop: an experiment)")  # fmt: skip
+    p.add_argument("--cipher", metavar="NAME",
+                   help="`ssh -c NAME` for every SSH guest (default: ssh's choice)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--profile", action="store_true",
+                   help="afterwards, py-spy pairtui serve under --profile-k guests")  # fmt: skip
+    p.add_argument("--profile-k", type=int, help="guests during the profile (50)")
+    p.add_argument("--profile-native", action="store_true", help="py-spy --native (C frames)")
+    p.add_argument("--out", type=Path, help="JSON path (default results/run-<time>.json)")
+    p.add_argument("--no-latest", action="store_true",
+                   help="do not update results/latest.json (implied by --quick)")  # fmt: skip
+    p.add_argument("--show", type=Path, metavar="JSON",
+                   help="print the table of a saved result instead of running")  # fmt: skip
+    p.add_argument("--markdown", action="store_true", help="with --show: as Markdown")
+    return p
+
+
+def options(args: argparse.Namespace) -> Options:
+    opts = Options()
+    if args.quick:
+        opts = dataclasses.replace(
+            opts, quick=True, connect_samples=4, echo_keys=50, burst_samples=1,
+            burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=80.0,
+            profile_k=10,
+        )  # fmt: skip
+    overrides = {
+        "targets": args.targets, "phases": args.phases, "ks": args.ks,
+        "connect_samples": args.connect_samples, "echo_keys": args.echo_keys,
+        "burst_samples": args.burst_samples, "burst_lines": args.burst_lines,
+        "window": args.window, "rounds": args.rounds, "key_rate": args.key_rate,
+        "print_interval": args.print_interval,
+        "connect_parallel": args.connect_parallel, "max_seconds": args.max_seconds,
+        "profile_k": args.profile_k,
+    }  # fmt: skip
+    opts = dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
+    opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile,
+                               profile_native=args.profile_native)  # fmt: skip
+    unknown = [t for t in opts.targets if t not in TARGETS]
+    unknown += [p for p in opts.phases if p not in PHASES]
+    if unknown:
+        raise SystemExit(f"benchmarks: unknown target or phase: {', '.join(unknown)}")
+    # Keep the table's column order whatever order was asked for.
+    opts.targets = [t for t in TARGETS if t in opts.targets]
+    return opts
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.show:
+        return show(args.show, markdown=args.markdown)
+    opts = options(args)
+    Pairtui.rev = args.pairtui_rev
+    Pairtui.src_dir = args.pairtui_src.resolve() if args.pairtui_src else None
+    Pairtui.loop = args.pairtui_loop
+    Lab.cipher = args.cipher
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or RESULTS / f"run-{stamp}{'-quick' if opts.quick else ''}.json"
+    results: dict[str, Any] = {"meta": {}, "status": "running"}
+    reaper, reactor = Reaper(), Reactor()
+    lab: Lab | None = None
+    targets: list[Target] = []
+    began = time.monotonic()
+    try:
+        lab = Lab(reaper)
+        targets = [TARGETS[name](lab) for name in opts.targets]
+        for t in targets:
+            log(f"starting {t.name} ...")
+            t.start()
+        results["meta"] = meta(opts, targets, lab, stamp)
+        bench = Bench(targets, reactor, reaper, opts)
+        bench.log = log
+        run_phases(bench, opts, results, out)
+        results["status"] = "complete"
+    except Overtime as exc:
+        results["status"] = f"partial: {exc}"
+    except KeyboardInterrupt:
+        results["status"] = "interrupted"
+        log("interrupted: cleaning up")
+    except SetupError as exc:
+        results["status"] = f"setup failed: {exc}"
+        log(f"setup failed: {exc}")
+    finally:
+        for t in targets:
+            t.tmux.kill()
+        reaper.close()
+        reactor.close()
+        if lab is not None:
+            lab.remove()
+    results["meta"]["duration_s"] = round(time.monotonic() - began, 1)
+    results["meta"]["loadavg_end"] = os.getloadavg()
+    results["goals"] = report.goals(results)
+    results["dashboard"] = report.DASHBOARD_PLACEHOLDER
+    print_results(results)
+    report.write_json(results, out)
+    print(f"\nstatus: {results['status']}; JSON: {out}")
+    if results["status"] == "complete" and is_reference_run(args, opts) and not args.no_latest:
+        report.write_json(results, RESULTS / "latest.json")
+        print(f"updated {RESULTS / 'latest.json'}")
+    return 0 if results["status"] == "complete" else 1
+
+
+def is_reference_run(args: argparse.Namespace, opts: Options) -> bool:
+    """Only a full run of every target and phase, without experiments, is "latest"."""
+    return (
+        not opts.quick
+        and opts.targets == list(TARGETS)
+        and opts.phases == list(PHASES)
+        and args.out is None
+        and args.cipher is None
+        and args.pairtui_loop == "asyncio"
+        and args.pairtui_src is None
+    )
+
+
+def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
+    ks = sorted(int(k) for k in results.get("load", {}))
+    print()
+    print(report.markdown_table(results, ks) if markdown else report.table(results, ks))
+    print()
+    print(report.legend(results))
+    print()
+    print("targets from the issue (pairtui):")
+    print(report.goals_text(results.get("goals") or report.goals(results)))
+    if "profile" in results:
+        from benchmarks.profile import summary_text
+
+        print()
+        print(f"profile of pairtui serve at K={results['profile'].get('k')}:")
+        print(summary_text(results["profile"]))
+
+
+def show(path: Path, *, markdown: bool) -> int:
+    import json
+
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"benchmarks: cannot read {path}: {exc}", file=sys.stderr)
+        return 1
+    print_results(results, markdown=markdown)
+    return 0
+
+
+def run_phases(bench: Bench, opts: Options, results: dict[str, Any], out: Path) -> None:
+    runners = {"connect": connect_phase, "echo": echo_phase, "burst": burst_phase}
+    for phase in opts.phases:
+        t0 = time.monotonic()
+        if phase in runners:
+            log(f"phase {phase} ...")
+            results[phase] = runners[phase](bench)
+        else:
+            run_load(bench, opts, results)
+        log(f"  ({time.monotonic() - t0:.1f}s)")
+    if opts.profile:
+        from benchmarks.profile import profile_phase
+
+        pairtui = next((t for t in bench.targets if isinstance(t, Pairtui)), None)
+        if pairtui is None:
+            results["profile"] = {"error": "the pairtui target is not part of this run"}
+            return
+        log(f"profiling pairtui serve at K={opts.profile_k} ...")
+        raw = out.with_name(out.stem + f"-profile-k{opts.profile_k}.txt")
+        results["profile"] = profile_phase(bench, pairtui, opts.profile_k, raw)
+
+
+def run_load(bench: Bench, opts: Options, results: dict[str, Any]) -> None:
+    """Every K on every target, ``rounds`` times, the target order rotating each time."""
+    runs: dict[int, dict[str, list[LoadRun]]] = {k: {} for k in opts.ks}
+    results["load"] = {}
+    step = 0
+    try:
+        for rnd in range(opts.rounds):
+            for k in opts.ks:
+                for t in bench.rotation(step):
+                    bench.check_time()
+                    log(f"phase load: round {rnd + 1}/{opts.rounds}, K={k} on {t.name} ...")
+                    run = load_phase(bench, t, k)
+                    runs[k].setdefault(t.name, []).append(run)
+                    lat = [x for g in run.latencies for x in g]
+                    p50 = percentile(lat, 50)
+                    log(f"  connected {run.connected}/{k}, echo p50 "
+                        f"{'-' if p50 is None else f'{p50 * 1000:.2f}'} ms, lost {run.lost}, "
+                        f"server CPU {run.cpu['server'] / run.elapsed * 100:.0f}%")  # fmt: skip
+                step += 1
+    finally:
+        for k, by_target in runs.items():
+            if by_target:
+                results["load"][str(k)] = {n: summarize_load(r) for n, r in by_target.items()}
+
+
+def meta(opts: Options, targets: list[Target], lab: Lab, stamp: str) -> dict[str, Any]:
+    def cmd(*argv: str) -> str:
+        res = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+        return (res.stdout or res.stderr).strip().splitlines()[0]
+
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo")
+                if line.startswith("model name")), platform.machine())  # fmt: skip
+    mem = next((line.split()[1] for line in _lines("/proc/meminfo")
+                if line.startswith("MemTotal")), "0")  # fmt: skip
+    osname = next((line.split("=", 1)[1].strip('"') for line in _lines("/etc/os-release")
+                   if line.startswith("PRETTY_NAME=")), platform.system())  # fmt: skip
+    info: dict[str, Any] = {
+        "started": stamp,
+        "machine": {
+            "cpu": cpu, "cores": os.cpu_count(), "mem_gb": round(int(mem) / 1024**2, 1),
+            "kernel": platform.release(), "os": osname,
+        },
+        "versions": {
+            "python": platform.python_version(), "tmux": cmd("tmux", "-V"),
+            "ssh": cmd("ssh", "-V"),
+        },
+        "loadavg_start": os.getloadavg(),
+        "options": dataclasses.asdict(opts),
+        "targets": {},
+    }  # fmt: skip
+    for t in targets:
+        desc = t.describe()
+        port = desc.get("port")
+        if isinstance(port, int) and port:
+            user = "guest" if t.name == "pairtui" else os.environ.get("USER", "root")
+            desc["negotiated"] = negotiated(lab, port, user)
+        info["targets"][t.name] = desc
+    return info
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)

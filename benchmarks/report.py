@@ -1,0 +1,218 @@
+"""The table, the issue's targets checked against it, and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stats import ratio
+
+COLUMNS = ("direct", "openssh", "pairtui")
+REFERENCE = "openssh"
+
+# Figures for the dashboard issue; measured once the dashboard exists.
+DASHBOARD_PLACEHOLDER: dict[str, Any] = {
+    "status": "not measured yet: placeholder until the dashboard issue lands",
+    "metrics": {
+        "first_paint_s": None,
+        "join_to_row_p95_ms": None,
+        "idle_cpu_10_guests_core_fraction": None,
+    },
+    "targets": {
+        "first_paint_s": "< 0.5",
+        "join_to_row_p95_ms": "< 250",
+        "idle_cpu_10_guests_core_fraction": "< 0.01",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    get: Callable[[dict[str, Any], str], float | None]
+    digits: int = 1
+    goal: str = ""  # the issue's target for pairtui/openssh, for display
+
+
+def _at(*path: str) -> Callable[[dict[str, Any], str], float | None]:
+    """Reads ``results[path[0]][target][path[1]]...``."""
+
+    def get(results: dict[str, Any], target: str) -> float | None:
+        node: Any = results.get(path[0])
+        if not isinstance(node, dict):
+            return None
+        node = node.get(target)
+        for key in path[1:]:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(key)
+        return float(node) if isinstance(node, int | float) else None
+
+    return get
+
+
+def _load(k: int, *path: str, scale: float = 1.0) -> Callable[[dict[str, Any], str], float | None]:
+    def get(results: dict[str, Any], target: str) -> float | None:
+        node: Any = results.get("load", {}).get(str(k), {}).get(target)
+        for key in path:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(key)
+        return float(node) * scale if isinstance(node, int | float) else None
+
+    return get
+
+
+def rows(ks: list[int]) -> list[Row]:
+    out = [
+        Row("connect-to-screen p50 ms", _at("connect", "p50"), goal="<= 0.5x"),
+        Row("connect-to-screen p90 ms", _at("connect", "p90")),
+        Row("idle echo p50 ms", _at("echo", "p50"), 2, "<= 1.2x"),
+        Row("idle echo p90 ms", _at("echo", "p90"), 2),
+        Row("idle echo p99 ms", _at("echo", "p99"), 2, "<= 1.2x"),
+        Row("idle keys lost", _at("echo", "lost"), 0),
+        Row("burst: final screen p50 ms", _at("burst", "p50"), 0),
+        Row("burst: screens correct", _at("burst", "correct"), 0),
+        Row("burst: bytes to guest p50 (kB)", _scaled(_at("burst", "bytes_p50"), 1e-3), 0),
+    ]
+    for k in ks:
+        k50 = k == 50
+        cpu_goal = "<= 1.2x" if k50 else ""
+        out += [
+            Row(f"K={k} guests connected", _load(k, "connected"), 0, "all" if k == 100 else ""),
+            Row(f"K={k} connect p50 ms", _load(k, "connect_ms", "p50"), 0),
+            Row(f"K={k} echo p50 ms", _load(k, "echo_ms", "p50"), 2, "<= 1.3x" if k50 else ""),
+            Row(f"K={k} echo p99 ms", _load(k, "echo_ms", "p99"), 2),
+            Row(f"K={k} worst guest p99 ms", _load(k, "per_guest_p99_ms_worst"), 1),
+            Row(f"K={k} keys lost", _load(k, "keys_lost"), 0, "0" if k in (50, 100) else ""),
+            Row(f"K={k} keys sent", _load(k, "keys_sent"), 0),
+            Row(f"K={k} server CPU %", _load(k, "server_cpu", scale=100), 1, cpu_goal),
+            Row(f"K={k} tmux server CPU %", _load(k, "tmux_server_cpu", scale=100), 1),
+            Row(f"K={k} ssh clients CPU %", _load(k, "guest_clients_cpu", scale=100), 1),
+            Row(f"K={k} PSS per guest MB", _load(k, "pss_per_guest_mb"), 2, "<= 1 MB"),
+            Row(f"K={k} harness driver CPU %", _load(k, "driver", "cpu", scale=100), 1),
+            Row(f"K={k} machine busy %", _load(k, "driver", "machine_busy_cores", scale=100), 0),
+            Row(f"K={k} other users CPU %", _load(k, "driver", "others_cpu", scale=100), 0),
+        ]
+    return out
+
+
+def _scaled(
+    get: Callable[[dict[str, Any], str], float | None], factor: float
+) -> Callable[[dict[str, Any], str], float | None]:
+    def inner(results: dict[str, Any], target: str) -> float | None:
+        v = get(results, target)
+        return None if v is None else v * factor
+
+    return inner
+
+
+def _cells(results: dict[str, Any], ks: list[int]) -> list[list[str]]:
+    lines: list[list[str]] = [["metric", *COLUMNS, "direct/ossh", "pairtui/ossh", "goal"]]
+    for row in rows(ks):
+        values = {c: row.get(results, c) for c in COLUMNS}
+        if all(v is None for v in values.values()):
+            continue
+        cells = [row.label]
+        cells += ["-" if values[c] is None else f"{values[c]:.{row.digits}f}" for c in COLUMNS]
+        for c in ("direct", "pairtui"):
+            r = ratio(values[c], values[REFERENCE])
+            cells.append("-" if r is None else f"{r:.2f}x")
+        cells.append(row.goal)
+        lines.append(cells)
+    return lines
+
+
+def table(results: dict[str, Any], ks: list[int]) -> str:
+    """Plain text, for the terminal."""
+    lines = _cells(results, ks)
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = []
+    for n, line in enumerate(lines):
+        first = line[0].ljust(widths[0])
+        rest = [cell.rjust(w) for cell, w in zip(line[1:-1], widths[1:-1], strict=True)]
+        out.append("  ".join([first, *rest, line[-1]]).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(out)
+
+
+def markdown_table(results: dict[str, Any], ks: list[int]) -> str:
+    """The same table for benchmarks/README.md."""
+    lines = _cells(results, ks)
+    out = ["| " + " | ".join(lines[0]) + " |"]
+    out.append("|" + "|".join(["---", *(["---:"] * (len(lines[0]) - 2)), "---"]) + "|")
+    out += ["| " + " | ".join(line) + " |" for line in lines[1:]]
+    return "\n".join(out)
+
+
+def legend(results: dict[str, Any]) -> str:
+    meta = results.get("meta", {})
+    machine = meta.get("machine", {})
+    targets = meta.get("targets", {})
+    m = machine
+    source = targets.get("pairtui", {}).get("source", "?")
+    lines = [
+        f"machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('mem_gb', '?')} GB,"
+        + f" {m.get('os', '?')}, kernel {m.get('kernel', '?')}",
+        f"run {meta.get('started', '?')} ({meta.get('duration_s', '?')} s); pairtui {source}",
+        "CPU is % of one core (all cores = cores x 100); ratios are target/openssh.",
+    ]
+    for name in ("openssh", "pairtui"):
+        neg = targets.get(name, {}).get("negotiated")
+        if neg:
+            lines.append(f"{name}: {neg.get('server_software', '?')}, kex {neg.get('kex', '?')}, "
+                         f"cipher {neg.get('cipher', '?')}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets for pairtui, each with the measured value and a verdict."""
+    p, o = "pairtui", REFERENCE
+    checks: list[dict[str, Any]] = []
+
+    def rel(name: str, get: Callable[[dict[str, Any], str], float | None], limit: float) -> None:
+        r = ratio(get(results, p), get(results, o))
+        checks.append({"goal": f"{name} <= {limit}x openssh", "value": r,
+                       "pass": None if r is None else r <= limit})  # fmt: skip
+
+    def absolute(name: str, value: float | None, ok: Callable[[float], bool]) -> None:
+        checks.append({"goal": name, "value": value, "pass": None if value is None else ok(value)})
+
+    rel("connect-to-screen p50", _at("connect", "p50"), 0.5)
+    rel("idle echo p50", _at("echo", "p50"), 1.2)
+    rel("idle echo p99", _at("echo", "p99"), 1.2)
+    rel("K=50 echo p50", _load(50, "echo_ms", "p50"), 1.3)
+    rel("K=50 server CPU", _load(50, "server_cpu"), 1.2)
+    absolute("K=50 keys lost == 0", _load(50, "keys_lost")(results, p), lambda v: v == 0)
+    load = results.get("load", {})
+    if "100" in load:
+        connected = _load(100, "connected")(results, p)
+        absolute("K=100 all guests connected", connected, lambda v: v == 100)
+        absolute("K=100 keys lost == 0", _load(100, "keys_lost")(results, p), lambda v: v == 0)
+    pss = [_load(int(k), "pss_per_guest_mb")(results, p) for k in load]
+    worst = max((v for v in pss if v is not None), default=None)
+    absolute("PSS per extra guest <= 1 MB (worst K)", worst, lambda v: v <= 1.0)
+    for name, limit in DASHBOARD_PLACEHOLDER["targets"].items():
+        checks.append({"goal": f"dashboard {name} {limit}", "value": None, "pass": None,
+                       "note": "placeholder: dashboard not built yet"})  # fmt: skip
+    return checks
+
+
+def goals_text(checks: list[dict[str, Any]]) -> str:
+    out = []
+    for c in checks:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a"}[c["pass"]]
+        value = "-" if c["value"] is None else f"{c['value']:g}"
+        out.append(f"  [{verdict:4}] {c['goal']}: {value}")
+    return "\n".join(out)
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
