@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from app_fakes import empty_scenario, make_app
+from test_app_live import dashboard
 from textual.theme import BUILTIN_THEMES
 
 from pairtui import config
@@ -96,7 +96,7 @@ async def test_the_app_registers_themes_reports_broken_ones_and_keeps_running(
         'name = "pairtui-light"\nprimary = "#ff0000"\ndark = false\n'
     )
     before = dict(BUILTIN_THEMES)
-    app = make_app(empty_scenario(), theme="pairtui-light", user_themes=user)
+    app = dashboard(cfg=config.Config(theme="pairtui-light"), user_themes=user)
     async with app.run_test() as pilot:
         await pilot.pause()
         assert set(app.available_themes) >= BUNDLED
@@ -110,7 +110,7 @@ async def test_the_app_registers_themes_reports_broken_ones_and_keeps_running(
 
 
 async def test_an_unknown_configured_theme_falls_back_with_a_notification() -> None:
-    app = make_app(empty_scenario(), theme="no-such-theme")
+    app = dashboard(cfg=config.Config(theme="no-such-theme"))
     async with app.run_test() as pilot:
         await pilot.pause()
         assert app.theme == config.DEFAULT_THEME
@@ -120,7 +120,7 @@ async def test_an_unknown_configured_theme_falls_back_with_a_notification() -> N
 async def test_a_chosen_theme_is_saved_in_the_config_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[server]\nport = 2300\n")
-    app = make_app(empty_scenario(), config_path=path)
+    app = dashboard(config_path=path)
     async with app.run_test() as pilot:
         await pilot.pause()
         assert not path.read_text().count("theme")  # starting up writes nothing
@@ -132,7 +132,7 @@ async def test_a_chosen_theme_is_saved_in_the_config_file(tmp_path: Path) -> Non
 
 async def test_the_palette_switches_themes_live(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
-    app = make_app(empty_scenario(), config_path=path)
+    app = dashboard(config_path=path)
     async with app.run_test() as pilot:
         await pilot.pause()
         await pilot.press("ctrl+p")

@@ -62,6 +62,9 @@ class ShareDialog(ModalScreen[tuple[str, str] | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Share", id="share", variant="primary")
 
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()  # Enter shares the suggested name
+
     def check_name(self, value: str) -> str | None:
         from pairtui.shares import validate_share_name
 

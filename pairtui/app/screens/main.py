@@ -141,6 +141,7 @@ class MainScreen(Screen[None]):
         self.default_mode = default_mode
         self.services: Services | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._tab = TABS[0]
         self.set_reactive(MainScreen.now, clock())
 
     # --- layout ---------------------------------------------------------------------
@@ -152,17 +153,17 @@ class MainScreen(Screen[None]):
             with TabPane("Clients", id="clients", classes="-empty"):
                 yield ClientsTable(id="clients-table").data_bind(MainScreen.now)
                 yield Static(id="clients-empty", classes="empty")
-                with VerticalScroll(classes="detail"):
+                with VerticalScroll(classes="detail", can_focus=False):
                     yield Static(id="clients-detail")
             with TabPane("Guests", id="guests", classes="-empty"):
                 yield GuestsTable(id="guests-table").data_bind(MainScreen.now)
                 yield Static(id="guests-empty", classes="empty")
-                with VerticalScroll(classes="detail"):
+                with VerticalScroll(classes="detail", can_focus=False):
                     yield Static(id="guests-detail")
             with TabPane("Shares", id="shares", classes="-empty"):
                 yield SharesTable(id="shares-table").data_bind(MainScreen.now)
                 yield Static(id="shares-empty", classes="empty")
-                with VerticalScroll(classes="detail"):
+                with VerticalScroll(classes="detail", can_focus=False):
                     yield Static(id="shares-detail")
         yield Footer()
 
@@ -170,6 +171,15 @@ class MainScreen(Screen[None]):
         self._update_empty_texts()
         self._update_join_bar()
         self.set_interval(1.0, self._tick)
+        self._focus_tab()
+
+    def on_screen_resume(self) -> None:
+        self._focus_tab()
+
+    def _focus_tab(self) -> None:
+        table = self.query_one(f"#{self._tab}-table")
+        if self.focused is None or table not in self.focused.ancestors_with_self:
+            table.focus()
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -192,7 +202,11 @@ class MainScreen(Screen[None]):
 
     @property
     def active_tab(self) -> str:
-        return self.query_one(TabbedContent).active
+        """The tab showing, as far as keys are concerned.
+
+        Kept here because TabbedContent settles its own ``active`` a message later.
+        """
+        return self._tab
 
     def attach(self, services: Services) -> None:
         """Show what ``services`` hold and follow the engine's events from now on."""
@@ -290,6 +304,8 @@ class MainScreen(Screen[None]):
 
     def _set_empty(self, tab: str, empty: bool) -> None:
         self.query_one(f"#{tab}", TabPane).set_class(empty, "-empty")
+        if not empty and tab == self._tab:
+            self._focus_tab()  # the table is back from display: none
 
     def _online(self) -> Counter[str]:
         return Counter(c.guest for c in self.clients_table.records.values())
@@ -379,10 +395,11 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._tab = event.pane.id or self._tab  # also when a tab is clicked
         self.refresh_bindings()
         if event.pane.id == "shares" and self.services is not None:
             self.reload_host()  # sessions come and go without telling anyone
-        self.query_one(f"#{event.pane.id}-table").focus()
+        self._focus_tab()
 
     # --- which actions apply ----------------------------------------------------------
 
@@ -425,7 +442,7 @@ class MainScreen(Screen[None]):
                 binding: Binding = binding, scope: tuple[str, ...] | None = scope
             ) -> None:
                 if scope is not None and self.active_tab not in scope:
-                    self.query_one(TabbedContent).active = scope[0]
+                    self.action_show_tab(scope[0])
                 await self.run_action(binding.action)
 
             yield Command(title, binding.tooltip, run)
@@ -433,7 +450,9 @@ class MainScreen(Screen[None]):
     # --- actions ------------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
+        self._tab = tab
         self.query_one(TabbedContent).active = tab
+        self.refresh_bindings()
 
     async def action_refresh(self) -> None:
         if self.server.phase == "error":

@@ -1,0 +1,182 @@
+"""The dashboard's controls: keys, the palette, the keymap, help, copying, guests, shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support import SshGuest, TmuxHost
+from test_app_live import SIZE, dashboard, started, until_screen
+from test_control import eventually, invite, share_host_session
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.content import Content
+from textual.widgets import Input
+
+from pairtui import config
+from pairtui.app import PairtuiApp
+from pairtui.app.commands import DashboardCommands
+from pairtui.app.dialogs import ConfirmDialog, EditGuestDialog, PromptDialog, ShareDialog
+from pairtui.app.screens import HelpScreen, MainScreen
+from pairtui.app.widgets import JoinBar
+from pairtui.registry import Mode, Registry
+from pairtui.shares import ShareStore
+
+pytestmark = pytest.mark.e2e
+
+Connect = Callable[..., SshGuest]
+
+
+def test_every_binding_has_an_id_a_tooltip_and_a_unique_id() -> None:
+    app = dashboard()
+    seen: dict[str, str] = {}
+    for where, binding in app.all_bindings():
+        assert binding.tooltip, binding
+        assert binding.id not in seen, f"{binding.id} in {where} and {seen.get(binding.id or '')}"
+        seen[binding.id or ""] = where
+    for source in (PairtuiApp, MainScreen):
+        for b in source.BINDINGS:
+            assert isinstance(b, Binding) and b.id, b
+
+
+async def test_every_key_action_is_a_palette_command(
+    tmux_host: TmuxHost, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    share_host_session(tmux_host)
+    invite("alice", keys("alice"))
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        guests(app.server.port, keys("alice"))
+        await eventually(lambda: app.main.clients_table.row_count == 1)
+        await eventually(lambda: app.main.guests_table.row_count == 1)
+        provider = DashboardCommands(app.main)
+        titles = {hit.text for hit in [h async for h in provider.discover()]}
+        expected = {
+            f"{group}: {b.description}"
+            for b in MainScreen.BINDINGS
+            if isinstance(b, Binding)
+            for group in [
+                MainScreen.GROUPS[MainScreen.SCOPES[b.action][0]]
+                if b.action in MainScreen.SCOPES
+                else "Go to"
+            ]
+            if b.action != "share_add"  # every tmux session is already shared
+        }
+        expected |= {"Help", "Quit", "Theme"}
+        assert expected <= titles, expected - titles
+
+        # Running one from the palette switches to its tab and does it.
+        await pilot.press("ctrl+p")
+        await until_screen(app, CommandPalette)
+        await pilot.press(*"Guests: Edit")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until_screen(app, EditGuestDialog)
+        assert app.main.active_tab == "guests"
+
+
+async def test_the_keymap_from_the_config_remaps_keys_and_reports_unknown_ids(
+    tmux_host: TmuxHost, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    share_host_session(tmux_host)
+    invite("alice", keys("alice"))
+    cfg = config.Config(cursor_blink=False, keymap={"client-kick": "x", "no-such-id": "z"})
+    app = dashboard(tmux_host.socket, cfg=cfg)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        assert any("'no-such-id'" in n.message for n in app._notifications)
+        guests(app.server.port, keys("alice"))
+        await eventually(lambda: app.main.clients_table.row_count == 1)
+        await pilot.press("k")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmDialog)  # k is no longer kick
+        await pilot.press("x")
+        await until_screen(app, ConfirmDialog)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await until_screen(app, HelpScreen)
+        kick = next(b for _, b in app.all_bindings() if b.id == "client-kick")
+        assert app.keys_for(kick) == "x"
+        await pilot.press("escape")
+        await until_screen(app, MainScreen)
+
+
+async def test_copy_puts_the_ssh_string_on_the_clipboard_and_in_tmux(
+    tmux_host: TmuxHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMUX", f"{tmux_host.socket},1,0")  # as if run inside the host's tmux
+    share_host_session(tmux_host)
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await eventually(lambda: app.main.host.shares, what="the share")
+        await pilot.press("c")
+        expected = f"ssh -p {app.server.port} guest@localhost"
+        await eventually(lambda: app.clipboard == expected, what="the clipboard")
+        buffer = await eventually(lambda: tmux_host.run("show-buffer", check=False))
+        assert buffer == expected
+        join = app.main.query_one(JoinBar).render()
+        assert isinstance(join, Content) and join.plain.count(expected) == 1  # shown in full
+
+
+async def test_shares_can_be_created_renamed_and_removed(tmux_host: TmuxHost) -> None:
+    tmux_host.run("new-session", "-d", "-s", "scratch")
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("3")
+        table = app.main.shares_table
+        await eventually(lambda: table.row_count == 2, what="both host sessions")
+        await pilot.pause()
+        await pilot.press("s")
+        await until_screen(app, ShareDialog)
+        await pilot.press("enter")
+        await eventually(lambda: [s.name for s in ShareStore().load()], what="a share")
+        await eventually(lambda: any(r.share for r in table.records.values()), what="its row")
+
+        table.select_key(f"share:{ShareStore().load()[0].name}")
+        await pilot.press("r")
+        await until_screen(app, PromptDialog)
+        app.screen.query_one(Input).value = "pairing"
+        await pilot.press("enter")
+        await eventually(lambda: [s.name for s in ShareStore().load()] == ["pairing"])
+        await eventually(lambda: "share:pairing" in table.records, what="the renamed row")
+
+        table.select_key("share:pairing")
+        await pilot.press("u")
+        await until_screen(app, ConfirmDialog)
+        await pilot.press("y")
+        await eventually(lambda: ShareStore().load() == [], what="unshared")
+        assert not tmux_host.run("has-session", "-t", "=pairtui-pairing-view", check=False)
+
+
+async def test_a_guest_can_be_edited_and_removed(
+    tmux_host: TmuxHost, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    share_host_session(tmux_host)
+    invite("alice", keys("alice"), Mode.VIEW)
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        g = guests(app.server.port, keys("alice"))
+        await eventually(lambda: app.main.clients_table.row_count == 1)
+        await pilot.press("2")
+        await eventually(lambda: app.main.guests_table.row_count == 1)
+        await pilot.pause()
+        await pilot.press("e")
+        await until_screen(app, EditGuestDialog)
+        app.screen.query_one("#expires", Input).value = "2h"
+        app.screen.query_one("#share", Input).value = "main"
+        app.screen.query_one("#share", Input).focus()
+        await pilot.press("enter")
+        await eventually(lambda: Registry().get("alice").share == "main", what="saved")
+        assert Registry().get("alice").expires is not None
+
+        await pilot.press("d")
+        await until_screen(app, ConfirmDialog)
+        await pilot.press("y")
+        await eventually(lambda: "alice" not in Registry().guests(), what="removed")
+        await eventually(lambda: not g.child.isalive(), what="her session to end")
+        await eventually(lambda: app.main.guests_table.row_count == 0)
