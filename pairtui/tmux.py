@@ -10,6 +10,7 @@ with the prefix disabled, so no default or host binding (``(``, ``)``, ``s``, ``
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -48,6 +49,7 @@ _PAIR_PREFIX_KEYS: list[tuple[str, str]] = [
 ]
 
 
+@functools.cache
 def tmux_binary() -> str:
     path = shutil.which("tmux")
     if path is None:
@@ -223,7 +225,7 @@ class Tmux:
         placeholders: list[str] = []
         for mode, name in (("view", names.view), ("pair", names.pair)):
             if session is not None:
-                self.run("new-session", "-d", "-s", name, "-t", f"={session}")
+                self.run(*self._grouped_session(name, session))
             else:
                 assert window is not None
                 placeholders.append(
@@ -243,6 +245,17 @@ class Tmux:
         cmds += [["kill-window", "-t", w] for w in placeholders]
         self.run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
+
+    def _grouped_session(self, name: str, session: str) -> list[str]:
+        """``new-session -t``, working around tmux 3.3a, whose server crashes creating a
+        session group while the global ``window-size`` is ``manual``: that option is
+        lifted for the one command and put back in the same command sequence."""
+        new = ["new-session", "-d", "-s", name, "-t", f"={session}"]
+        size = self.run("show-options", "-gv", "window-size")
+        if size and size[0].strip() == "manual":
+            return ["set-option", "-g", "window-size", "latest", ";", *new, ";",
+                    "set-option", "-g", "window-size", "manual"]  # fmt: skip
+        return new
 
     def kill_share(self, share: str) -> None:
         names = share_sessions(share)

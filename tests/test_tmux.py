@@ -68,3 +68,13 @@ def test_pane_share_holds_only_that_window(tmux_host: TmuxHost) -> None:
 def test_tmux_not_running_is_a_readable_error(tmp_path: Path) -> None:
     with pytest.raises(PairtuiError, match="tmux is not running on"):
         Tmux(tmp_path / "nothing-here").run("list-sessions")
+
+
+def test_sharing_a_session_survives_a_global_manual_window_size(tmux_host: TmuxHost) -> None:
+    # tmux 3.3a's server crashes on `new-session -t` while window-size is manual globally.
+    tmux_host.run("set-option", "-g", "window-size", "manual")
+    size = tmux_host.window_size()
+    names = Tmux(tmux_host.socket).create_share("m", session="host", host="me")
+    assert Tmux(tmux_host.socket).has_session(names.view)
+    assert tmux_host.run("show-options", "-gv", "window-size").strip() == "manual"
+    assert tmux_host.window_size() == size
