@@ -315,6 +315,7 @@ class RemoteEngine:
         self.pid = 0
         self.started = time.time()
         self._fingerprint = ""
+        self.tunnel_summaries: dict[str, str] = {}  # as the server reported them at subscribe
         self._subscribers: list[Callable[[Event], None]] = []
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -342,6 +343,10 @@ class RemoteEngine:
         self._fingerprint = str(status.get("fingerprint", ""))
         self.started = float(hello.get("started", time.time()))
         self.clients = {c.id: c for c in map(decode_client, hello.get("clients", []))}
+        self.tunnel_summaries = {
+            str(t["name"]): str(t.get("summary", t.get("state", "")))
+            for t in status.get("tunnels", [])
+        }
         self._writer = writer
         self._closed = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read(reader))

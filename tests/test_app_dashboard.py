@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from support import SshGuest, TmuxHost
-from test_app_live import SIZE, dashboard, started, until_screen
+from test_app_live import SIZE, dashboard, notified, started, until_screen
 from test_control import eventually, invite, share_host_session
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.content import Content
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from pairtui import config
 from pairtui.app import PairtuiApp
@@ -22,6 +22,7 @@ from pairtui.app.screens import HelpScreen, MainScreen
 from pairtui.app.widgets import JoinBar
 from pairtui.registry import Mode, Registry
 from pairtui.shares import ShareStore
+from pairtui.tunnels import Tunnel, TunnelStore
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +87,7 @@ async def test_the_keymap_from_the_config_remaps_keys_and_reports_unknown_ids(
     app = dashboard(tmux_host.socket, cfg=cfg)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        assert any("'no-such-id'" in n.message for n in app._notifications)
+        await notified(app, "'no-such-id'")
         guests(app.server.port, keys("alice"))
         await eventually(lambda: app.main.clients_table.row_count == 1)
         await pilot.press("k")
@@ -180,3 +181,18 @@ async def test_a_guest_can_be_edited_and_removed(
         await eventually(lambda: "alice" not in Registry().guests(), what="removed")
         await eventually(lambda: not g.child.isalive(), what="her session to end")
         await eventually(lambda: app.main.guests_table.row_count == 0)
+
+
+async def test_a_shares_relay_strings_show_with_their_tunnels_state(tmux_host: TmuxHost) -> None:
+    share_host_session(tmux_host)
+    TunnelStore().add(Tunnel("office", "relay", "relay.example", remote_port=2022, enabled=False))
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("3")
+        detail = app.main.query_one("#shares-detail", Static)
+        expected = "ssh -J relay@relay.example -p 2022 guest@localhost"
+        await eventually(lambda: expected in str(detail.content), what="the relay string")
+        assert "through office: disabled" in str(detail.content)
+        join = app.main.query_one(JoinBar).render()
+        assert isinstance(join, Content) and expected not in join.plain  # not up: not offered

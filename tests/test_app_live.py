@@ -63,6 +63,14 @@ async def until_screen(app: PairtuiApp, kind: type[Screen[Any]]) -> None:
     await eventually(lambda: isinstance(app.screen, kind), what=f"{kind.__name__} to open")
 
 
+async def notified(app: PairtuiApp, text: str) -> None:
+    """Notifications reach the app as messages: wait for one mentioning ``text``."""
+    await eventually(
+        lambda: any(text in f"{n.title} {n.message}" for n in app._notifications),
+        what=f"a notification about {text!r}",
+    )
+
+
 async def readonly_flags(host: TmuxHost) -> list[str]:
     clients = await asyncio.to_thread(host.clients)
     return [c["readonly"] for c in clients if c["session"].startswith("pairtui-")]
@@ -84,7 +92,7 @@ async def test_a_guest_who_joins_appears_as_a_row_with_a_notification(
         assert client is not None
         assert (client.guest, client.share, client.mode) == ("alice", "main", "pair")
         assert table.get_row(client.id)[0].plain == "alice"
-        assert any("alice joined main" in n.message for n in app._notifications)
+        await notified(app, "alice joined main")
         guests_table = app.main.guests_table  # loads off the UI thread: may come later
         await eventually(lambda: "alice" in guests_table.records, what="alice's guest row")
         assert guests_table.records["alice"].online == 1
@@ -114,7 +122,7 @@ async def test_kick_asks_then_removes_the_row_and_ends_the_guests_ssh(
         await eventually(lambda: table.row_count == 0, what="the row to go")
         await eventually(lambda: not g.child.isalive(), what="the guest's ssh to exit")
         assert "disconnected by the host" in g.output
-        assert any("alice left" in n.message for n in app._notifications)
+        await notified(app, "alice left")
 
 
 async def test_toggling_the_mode_switches_the_live_tmux_client_and_stays(
@@ -218,9 +226,7 @@ async def test_the_dashboard_attaches_to_a_running_server_and_leaves_it_running(
         assert app.server.phase == "attached"
         assert isinstance(app.services and app.services.engine, RemoteEngine)
         assert app.server.port == server.port
-        await eventually(
-            lambda: any(n.title == "Attached" for n in app._notifications), what="it says so"
-        )
+        await notified(app, "Attached")
         table = app.main.clients_table
         await eventually(lambda: table.row_count == 1, what="the server's guest")
         g2 = guests(server.port, keys("alice"))

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_app_live import dashboard
+from test_app_live import dashboard, notified
 from textual.theme import BUILTIN_THEMES
 
 from pairtui import config
@@ -102,8 +102,7 @@ async def test_the_app_registers_themes_reports_broken_ones_and_keeps_running(
         assert set(app.available_themes) >= BUNDLED
         assert app.theme == "pairtui-light"
         assert app.current_theme.primary == "#ff0000"
-        messages = [n.message for n in app._notifications]
-        assert any("'blurple' is not a colour" in m for m in messages)
+        await notified(app, "'blurple' is not a colour")
         assert app.get_css_variables()["pairtui-pair"]  # defaults fill what a theme leaves out
     assert before == BUILTIN_THEMES
     assert not (set(BUILTIN_THEMES) & BUNDLED)
@@ -114,7 +113,7 @@ async def test_an_unknown_configured_theme_falls_back_with_a_notification() -> N
     async with app.run_test() as pilot:
         await pilot.pause()
         assert app.theme == config.DEFAULT_THEME
-        assert any("no theme 'no-such-theme'" in n.message for n in app._notifications)
+        await notified(app, "no theme 'no-such-theme'")
 
 
 async def test_a_chosen_theme_is_saved_in_the_config_file(tmp_path: Path) -> None:

@@ -285,6 +285,23 @@ class Services:
         await self.engine.reconcile()
         return share
 
+    def tunnel_summaries(self) -> dict[str, str]:
+        """Each tunnel's state in words, as the engine knows it now (updates are events)."""
+        manager = getattr(self.engine, "tunnels", None)
+        if manager is not None:  # the in-process engine
+            return {i.name: i.describe() for i in manager.infos()}
+        return dict(getattr(self.engine, "tunnel_summaries", {}))
+
+    def relay_strings(self, share: str | None) -> list[tuple[str, str]]:
+        """``(command, tunnel name)`` for guests who come in through a relay."""
+        from pairtui.tunnels import TunnelStore, guest_strings
+
+        try:
+            tunnels = TunnelStore().load()
+        except PairtuiError:
+            return []
+        return [(s.command, t.name) for t in tunnels for s in guest_strings(t, share)]
+
     def ssh_strings(self, share: str | None) -> list[str]:
         """What guests type to join ``share`` (``None``: the default share)."""
         from pairtui.ssh import ssh_strings

@@ -41,7 +41,14 @@ from pairtui.app.widgets.clients import client_detail
 from pairtui.app.widgets.guests import guest_detail
 from pairtui.app.widgets.shares import share_detail, share_rows
 from pairtui.errors import PairtuiError
-from pairtui.events import AccessRefused, ClientChanged, ClientJoined, ClientLeft, Event
+from pairtui.events import (
+    AccessRefused,
+    ClientChanged,
+    ClientJoined,
+    ClientLeft,
+    Event,
+    TunnelChanged,
+)
 
 if TYPE_CHECKING:
     from pairtui.registry import Guest
@@ -142,6 +149,7 @@ class MainScreen(Screen[None]):
         self.services: Services | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._tab = TABS[0]
+        self.tunnel_states: dict[str, str] = {}  # tunnel name -> its state in words
         self.set_reactive(MainScreen.now, clock())
 
     # --- layout ---------------------------------------------------------------------
@@ -211,6 +219,7 @@ class MainScreen(Screen[None]):
     def attach(self, services: Services) -> None:
         """Show what ``services`` hold and follow the engine's events from now on."""
         self.services = services
+        self.tunnel_states = services.tunnel_summaries()
         self._unsubscribe = services.engine.subscribe(self._on_engine_event)
         self.clients_table.replace_all(services.engine.clients.values())
         self._counts_changed()
@@ -284,6 +293,17 @@ class MainScreen(Screen[None]):
                 title="Refused",
                 severity="warning",
             )
+        elif isinstance(event, TunnelChanged):
+            t = event.tunnel
+            self.tunnel_states[t.name] = t.describe()
+            if t.state in ("up", "failed"):
+                self.notify(
+                    f"tunnel {t.name} to {t.relay}: {t.describe()}",
+                    title="Tunnel",
+                    severity="information" if t.state == "up" else "error",
+                )
+            self._update_join_bar()
+            self.shares_table.announce()  # its detail lists the relay strings
         if isinstance(event, ClientJoined | ClientLeft):
             self._counts_changed()
 
@@ -336,7 +356,8 @@ class MainScreen(Screen[None]):
             bar.strings = ()
             bar.hint = "nothing is shared yet: press 3, then s to share a tmux session"
         else:
-            bar.strings = tuple(services.ssh_strings(None))
+            relays = [cmd for cmd, note in self._relays_for(None) if note.endswith(": up")]
+            bar.strings = (*services.ssh_strings(None), *relays)
 
     def _update_empty_texts(self) -> None:
         server = self.server
@@ -385,13 +406,24 @@ class MainScreen(Screen[None]):
             detail.update("")
             return
         strings = self._strings_for(row)
-        detail.update(share_detail(row, strings, self.server.fingerprint))
+        relays = self._relays_for(None if row.default else row.share.name) if row.share else []
+        detail.update(share_detail(row, strings, self.server.fingerprint, relays))
         self.refresh_bindings()
 
     def _strings_for(self, row: ShareRow) -> list[str]:
         if row.share is None or self.services is None or not self.server.up:
             return []
         return self.services.ssh_strings(None if row.default else row.share.name)
+
+    def _relays_for(self, share: str | None) -> list[tuple[str, str]]:
+        """Relay strings with the state of their tunnel (``"through X: up"``)."""
+        if self.services is None or not self.server.up:
+            return []
+        out = []
+        for cmd, name in self.services.relay_strings(share):
+            state = self.tunnel_states.get(name) or "not running"
+            out.append((cmd, f"through {name}: {'up' if state.startswith('up') else state}"))
+        return out
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -101,8 +101,14 @@ class SharesTable(RecordTable[ShareRow]):
         return self.ShareHighlighted(self, record)
 
 
-def share_detail(row: ShareRow, strings: list[str], fingerprint: str) -> Content:
-    """How guests join this share, in full, with the host key they should see."""
+def share_detail(
+    row: ShareRow,
+    strings: list[str],
+    fingerprint: str,
+    relays: list[tuple[str, str]] | None = None,
+) -> Content:
+    """How guests join this share, in full (directly and through each relay tunnel),
+    with the host key they should see."""
     if row.share is None:
         return Content.from_markup(
             "Session [b]$session[/b] is not shared. Press [b]s[/b] to share it.",
@@ -119,6 +125,12 @@ def share_detail(row: ShareRow, strings: list[str], fingerprint: str) -> Content
     lines += [
         Content.from_markup("[$text-muted]join[/] [$pairtui-ssh]$cmd[/]", cmd=cmd)
         for cmd in strings
+    ]
+    lines += [
+        Content.from_markup(
+            "[$text-muted]relay[/] [$pairtui-ssh]$cmd[/] [$text-muted]$note[/]", cmd=cmd, note=note
+        )
+        for cmd, note in relays or []
     ]
     if fingerprint:
         lines.append(Content.from_markup("[$text-muted]host key[/] $fp", fp=fingerprint))

@@ -88,7 +88,7 @@ class RecordTable(DataTable[Text], Generic[T]):
             self.add_row(*(cells[k] for k, _ in self.COLUMNS), key=key)
             self._shown[key] = {k: v.plain for k, v in cells.items()}
             if self.row_count == 1:
-                self._announce()
+                self.announce()
             return
         self._update(key, cells)
 
@@ -97,7 +97,7 @@ class RecordTable(DataTable[Text], Generic[T]):
         if key in self._shown:
             del self._shown[key]
             self.remove_row(key)
-            self._announce()
+            self.announce()
         return record
 
     def replace_all(self, records: Iterable[T]) -> None:
@@ -136,13 +136,13 @@ class RecordTable(DataTable[Text], Generic[T]):
                 shown[column] = text.plain
                 changed = True
         if changed and self.selected is self.records.get(key):
-            self._announce()
+            self.announce()
 
     # --- selection ----------------------------------------------------------------
 
-    def _announce(self) -> None:
+    def announce(self) -> None:
         self.post_message(self.highlighted_message(self.selected))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self._announce()
+        self.announce()
