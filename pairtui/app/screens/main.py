@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -176,8 +177,11 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._update_empty_texts()
-        self._update_join_bar()
+        try:
+            self._update_empty_texts()
+            self._update_join_bar()
+        except NoMatches:
+            return  # the app quit before its first frame: the children are gone
         self.set_interval(1.0, self._tick)
         self._focus_tab()
 
@@ -185,7 +189,10 @@ class MainScreen(Screen[None]):
         self._focus_tab()
 
     def _focus_tab(self) -> None:
-        table = self.query_one(f"#{self._tab}-table")
+        try:
+            table = self.query_one(f"#{self._tab}-table")
+        except NoMatches:
+            return  # not composed, or already torn down
         if self.focused is None or table not in self.focused.ancestors_with_self:
             table.focus()
 
