@@ -12,9 +12,6 @@ import asyncssh
 from pairtui import paths
 from pairtui.errors import PairtuiError
 
-DEFAULT_PORT = 2222
-DEFAULT_LISTEN = "127.0.0.1"
-
 
 def load_or_create_host_key(path: Path | None = None) -> asyncssh.SSHKey:
     """An ed25519 host key generated once; refuses a key file others can read."""

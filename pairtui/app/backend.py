@@ -184,8 +184,7 @@ class TmuxShareHost:
         if not os.environ.get("TMUX"):
             return False
         try:
-            # TODO(core): a Tmux.set_buffer() in pairtui/tmux.py should own this command line.
-            Tmux(resolve_socket()).run("set-buffer", "--", text)
+            Tmux(resolve_socket()).copy_to_buffer(text)
         except PairtuiError:
             return False
         return True
