@@ -37,7 +37,7 @@ from benchmarks.stats import percentile
 from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negotiated
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ("connect", "echo", "burst", "load")
+PHASES = ("connect", "echo", "burst", "load", "dashboard")
 
 
 def _csv(kind: type[int | str]) -> Any:
@@ -94,7 +94,7 @@ def options(args: argparse.Namespace) -> Options:
         opts = dataclasses.replace(
             opts, quick=True, connect_samples=4, echo_keys=50, burst_samples=1,
             burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=80.0,
-            profile_k=10,
+            profile_k=10, dashboard_starts=3, dashboard_joins=8, dashboard_idle_window=3.0,
         )  # fmt: skip
     overrides = {
         "targets": args.targets, "phases": args.phases, "ks": args.ks,
@@ -141,14 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     try:
         lab = Lab(reaper)
-        targets = [TARGETS[name](lab) for name in opts.targets]
+        # The dashboard phase brings its own world; the targets serve the other phases.
+        needed = [p for p in opts.phases if p != "dashboard"] or opts.profile
+        targets = [TARGETS[name](lab) for name in opts.targets] if needed else []
         for t in targets:
             log(f"starting {t.name} ...")
             t.start()
         results["meta"] = meta(opts, targets, lab, stamp)
         bench = Bench(targets, reactor, reaper, opts)
         bench.log = log
-        run_phases(bench, opts, results, out)
+        run_phases(bench, lab, opts, results, out)
         results["status"] = "complete"
     except Overtime as exc:
         results["status"] = f"partial: {exc}"
@@ -168,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["meta"]["duration_s"] = round(time.monotonic() - began, 1)
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["goals"] = report.goals(results)
-    results["dashboard"] = report.DASHBOARD_PLACEHOLDER
+    results.setdefault("dashboard", report.dashboard_not_measured(results["status"]))
     print_results(results)
     report.write_json(results, out)
     print(f"\nstatus: {results['status']}; JSON: {out}")
@@ -193,8 +195,13 @@ def is_reference_run(args: argparse.Namespace, opts: Options) -> bool:
 
 def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
     ks = sorted(int(k) for k in results.get("load", {}))
-    print()
-    print(report.markdown_table(results, ks) if markdown else report.table(results, ks))
+    main_table = report.markdown_table(results, ks) if markdown else report.table(results, ks)
+    if len(main_table.splitlines()) > 2:  # more than the header
+        print()
+        print(main_table)
+    if dash := report.dashboard_table(results, markdown=markdown):
+        print()
+        print(dash)
     print()
     print(report.legend(results))
     print()
@@ -220,13 +227,17 @@ def show(path: Path, *, markdown: bool) -> int:
     return 0
 
 
-def run_phases(bench: Bench, opts: Options, results: dict[str, Any], out: Path) -> None:
+def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], out: Path) -> None:
     runners = {"connect": connect_phase, "echo": echo_phase, "burst": burst_phase}
     for phase in opts.phases:
         t0 = time.monotonic()
+        bench.check_time()
         if phase in runners:
             log(f"phase {phase} ...")
             results[phase] = runners[phase](bench)
+        elif phase == "dashboard":
+            log("phase dashboard ...")
+            run_dashboard(bench, lab, results)
         else:
             run_load(bench, opts, results)
         log(f"  ({time.monotonic() - t0:.1f}s)")
@@ -240,6 +251,28 @@ def run_phases(bench: Bench, opts: Options, results: dict[str, Any], out: Path) 
         log(f"profiling pairtui serve at K={opts.profile_k} ...")
         raw = out.with_name(out.stem + f"-profile-k{opts.profile_k}.txt")
         results["profile"] = profile_phase(bench, pairtui, opts.profile_k, raw)
+
+
+def run_dashboard(bench: Bench, lab: Lab, results: dict[str, Any]) -> None:
+    """The dashboard issue's figures; see benchmarks/dashboard.py."""
+    from benchmarks.dashboard import dashboard_phase, summary
+
+    detail: dict[str, Any] = {}
+    status = "interrupted"
+    try:
+        detail = dashboard_phase(bench, lab)
+        status = "measured"
+    except Overtime:
+        status = "partial: time budget spent"
+        raise
+    except (RuntimeError, OSError) as exc:  # SetupError included: reported, not fatal
+        status = f"failed: {exc}"
+        log(f"  dashboard phase failed: {exc}")
+    finally:
+        results["dashboard"] = report.dashboard_results(status, summary(detail), detail)
+    m = results["dashboard"]["metrics"]
+    log(f"  first paint {m['first_paint_s']} s, join-to-row p95 {m['join_to_row_p95_ms']} ms, "
+        f"idle CPU {m['idle_cpu_10_guests_core_fraction']} of a core")  # fmt: skip
 
 
 def run_load(bench: Bench, opts: Options, results: dict[str, Any]) -> None:

@@ -38,7 +38,9 @@ class Overtime(RuntimeError):
 class Options:
     quick: bool = False
     targets: list[str] = field(default_factory=lambda: ["direct", "openssh", "pairtui"])
-    phases: list[str] = field(default_factory=lambda: ["connect", "echo", "burst", "load"])
+    phases: list[str] = field(
+        default_factory=lambda: ["connect", "echo", "burst", "load", "dashboard"]
+    )
     connect_samples: int = 15
     echo_keys: int = 300
     echo_gap: float = 0.02
@@ -57,6 +59,10 @@ class Options:
     profile_k: int = 50
     profile_rate: int = 200
     profile_native: bool = False
+    dashboard_starts: int = 5
+    dashboard_joins: int = 20
+    dashboard_idle_guests: int = 10
+    dashboard_idle_window: float = 10.0
 
 
 class Keys:
