@@ -237,3 +237,28 @@ async def test_the_dashboard_attaches_to_a_running_server_and_leaves_it_running(
     assert server.proc.poll() is None
     await asyncio.sleep(0.5)
     assert g.child.isalive()
+
+
+async def test_the_host_brings_a_tunnel_down_and_up_from_the_dashboard(
+    tmux_host: TmuxHost,
+) -> None:
+    import socket as socketlib
+
+    from pairtui.tunnels import Tunnel, TunnelStore
+
+    with socketlib.socket() as s:  # a relay that is not there: the tunnel keeps retrying
+        s.bind(("127.0.0.1", 0))
+        closed = int(s.getsockname()[1])
+    TunnelStore().add(Tunnel("vps", "me", "127.0.0.1", port=closed))
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        manager = app.main.services.engine.tunnels  # type: ignore[union-attr]
+        await eventually(lambda: "retrying" in manager.infos()[0].describe(), what="retrying")
+        await pilot.press("3", "t")
+        await eventually(lambda: not TunnelStore().load()[0].enabled, what="tunnel disabled")
+        await notified(app, "Tunnel vps: down")
+        assert "retrying" not in manager.infos()[0].describe()
+        await pilot.press("t")
+        await eventually(lambda: TunnelStore().load()[0].enabled, what="tunnel enabled")
+        await eventually(lambda: "retrying" in manager.infos()[0].describe(), what="retrying")

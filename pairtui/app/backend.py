@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from pairtui.registry import Guest, GuestKey, Mode, Registry
     from pairtui.shares import Share, ShareStore
+    from pairtui.tunnels import Tunnel
 
 
 class EngineLike(Protocol):
@@ -283,6 +284,25 @@ class Services:
         share = await asyncio.to_thread(self.shares.rename, old, new)
         await self.engine.reconcile()
         return share
+
+    def tunnels(self) -> list[Tunnel]:
+        from pairtui.tunnels import TunnelStore
+
+        try:
+            return TunnelStore().load()
+        except PairtuiError:
+            return []
+
+    async def set_tunnel(self, name: str, up: bool) -> None:
+        """Bring a tunnel up or down (kept across restarts), in-process or via the server."""
+        manager = getattr(self.engine, "tunnels", None)
+        if manager is not None:
+            await (manager.up(name) if up else manager.down(name))
+            return
+        from pairtui.control import request_async
+
+        if await request_async("tunnel-up" if up else "tunnel-down", name=name) is None:
+            raise PairtuiError("the pairtui server is no longer running")
 
     def tunnel_summaries(self) -> dict[str, str]:
         """Each tunnel's state in words, as the engine knows it now (updates are events)."""

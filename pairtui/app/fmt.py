@@ -17,6 +17,17 @@ def duration(seconds: float) -> str:
     return f"{s // 86400}d {s % 86400 // 3600:02d}h"
 
 
+def coarse(seconds: float) -> str:
+    """``<1m``, ``4m``, ``2h 03m``: for table columns, which then change at most once a
+    minute (a ticking seconds column would redraw the whole table every second)."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return "<1m"
+    if s < 3600:
+        return f"{s // 60}m"
+    return duration(s)
+
+
 def expiry(expires: datetime | None, now: float) -> str:
     """A countdown for an invitation: ``never``, ``in 1h 59m`` or ``expired``."""
     if expires is None:

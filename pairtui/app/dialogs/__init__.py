@@ -7,6 +7,7 @@ from pairtui.app.dialogs.confirm import ConfirmDialog
 from pairtui.app.dialogs.edit_guest import EditGuestDialog, GuestEdit
 from pairtui.app.dialogs.prompt import PromptDialog
 from pairtui.app.dialogs.share import ShareDialog
+from pairtui.app.dialogs.tunnels import TunnelDialog
 
 __all__ = [
     "AddGuestDialog",
@@ -16,4 +17,5 @@ __all__ = [
     "GuestEdit",
     "PromptDialog",
     "ShareDialog",
+    "TunnelDialog",
 ]

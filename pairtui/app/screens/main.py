@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
@@ -28,6 +28,7 @@ from pairtui.app.dialogs import (
     GuestEdit,
     PromptDialog,
     ShareDialog,
+    TunnelDialog,
 )
 from pairtui.app.widgets import (
     ClientsTable,
@@ -96,6 +97,8 @@ class MainScreen(Screen[None]):
                 tooltip="Stop the selected share; its guests are disconnected (asks first)"),
         Binding("r", "share_rename", "Rename", id="share-rename",
                 tooltip="Give the selected share another name"),
+        Binding("t", "tunnel_toggle", "Tunnel", id="tunnel-toggle", show=False,
+                tooltip="Bring a reverse tunnel (pairtui tunnel add) up or down"),
         Binding("c", "copy_ssh", "Copy ssh", id="copy-ssh",
                 tooltip="Copy the ssh string of the selected share, or of the default one"),
         Binding("f5,ctrl+r", "refresh", "Refresh", id="refresh", show=False,
@@ -114,6 +117,7 @@ class MainScreen(Screen[None]):
         "share_remove": ("shares",),
         "share_rename": ("shares",),
         "copy_ssh": ("clients", "shares"),
+        "tunnel_toggle": ("shares",),
     }
     """The tabs each action works in; elsewhere its key is free for another action."""
 
@@ -138,7 +142,9 @@ class MainScreen(Screen[None]):
                 and message.event.client.id == self.event.client.id
             )
 
-    now: reactive[float] = reactive(0.0)
+    # A var, not a reactive: a repainting reactive on a Screen redraws the whole screen
+    # every tick; the widgets bound to it redraw only what changed.
+    now: var[float] = var(0.0)
     server: reactive[ServerState] = reactive(ServerState, init=False)
     host: reactive[HostState] = reactive(HostState, init=False)
     guests: reactive[dict[str, Guest]] = reactive(dict, init=False, always_update=True)
@@ -626,6 +632,27 @@ class MainScreen(Screen[None]):
         if row is not None:
             lines = [authorized_line(row.guest, k) for k in row.guest.keys]
             self.copy("\n".join(lines), f"authorized_keys line of {row.guest.name}")
+
+    @work(group="actions")
+    async def action_tunnel_toggle(self) -> None:
+        if self.services is None:
+            return
+        tunnels = self.services.tunnels()
+        if not tunnels:
+            self.notify("No tunnels yet: add one with `pairtui tunnel add NAME USER@HOST`.")
+            return
+        states = self.services.tunnel_summaries()
+        rows = [(t.name, t.enabled, states.get(t.name, "")) for t in tunnels]
+        name = rows[0][0] if len(rows) == 1 else await self.app.push_screen_wait(TunnelDialog(rows))
+        if name is None:
+            return
+        enabled = next(on for n, on, _ in rows if n == name)
+        try:
+            await self.services.set_tunnel(name, up=not enabled)
+        except PairtuiError as exc:
+            self._fail(exc, "Tunnel not changed")
+            return
+        self.notify(f"Tunnel {name}: {'coming up' if not enabled else 'down'}", title="Tunnel")
 
     def action_copy_ssh(self) -> None:
         if self.services is None:

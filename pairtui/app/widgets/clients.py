@@ -49,8 +49,8 @@ class ClientsTable(RecordTable[ClientInfo]):
             "key": Text(fmt.short_fingerprint(record.fingerprint)),
             "share": Text(record.share or "…"),
             "mode": self.mode_cell(record.mode),
-            "connected": Text(fmt.duration(self.now - record.since), justify="right"),
-            "idle": Text(fmt.duration(self.now - idle_since), justify="right"),
+            "connected": Text(fmt.coarse(self.now - record.since), justify="right"),
+            "idle": Text(fmt.coarse(self.now - idle_since), justify="right"),
             "size": Text(f"{record.cols}x{record.rows}", justify="right"),
         }
 

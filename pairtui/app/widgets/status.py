@@ -29,7 +29,7 @@ class StatusBar(Widget):
             return Content.from_markup("[b]pairtui[/b] · starting the server…")
         if s.phase in ("error", "stopped"):
             return Content.from_markup("[b]pairtui[/b] · $message", message=s.message)
-        up = fmt.duration(self.now - s.started)
+        up = fmt.coarse(self.now - s.started)
         c = self.counts
         tally = (
             f"{c.get('clients', 0)} connected · {fmt.plural(c.get('guests', 0), 'guest')} · "

@@ -11,7 +11,7 @@ from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.theme import Theme
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowDoesNotExist
@@ -24,7 +24,7 @@ class RecordTable(DataTable[Text], Generic[T]):
 
     COLUMNS: ClassVar[list[tuple[str, str]]] = []  # (key, label)
 
-    now: reactive[float] = reactive(0.0)
+    now: var[float] = var(0.0)  # watch_now updates only the cells whose text changed
     """Wall-clock seconds, bound from the screen; durations are computed against it."""
 
     def __init__(self, *, id: str | None = None) -> None:
