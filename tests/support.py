@@ -156,9 +156,11 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(*extra: str, timeout: float = 20) -> Server:
+def start_server(*extra: str, timeout: float = 20, netns: str | None = None) -> Server:
+    """`pairtui serve` on a free port (inside network namespace ``netns`` when given)."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pairtui", "serve", "--port", "0", *extra],
+        [*prefix, sys.executable, "-m", "pairtui", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert proc.stdout is not None

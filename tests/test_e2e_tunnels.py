@@ -34,6 +34,7 @@ from support import (
     pairtui,
     pairtui_json,
     share,
+    start_server,
     type_in_host,
     wait_until,
 )
@@ -200,38 +201,12 @@ def trust_in_openssh_known_hosts(relay: Relay) -> None:
         f.write(relay.known_hosts_line())
 
 
-def start_serve(netns: str | None = None, timeout: float = 20) -> Server:
-    """`pairtui serve` on a free port, inside ``netns`` when given."""
-    prefix = ["ip", "netns", "exec", netns] if netns else []
-    proc = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "pairtui", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    port = fp = None
-    while time.monotonic() < deadline and (port is None or fp is None):
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if m := re.search(r"serving on \S+:(\d+)", line):
-            port = int(m[1])
-        if m := re.search(r"fingerprint: (SHA256:\S+)", line):
-            fp = m[1]
-    if port is None or fp is None:
-        proc.kill()
-        raise AssertionError("pairtui serve did not start:\n" + "\n".join(lines))
-    return Server(proc, port, fp, lines)
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
     def start(netns: str | None = None) -> Server:
-        srv = start_serve(netns)
+        srv = start_server(netns=netns)
         started.append(srv)
         return srv
 
