@@ -824,3 +824,33 @@ def test_teardown_leaves_no_trace(
                             "-o", "UserKnownHostsFile=/dev/null", f"{unix_user}@127.0.0.1"],
                            capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
     assert again.returncode == 255
+
+
+async def test_the_dashboard_lists_a_system_guest_and_kicks_it(
+    tmux_host: TmuxHost, unix_user: str, sshd: Sshd, keys: Callable[[str], Path],
+    guests: Connect,
+) -> None:  # fmt: skip
+    import asyncio
+
+    from test_app_live import SIZE, dashboard, started
+    from test_control import eventually
+
+    type_in_host(tmux_host, "echo READY")
+    add_guest("alice", keys("alice"), "--mode", "view")
+    share(tmux_host)
+    setup(unix_user)
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        g = guests(sshd.port, keys("alice"), user=unix_user, size=(90, 30))
+        await asyncio.to_thread(g.wait_for, "READY")
+        table = app.main.clients_table
+        await eventually(lambda: table.row_count == 1, what="the system guest's row")
+        client = table.selected
+        assert client is not None and client.id.startswith("sys-")
+        assert (client.guest, client.mode, client.share) == ("alice", "view", "host")
+        await pilot.press("k")
+        await pilot.press("y")
+        await asyncio.to_thread(g.wait_exit)
+        await eventually(lambda: table.row_count == 0, what="the row to go")
+    assert clients_of(tmux_host, unix_user) == []

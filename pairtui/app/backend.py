@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from pairtui.tunnels import Tunnel
 
 
+SYSTEM_CLIENT_PREFIX = "sys-"  # pairtui.system's client ids
+
+
 class EngineLike(Protocol):
     """The parts of an engine the dashboard uses."""
 
@@ -224,7 +227,29 @@ class Services:
         return await asyncio.to_thread(self.shares.state)
 
     async def kick(self, client_id: str) -> list[ClientInfo]:
+        if client_id.startswith(SYSTEM_CLIENT_PREFIX):  # came in through the machine's sshd
+            from pairtui import system
+
+            await asyncio.to_thread(system.kick, client_id)
+            return []
         return await self.engine.kick(client_id)
+
+    async def system_clients(self) -> list[ClientInfo] | None:
+        """Guests who came in through the machine's sshd; ``None`` when not set up (a stat)."""
+        from pairtui import system
+        from pairtui.events import ClientInfo
+
+        if not system.state_file().exists():
+            return None
+        found = await asyncio.to_thread(system.list_clients)
+        return [
+            ClientInfo(
+                id=c.id, guest=c.guest or c.user, fingerprint="", peer=c.peer or f"sshd ({c.user})",
+                share=c.share, mode=c.mode, since=c.since, last_input=c.activity,
+                cols=c.cols, rows=c.rows, tty=c.tty, pid=c.pid,
+            )
+            for c in found
+        ]  # fmt: skip
 
     async def set_guest_mode(self, name: str, mode: str) -> None:
         """Switch a guest's mode in the registry and, live, on its connected clients.

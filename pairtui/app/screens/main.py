@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from pairtui.app import fmt
-from pairtui.app.backend import HostState, ServerState, Services
+from pairtui.app.backend import SYSTEM_CLIENT_PREFIX, HostState, ServerState, Services
 from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
@@ -56,6 +56,9 @@ if TYPE_CHECKING:
     from pairtui.registry import Guest
 
 TABS = ("clients", "guests", "shares")
+
+
+SYSTEM_POLL = 2.0  # seconds between reads of the system guests' tmux clients
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ class MainScreen(Screen[None]):
         except NoMatches:
             return  # the app quit before its first frame: the children are gone
         self.set_interval(1.0, self._tick)
+        self.set_interval(SYSTEM_POLL, self._poll_system_clients)
         self._focus_tab()
 
     def on_screen_resume(self) -> None:
@@ -249,6 +253,24 @@ class MainScreen(Screen[None]):
         self._update_join_bar()
         self._update_empty_texts()
         self.refresh_bindings()
+
+    @work(exclusive=True, group="system-clients")
+    async def _poll_system_clients(self) -> None:
+        """System guests (under sshd) have no engine events: tmux's client list is read
+        every few seconds, and only while system guests are set up."""
+        if self.services is None:
+            return
+        found = await self.services.system_clients()
+        if found is None:
+            return
+        table = self.clients_table
+        known = {k for k in table.records if k.startswith(SYSTEM_CLIENT_PREFIX)}
+        for info in found:
+            if info.id not in known:
+                self.post_message(self.EngineEvent(ClientJoined(info)))
+        for gone in known - {info.id for info in found}:
+            record = table.records[gone]
+            self.post_message(self.EngineEvent(ClientLeft(record, "left")))
 
     def _tick(self) -> None:
         self.now = self.clock()
