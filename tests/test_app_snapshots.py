@@ -48,21 +48,25 @@ def fixed_interpreter(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Until the data is loaded and two frames in a row look the same.
+    """Until the data is loaded and four frames in a row, 0.1 s apart, look the same.
 
-    Loading ends with relabelled tabs, whose underline Textual moves after a refresh.
+    Loading ends with relabelled tabs, whose underline Textual moves after a refresh;
+    validation restyles an input a moment after its last key.
     """
     app = pilot.app
     assert isinstance(app, PairtuiApp)
     deadline = time.monotonic() + 10
     previous = ""
+    same = 0
     while time.monotonic() < deadline:
-        await pilot.pause(0.05)
+        await pilot.pause(0.1)
         loading = [w for w in app.workers if w.group in LOADING and w.is_running]
         if app.server.phase == "starting" or loading:
+            same = 0
             continue
         frame = app.export_screenshot()
-        if frame == previous:
+        same = same + 1 if frame == previous else 0
+        if same >= 3:
             return
         previous = frame
     raise AssertionError("the dashboard did not settle")

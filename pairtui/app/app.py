@@ -9,13 +9,14 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widgets import Input
 
 from pairtui import config as config_mod
 from pairtui import paths
@@ -293,6 +294,11 @@ class PairtuiApp(App[None], inherit_bindings=False):
             yield Command(
                 binding.description, binding.tooltip, partial(self.run_action, binding.action)
             )
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """``[ui] cursor_blink`` applies to every input, in every dialog."""
+        if isinstance(event.widget, Input):
+            event.widget.cursor_blink = self.cursor_blink
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # Quit and Theme come from our bindings (quit must ask first; theme is saved).
