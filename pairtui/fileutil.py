@@ -45,6 +45,20 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+Stamp = tuple[int, int, int]
+NO_FILE: Stamp = (0, 0, 0)
+
+
+def file_stamp(path: Path) -> Stamp:
+    """``(mtime_ns, size, inode)``: one ``stat`` that tells whether a file was rewritten
+    (every pairtui write is a rename, so a new inode); :data:`NO_FILE` when it is gone."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return NO_FILE
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")

@@ -24,7 +24,7 @@ import asyncssh
 
 from pairtui import paths
 from pairtui.errors import PairtuiError
-from pairtui.fileutil import atomic_write, locked
+from pairtui.fileutil import atomic_write, file_stamp, locked
 
 META_PREFIX = "# pairtui-guest "
 KEY_TAG = "pairtui:"
@@ -442,12 +442,12 @@ class KeyIndex:
 
     @classmethod
     def load(cls, path: Path) -> KeyIndex:
-        stamp = _stamp(path)
+        stamp = file_stamp(path)
         guests = _parse(_read(path)).guests
         return cls({k.blob: (g, k) for g in guests.values() for k in g.keys}, stamp)
 
     def fresh(self, path: Path) -> KeyIndex:
-        return self if _stamp(path) == self.stamp else KeyIndex.load(path)
+        return self if file_stamp(path) == self.stamp else KeyIndex.load(path)
 
     def guests(self) -> dict[str, Guest]:
         return {g.name: g for g, _ in self.by_blob.values()}
@@ -459,11 +459,3 @@ def _read(path: Path) -> str:
         return path.read_bytes().decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return ""
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return (0, 0, 0)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)

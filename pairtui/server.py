@@ -37,6 +37,7 @@ from pairtui.events import (
     ClientLeft,
     Event,
 )
+from pairtui.fileutil import NO_FILE, Stamp, file_stamp
 from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, load_or_create_host_key
@@ -83,7 +84,7 @@ class Engine:
         self._sessions: dict[str, GuestSession] = {}
         self._ids = itertools.count(1)
         self._index = KeyIndex.load(self.registry_path)
-        self._share_cache: tuple[tuple[int, int], list[Share]] = ((-1, -1), [])
+        self._share_cache: tuple[Stamp, list[Share]] = ((-1, -1, -1), [])
         self._subscribers: list[Callable[[Event], None]] = []
         self._server: asyncssh.SSHAcceptor | None = None
         self._control: ControlServer | None = None
@@ -177,10 +178,8 @@ class Engine:
         return self._index.by_blob.get(key.public_data)
 
     def share_list(self) -> list[Share]:
-        try:
-            st = self.shares.path.stat()
-            stamp = (st.st_mtime_ns, st.st_ino)
-        except FileNotFoundError:
+        stamp = file_stamp(self.shares.path)
+        if stamp == NO_FILE:
             return []
         if stamp != self._share_cache[0]:
             self._share_cache = (stamp, self.shares.load())
@@ -249,7 +248,7 @@ class Engine:
         """
         if force:
             self._index = KeyIndex.load(self.registry_path)
-            self._share_cache = ((-1, -1), [])
+            self._share_cache = ((-1, -1, -1), [])
         else:
             self._index = self._index.fresh(self.registry_path)
         shares = {s.name for s in self.share_list()}

@@ -20,6 +20,7 @@ from pairtui import control, paths
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientInfo, Event
+from pairtui.fileutil import file_stamp
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -104,23 +105,15 @@ class ShareHost(Protocol):
     def set_buffer(self, text: str) -> bool: ...
 
 
-def _stamp(path: Path) -> tuple[int, int, int]:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return (0, 0, 0)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 class FileWatch:
     """Tells whether a file changed since the last look: one ``stat``, no reading."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stamp = _stamp(path)
+        self._stamp = file_stamp(path)
 
     def changed(self) -> bool:
-        stamp = _stamp(self.path)
+        stamp = file_stamp(self.path)
         if stamp == self._stamp:
             return False
         self._stamp = stamp
