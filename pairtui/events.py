@@ -7,6 +7,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+SHARE_STOPPED = "the host stopped this share"
+"""Why a guest left when its share went away: the host did it, so tmux need not say it."""
+
 
 @dataclass
 class ClientInfo:

@@ -30,6 +30,7 @@ from pairtui import paths, system
 from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import (
+    SHARE_STOPPED,
     AccessRefused,
     ClientChanged,
     ClientInfo,
@@ -262,7 +263,7 @@ class Engine:
             if guest.expired():
                 await session.disconnect("your invitation has expired", "kick")
             elif info.share not in shares:
-                await session.disconnect("the host stopped this share", "leave")
+                await session.disconnect(SHARE_STOPPED, "leave")
             elif guest.share and guest.share != info.share:
                 await session.disconnect("you are no longer invited to this share", "kick")
             elif guest.mode is not session.registry_mode:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pairtui.errors import PairtuiError
-from pairtui.events import ClientInfo, ClientJoined, ClientLeft, Event
+from pairtui.events import SHARE_STOPPED, ClientInfo, ClientJoined, ClientLeft, Event
 from pairtui.shares import Share
 from pairtui.tmux import Tmux
 
@@ -53,7 +53,9 @@ class TmuxNotifier:
             text = f"pairtui: {c.guest} joined ({c.mode}) from {peer_host(c.peer)}"
         elif isinstance(event, ClientLeft):
             c = event.client
-            text = f"pairtui: {c.guest} left ({event.reason})"
+            # The host's own unshare already said so; a later "left" line would hide it.
+            stopped = event.reason == SHARE_STOPPED
+            text = "" if stopped else f"pairtui: {c.guest} left ({event.reason})"
         else:
             return
         if isinstance(event, ClientJoined):

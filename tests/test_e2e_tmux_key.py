@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -16,6 +17,7 @@ from support import (
     SshGuest,
     TmuxHost,
     add_guest,
+    holds_for,
     pairtui,
     pairtui_json,
     type_in_host,
@@ -23,6 +25,9 @@ from support import (
 )
 
 from pairtui import control
+from pairtui.events import SHARE_STOPPED, ClientInfo, ClientJoined, ClientLeft, Event
+from pairtui.shares import Share
+from pairtui.tmux_notify import TmuxNotifier
 from pairtui.tmux_plugin import BEGIN, MARK
 
 pytestmark = pytest.mark.e2e
@@ -165,6 +170,8 @@ def test_the_key_shares_the_current_pane_and_a_second_press_stops_it(
     wait_until(lambda: "stopped sharing host-0" in host_term.text(), what="stop message")
     wait_until(lambda: tmux_host.run("show-options", "-gqv", "@pairtui_status").strip() == "",
                what="status cleared")  # fmt: skip
+    # No "alice left" line replaces it: the host stopped the share and was told so once.
+    holds_for(lambda: "stopped sharing host-0" in host_term.text(), 1.5)
 
 
 def test_tpm_entry_point_binds_the_key(tmux_host: TmuxHost) -> None:
@@ -178,3 +185,37 @@ def test_tpm_entry_point_binds_the_key(tmux_host: TmuxHost) -> None:
              if MARK in r]  # fmt: skip
     assert bound == ["K"]
     assert not (Path.home() / ".tmux.conf").exists()  # TPM users keep their own config
+
+
+def test_host_messages_say_join_and_leave_but_not_the_hosts_own_unshare(
+    tmux_host: TmuxHost, host_term: HostTerminal
+) -> None:
+    tmux_host.run("set-option", "-g", "display-time", "60000")  # messages stay to be read
+    share = Share("main", "session", "host", None, str(tmux_host.socket), "now")
+    alice = ClientInfo("c1", "alice", "SHA256:x", "127.0.0.1:5000", "main", "view")
+    bob = ClientInfo("c2", "bob", "SHA256:y", "127.0.0.1:5001", "main", "pair")
+    connected: list[ClientInfo] = []
+    notifier = TmuxNotifier(lambda: [share], lambda: list(connected))
+
+    async def feed(*events: Event) -> None:
+        for event in events:
+            if isinstance(event, ClientJoined):
+                connected.append(event.client)
+            elif isinstance(event, ClientLeft):
+                connected.remove(event.client)
+            notifier(event)
+        await notifier.close()
+
+    def status() -> str:
+        return tmux_host.run("show-options", "-gqv", "@pairtui_status").strip()
+
+    asyncio.run(feed(ClientJoined(alice)))
+    wait_until(lambda: "pairtui: alice joined (view) from 127.0.0.1" in host_term.text(),
+               what="join message")  # fmt: skip
+    asyncio.run(feed(ClientJoined(bob), ClientLeft(bob, "guest left")))
+    wait_until(lambda: "pairtui: bob left (guest left)" in host_term.text(), what="leave message")
+    asyncio.run(feed(ClientLeft(alice, SHARE_STOPPED)))
+    # The status segment still follows, but the host's screen keeps what it had.
+    assert status() == ""
+    holds_for(lambda: "pairtui: bob left (guest left)" in host_term.text(), 1.0)
+    assert "alice left" not in host_term.text()
