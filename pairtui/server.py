@@ -14,7 +14,6 @@ import fcntl
 import itertools
 import os
 import signal
-import socket
 import struct
 import sys
 import termios
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from pairtui import paths, system
+from pairtui import paths, ssh_fastpath, system
 from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -104,6 +103,7 @@ class Engine:
         self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
         self.host_key = load_or_create_host_key()
         _use_pidfd_child_watcher()
+        ssh_fastpath.install()
         self._control = ControlServer(self, self.control_path)
         await self._control.start()
         try:
@@ -319,7 +319,8 @@ class GuestConnection(asyncssh.SSHServer):
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
-        self._stop_quick_acks = _ack_quickly(conn)
+        self._stop_quick_acks = ssh_fastpath.ack_quickly(conn)
+        ssh_fastpath.tune(conn)
         peer = conn.get_extra_info("peername")
         if peer:
             host, port = str(peer[0]), int(peer[1])
@@ -417,6 +418,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._end_event = "leave"
         self._end_reason = "guest left"
         self._loop = asyncio.get_running_loop()
+        self.fast: ssh_fastpath.ChannelFastPath | None = None
 
     # --- asyncssh callbacks ------------------------------------------------------
 
@@ -463,6 +465,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             chan.exit(1)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        self._typed(data)
+
+    def _typed(self, data: bytes) -> None:
         self.info.last_input = time.time()
         if self._master < 0:
             return
@@ -552,6 +557,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         os.set_blocking(master, False)
         self._master = master
         self.info.pid = self._proc.pid
+        if self.conn.conn is not None:
+            self.fast = ssh_fastpath.ChannelFastPath(self.conn.conn, chan, self._typed)
+            self.fast.start()
         self.resume_writing()
         self.engine.register(self)
         if self._closing is not None:  # the guest left while tmux was starting
@@ -575,7 +583,10 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             if self._closing is None:
                 self._loop.create_task(self._shutdown())
             return
-        chan.write(data)
+        if self.fast is not None:
+            self.fast.send(data)
+        else:
+            chan.write(data)
 
     def _flush_input(self) -> None:
         try:
@@ -663,39 +674,16 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.engine.emit(ClientChanged(self.info))
 
 
-def _ack_quickly(conn: asyncssh.SSHServerConnection) -> Callable[[], None]:
-    """ACK every segment at once until the session starts; returns how to stop.
-
-    During the handshake the OpenSSH client still has Nagle on and waits for our ACK
-    before sending its next small packet, while Linux delays that ACK by ~40 ms when we
-    have nothing to send back: one or two such stalls were most of a guest's connect time.
-    """
-    sock = conn.get_extra_info("socket")
-    quickack = getattr(socket, "TCP_QUICKACK", None)
-    if sock is None or quickack is None:
-        return lambda: None
-    received = conn.data_received
-
-    def data_received(data: bytes, datatype: int | None = None) -> None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        received(data, datatype)
-
-    conn.data_received = data_received  # type: ignore[method-assign]
-
-    def stop() -> None:
-        conn.data_received = received  # type: ignore[method-assign]
-
-    return stop
-
-
 def _use_pidfd_child_watcher() -> None:
     """Python 3.11 waits for each child (a `tmux attach` per guest) in its own thread;
     a pidfd watcher waits on the event loop instead. 3.12+ does this by itself."""
+    loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
         return
+    if not isinstance(loop, asyncio.SelectorEventLoop):  # uvloop reaps children itself
+        return
     watcher = asyncio.PidfdChildWatcher()
-    watcher.attach_loop(asyncio.get_running_loop())
+    watcher.attach_loop(loop)
     asyncio.set_child_watcher(watcher)
 
 

@@ -1,0 +1,300 @@
+"""asyncssh's per-packet path, made cheaper for guest connections.
+
+Every key a guest types and every screen update it gets is one SSH packet, and on a
+guest's echo the server's Python time per packet was most of the gap to OpenSSH. A
+profile of `pairtui serve` found work asyncssh does per packet that buys us nothing:
+
+- a new ``AESGCM`` object (an OpenSSL context) for every packet, in and out;
+- formatting a debug line for every packet, then throwing it away unless debug level 3;
+- an empty MSG_IGNORE before every packet sent, written to the socket on its own (a
+  countermeasure for CBC ciphers; the embedded server only negotiates AES-GCM);
+- re-arming the keepalive timer (a heap push) for every packet received.
+
+:func:`install` changes the first two for the whole process (same behaviour, less work);
+:func:`tune` the last two, per connection. Each checks that asyncssh still has what it
+expects and otherwise leaves asyncssh alone, so a new asyncssh is slower, never broken.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import asyncssh
+import asyncssh.encryption
+import asyncssh.logging
+import asyncssh.packet
+from asyncssh.constants import MSG_CHANNEL_DATA, MSG_CHANNEL_WINDOW_ADJUST, MSG_IGNORE
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+AEAD_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+_installed = False
+
+
+def install() -> None:
+    """Process-wide: cache each direction's AES-GCM context; skip unused packet logs."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    base = getattr(asyncssh.encryption, "GCMCipher", None)
+    if base is not None and hasattr(base, "_update_iv") and hasattr(base, "encrypt_and_sign"):
+        setattr(asyncssh.encryption, "GCMCipher", _gcm_cipher_class(base))  # noqa: B010
+    logger_cls = getattr(asyncssh.logging, "SSHLogger", None)
+    packet_logger = getattr(asyncssh.packet, "SSHPacketLogger", None)
+    if logger_cls is not None and hasattr(logger_cls, "_debug_level") and packet_logger:
+        log_packet = packet_logger._log_packet
+
+        def _log_packet(self: Any, *args: Any) -> None:
+            if logger_cls._debug_level >= 3:  # the only level SSHLogger.packet writes at
+                log_packet(self, *args)
+
+        packet_logger._log_packet = _log_packet
+
+
+def _gcm_cipher_class(base: type[Any]) -> type[Any]:
+    class CachedGCMCipher(base):  # type: ignore[misc]
+        """asyncssh's GCMCipher with one AESGCM per key instead of one per packet."""
+
+        def __init__(self, cipher_name: str, key: bytes, iv: bytes) -> None:
+            super().__init__(cipher_name, key, iv)
+            self._aead = AESGCM(key)
+
+        def encrypt_and_sign(self, header: bytes, data: bytes) -> tuple[bytes, bytes]:
+            out = self._aead.encrypt(self._iv, data, header)
+            self._update_iv()
+            return header + out[:-16], out[-16:]
+
+        def verify_and_decrypt(self, header: bytes, data: bytes, mac: bytes) -> bytes | None:
+            try:
+                plain: bytes | None = self._aead.decrypt(self._iv, data + mac, header)
+            except InvalidTag:
+                plain = None
+            self._update_iv()
+            return plain
+
+    return CachedGCMCipher
+
+
+def tune(conn: asyncssh.SSHServerConnection) -> None:
+    """Per connection: no CBC-only ignore packets under AES-GCM; a lazy keepalive timer."""
+    send_packet = conn.send_packet
+    depth = 0
+
+    def send_packet_once(pkttype: int, *args: bytes, handler: Any = None) -> None:
+        nonlocal depth
+        if depth and pkttype == MSG_IGNORE and conn.get_extra_info("send_cipher") in AEAD_CIPHERS:
+            return  # the empty MSG_IGNORE asyncssh puts before each packet
+        depth += 1
+        try:
+            send_packet(pkttype, *args, handler=handler)
+        finally:
+            depth -= 1
+
+    conn.send_packet = send_packet_once  # type: ignore[method-assign]
+
+    needed = ("_keepalive_timer", "_set_keepalive_timer", "_auth_complete")
+    if all(hasattr(conn, a) for a in needed):
+        # asyncssh cancels and re-creates the keepalive timer for every packet received.
+        # Armed once instead, it fires every interval and asks for a reply; the count of
+        # unanswered asks (reset only by a reply, as before) still ends a dead connection.
+        def arm_once() -> None:
+            if conn._auth_complete and conn._keepalive_timer is None:
+                conn._set_keepalive_timer()
+
+        conn._reset_keepalive_timer = arm_once  # type: ignore[method-assign]
+
+
+def ack_quickly(conn: asyncssh.SSHServerConnection) -> Callable[[], None]:
+    """ACK every segment at once until the session starts; returns how to stop.
+
+    During the handshake the OpenSSH client still has Nagle on and waits for our ACK
+    before sending its next small packet, while Linux delays that ACK by ~40 ms when we
+    have nothing to send back: one or two such stalls were most of a guest's connect time.
+    """
+    sock = conn.get_extra_info("socket")
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    if sock is None or quickack is None:
+        return lambda: None
+    received = conn.data_received
+
+    def data_received(data: bytes, datatype: int | None = None) -> None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+        received(data, datatype)
+
+    conn.data_received = data_received  # type: ignore[method-assign]
+
+    def stop() -> None:
+        conn.data_received = received  # type: ignore[method-assign]
+
+    return stop
+
+
+class ChannelFastPath:
+    """A guest's keys in and screen out as single SSH packets, past asyncssh's layers.
+
+    With caches cold after every idle moment (any shared machine), a packet's cost is the
+    code it touches, and asyncssh's generic path (packet objects, dispatch, channel
+    buffers, per-layer checks) touched several times more than the work needs. Here a
+    lone CHANNEL_DATA packet for this channel is decrypted, checked and delivered in one
+    function, and screen output becomes one packet in another, with asyncssh's own
+    state (sequence numbers, IVs, windows, rekey byte count) kept exactly as it would
+    keep it. Anything else (other packets, several in one read, a window or a rekey
+    due, buffered data, another cipher) goes to asyncssh untouched.
+    """
+
+    def __init__(
+        self,
+        conn: asyncssh.SSHServerConnection,
+        chan: asyncssh.SSHServerChannel[bytes],
+        deliver: Callable[[bytes], None],
+    ) -> None:
+        self._conn: Any = conn
+        self._chan: Any = chan
+        self._deliver = deliver
+        self._slow_receive = conn.data_received
+        self._pkthdr = getattr(type(conn), "_recv_pkthdr", None)
+        self._pool = b""
+        self.fast_in = self.fast_out = 0  # packets that took this path (for tests)
+        self.enabled = _supported(conn, chan)
+
+    def start(self) -> None:
+        if self.enabled:
+            self._conn.data_received = self.receive
+
+    def receive(self, data: bytes, datatype: int | None = None) -> None:
+        """Whole packets from the start of ``data`` while they are ours; the rest to asyncssh."""
+        conn = self._conn
+        pos, end = 0, len(data)
+        if (
+            not conn._inpbuf
+            and conn._decompressor is None
+            and getattr(conn._recv_handler, "__func__", None) is self._pkthdr
+        ):
+            while end - pos >= 4:
+                size = 4 + int.from_bytes(data[pos : pos + 4], "big") + 16  # length, tag
+                if end - pos < size:
+                    break
+                if not self._open(data if size == end else data[pos : pos + size]):
+                    break
+                pos += size
+        if pos < end:
+            self._slow_receive(data[pos:] if pos else data, datatype)
+
+    def _open(self, packet: bytes) -> bool:
+        """Decrypt and deliver one packet if it is channel data for us (or an ignore)."""
+        conn, chan = self._conn, self._chan
+        cipher: Any = getattr(conn._recv_encryption, "_cipher", None)
+        aead = getattr(cipher, "_aead", None)
+        if aead is None:
+            return False
+        try:
+            plain = aead.decrypt(cipher._iv, packet[4:], packet[:4])
+        except InvalidTag:  # asyncssh reports it (and drops the connection)
+            return False
+        if len(plain) < 2 or plain[0] + 2 > len(plain):
+            return False
+        if plain[1] == MSG_IGNORE:
+            cipher._update_iv()
+            conn._recv_seq = (conn._recv_seq + 1) & 0xFFFFFFFF
+            return True
+        n = int.from_bytes(plain[6:10], "big")
+        if (
+            plain[1] != MSG_CHANNEL_DATA
+            or len(plain) < 10
+            or int.from_bytes(plain[2:6], "big") != chan._recv_chan
+            or 10 + n + plain[0] != len(plain)
+            or not 0 < n <= min(chan._recv_window, chan._recv_pktsize)
+            or chan._recv_state != "open"
+            or chan._send_state != "open"
+            or chan._recv_paused
+            or chan._recv_buf
+        ):
+            return False
+        cipher._update_iv()
+        conn._recv_seq = (conn._recv_seq + 1) & 0xFFFFFFFF
+        chan._recv_window -= n
+        if chan._recv_window < chan._init_recv_window / 2:
+            adjust = chan._init_recv_window - chan._recv_window
+            chan.send_packet(MSG_CHANNEL_WINDOW_ADJUST, adjust.to_bytes(4, "big"))
+            chan._recv_window = chan._init_recv_window
+        self.fast_in += 1
+        self._deliver(plain[10 : 10 + n])
+        return True
+
+    def send(self, data: bytes) -> None:
+        conn, chan = self._conn, self._chan
+        enc = conn._send_encryption
+        cipher: Any = getattr(enc, "_cipher", None)
+        aead = getattr(cipher, "_aead", None)
+        n = len(data)
+        if (
+            not self.enabled
+            or aead is None
+            or chan._send_state != "open"
+            or chan._send_buf
+            or not 0 < n <= min(chan._send_window, chan._send_pktsize)
+            or not conn._kex_complete
+            or conn._compressor is not None
+            or conn._rekey_bytes_sent >= conn._rekey_bytes
+            or (conn._rekey_seconds and time.monotonic() >= conn._rekey_time)
+            or conn._transport is None
+        ):
+            chan.write(data)
+            return
+        payload = b"%c%b%b%b" % (
+            MSG_CHANNEL_DATA,
+            chan._send_chan.to_bytes(4, "big"),
+            n.to_bytes(4, "big"),
+            data,
+        )
+        padlen = -(conn._send_enchdrlen + len(payload)) % conn._send_blocksize
+        if padlen < 4:
+            padlen += conn._send_blocksize
+        packet = b"%c%b%b" % (padlen, payload, self._padding(padlen))
+        header = len(packet).to_bytes(4, "big")
+        sealed = aead.encrypt(cipher._iv, packet, header)
+        cipher._update_iv()
+        conn._send_seq = (conn._send_seq + 1) & 0xFFFFFFFF
+        conn._rekey_bytes_sent += len(packet)
+        chan._send_window -= n
+        self.fast_out += 1
+        conn._transport.write(header + sealed)
+
+    def _padding(self, n: int) -> bytes:
+        """Random padding, as asyncssh sends it, from a pool: one getrandom per ~200 packets."""
+        if len(self._pool) < n:
+            self._pool = os.urandom(4096)
+        out, self._pool = self._pool[:n], self._pool[n:]
+        return out
+
+
+_CONN_ATTRS = (
+    "_recv_encryption", "_send_encryption", "_inpbuf", "_decompressor", "_compressor",
+    "_recv_seq", "_send_seq", "_kex_complete", "_rekey_bytes_sent", "_rekey_bytes",
+    "_rekey_seconds", "_rekey_time", "_transport", "_send_enchdrlen", "_send_blocksize",
+    "_recv_handler", "_recv_pkthdr",
+)  # fmt: skip
+_CHAN_ATTRS = (
+    "_recv_chan", "_send_chan", "_recv_pktsize", "_recv_window", "_init_recv_window", "_recv_state",
+    "_send_state", "_recv_paused", "_recv_buf", "_send_buf", "_send_window", "_send_pktsize",
+)  # fmt: skip
+
+
+def _supported(conn: asyncssh.SSHServerConnection, chan: Any) -> bool:
+    """Only with the asyncssh internals this was written against (else: asyncssh's path)."""
+    return (
+        _installed
+        # The channel itself, not a wrapper such as asyncssh's line editor (whose
+        # attributes read through to the channel but are written on the wrapper).
+        and isinstance(chan, asyncssh.SSHServerChannel)
+        and all(hasattr(conn, a) for a in _CONN_ATTRS)
+        and all(hasattr(chan, a) for a in _CHAN_ATTRS)
+    )
