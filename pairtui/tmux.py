@@ -11,19 +11,38 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import libtmux
-from libtmux import exc as tmux_exc
-
 from pairtui.errors import PairtuiError
+
+
+def _import_libtmux() -> None:
+    """libtmux reads ``sys.stdout.encoding`` once on import (and never uses it). In the
+    dashboard the core loads after first paint, when sys.stdout is Textual's print
+    capture, which has no encoding: give libtmux the real stdout for that one read."""
+    if hasattr(sys.stdout, "encoding") or "libtmux" in sys.modules:
+        return
+    captured = sys.stdout
+    sys.stdout = sys.__stdout__ or io.StringIO()
+    try:
+        import libtmux  # noqa: F401
+    finally:
+        sys.stdout = captured
+
+
+_import_libtmux()
+
+import libtmux  # noqa: E402
+from libtmux import exc as tmux_exc  # noqa: E402
 
 SESSION_PREFIX = "pairtui-"
 # A user option the engine keeps current; put #{@pairtui_status} in status-right.

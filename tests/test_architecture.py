@@ -41,3 +41,51 @@ def test_the_headless_engine_loads_without_textual_in_the_process() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_each_command_is_registered_by_the_group_the_cli_loads_for_it() -> None:
+    import argparse
+
+    from pairtui import cli
+
+    def names(parser: argparse.ArgumentParser) -> set[str]:
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return set(sub.choices)
+
+    assert names(cli.build_parser()) == set(cli.COMMANDS)
+    for group in cli.GROUPS:
+        owned = {cmd for cmd, g in cli.COMMANDS.items() if g == group}
+        assert names(cli.build_parser(group)) == owned, group
+
+
+def test_the_dashboard_command_paints_before_asyncssh_and_libtmux_load() -> None:
+    # What `pairtui` imports before Textual's first paint; the core follows in a thread.
+    code = (
+        "import sys; from pairtui.cli import build_parser;"
+        "build_parser('dashboard').parse_args(['dashboard']);"
+        "import pairtui.app.app;"
+        "print(sorted(m for m in ('asyncssh', 'libtmux', 'cryptography') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_tmux_layer_imports_under_a_stdout_without_an_encoding() -> None:
+    # The dashboard loads the core while sys.stdout is Textual's print capture.
+    code = (
+        "import sys\n"
+        "class Capture:\n"
+        "    def write(self, s): return len(s)\n"
+        "    def flush(self): pass\n"
+        "sys.stdout = Capture()\n"
+        "import pairtui.tmux, pairtui.server\n"
+        "assert isinstance(sys.stdout, Capture)\n"
+        "sys.__stdout__.write('ok')\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "ok"

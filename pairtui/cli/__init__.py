@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 from pairtui import __version__
-from pairtui.cli import clients, dashboard, guests, serve, shares, system, tmux, tunnels
 from pairtui.cli.common import Handler
 from pairtui.errors import PairtuiError
 
-GROUPS = (dashboard, guests, shares, clients, serve, tmux, system, tunnels)
+GROUPS = ("dashboard", "guests", "shares", "clients", "serve", "tmux", "system", "tunnels")
+
+COMMANDS = {
+    "dashboard": "dashboard", "config": "dashboard", "guest": "guests", "share": "shares",
+    "unshare": "shares", "ssh-string": "shares", "clients": "clients", "kick": "clients",
+    "mode": "clients", "serve": "serve", "join": "serve", "tmux": "tmux", "status": "tmux",
+    "system": "system", "authorized-keys-command": "system", "tunnel": "tunnels",
+}  # fmt: skip
+"""Which group module registers each command: a command loads only its own group (and
+what that needs), so the dashboard paints before asyncssh is imported and the tmux
+status line's `pairtui status` stays quick. A test checks this against the parser."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def group(name: str) -> ModuleType:
+    return importlib.import_module(f"pairtui.cli.{name}")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pairtui", description="Share tmux with guests over SSH. Every command takes --json."
     )
@@ -28,17 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         return sp
 
-    for group in GROUPS:
-        group.register(sub, add)
+    for name in [only] if only else GROUPS:
+        group(name).register(sub, add)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in {"-h", "--help", "--version"}):
         argv = ["dashboard", *argv]  # `pairtui [--port N ...]` opens the dashboard
-    args = parser.parse_args(argv)
+    args = build_parser(COMMANDS.get(argv[0])).parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)

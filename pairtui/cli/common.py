@@ -6,14 +6,15 @@ import argparse
 import contextlib
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pairtui import config as config_mod
-from pairtui import control, system
+from pairtui import control
 from pairtui.errors import PairtuiError
-from pairtui.registry import Mode
-from pairtui.ssh import fingerprint, load_or_create_host_key
-from pairtui.tmux import Tmux, resolve_socket
+
+if TYPE_CHECKING:  # asyncssh and libtmux load only for the commands that use them
+    from pairtui.registry import Mode
+    from pairtui.tmux import Tmux
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -35,12 +36,16 @@ def notify_engine() -> None:
 
     System guests (``pairtui system setup``) are brought in line as well.
     """
+    from pairtui import system
+
     with contextlib.suppress(PairtuiError):
         control.request("reload")
     system.sync_if_set_up()
 
 
 def mode_arg(value: str) -> Mode:
+    from pairtui.registry import Mode
+
     try:
         return Mode(value)
     except ValueError:
@@ -48,6 +53,8 @@ def mode_arg(value: str) -> Mode:
 
 
 def tmux_from_args(args: argparse.Namespace) -> Tmux:
+    from pairtui.tmux import Tmux, resolve_socket
+
     cfg = config_mod.load()
     return Tmux(resolve_socket(getattr(args, "tmux_socket", None) or cfg.tmux_socket))
 
@@ -70,5 +77,7 @@ def server_address() -> tuple[str, int, str]:
         status = None
     if status:
         return str(status["listen"]), int(status["port"]), str(status["fingerprint"])
+    from pairtui.ssh import fingerprint, load_or_create_host_key
+
     cfg = config_mod.load()
     return cfg.listen, cfg.port, fingerprint(load_or_create_host_key())
