@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import RenderResult
 from textual.content import Content
-from textual.reactive import reactive
+from textual.reactive import reactive, var
 from textual.widget import Widget
 
 from pairtui.app import fmt
@@ -15,13 +15,19 @@ class StatusBar(Widget):
     """Listening address, uptime, attached or not, and errors in words."""
 
     state: reactive[ServerState] = reactive(ServerState, layout=False)
-    now: reactive[float] = reactive(0.0)
+    now: var[float] = var(0.0)
+    """The clock; it repaints only when the minute-grained uptime it shows changes."""
+    uptime: reactive[str] = reactive("")
     counts: reactive[dict[str, int]] = reactive(dict)
     """How many clients are connected, guests invited and shares live."""
 
     def watch_state(self, state: ServerState) -> None:
         self.set_class(state.phase == "error" or state.phase == "stopped", "-error")
         self.set_class(state.phase == "attached", "-attached")
+        self.watch_now()
+
+    def watch_now(self) -> None:
+        self.uptime = fmt.coarse(self.now - self.state.started)
 
     def render(self) -> RenderResult:
         s = self.state
@@ -29,7 +35,7 @@ class StatusBar(Widget):
             return Content.from_markup("[b]pairtui[/b] · starting the server…")
         if s.phase in ("error", "stopped"):
             return Content.from_markup("[b]pairtui[/b] · $message", message=s.message)
-        up = fmt.coarse(self.now - s.started)
+        up = self.uptime
         c = self.counts
         tally = (
             f"{c.get('clients', 0)} connected · {fmt.plural(c.get('guests', 0), 'guest')} · "
