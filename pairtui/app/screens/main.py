@@ -159,6 +159,7 @@ class MainScreen(Screen[None]):
         self.services: Services | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._tab = TABS[0]
+        self._binding_state: object = None  # what the footer was last drawn for
         self.tunnel_states: dict[str, str] = {}  # tunnel name -> its state in words
         self.set_reactive(MainScreen.now, clock())
 
@@ -242,7 +243,7 @@ class MainScreen(Screen[None]):
         self._counts_changed()
         self.reload_guests()
         self.reload_host()
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
 
     def _on_engine_event(self, event: Event) -> None:
         self.post_message(self.EngineEvent(event))
@@ -252,7 +253,7 @@ class MainScreen(Screen[None]):
             return  # on_mount shows it
         self._update_join_bar()
         self._update_empty_texts()
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
 
     @work(exclusive=True, group="system-clients")
     async def _poll_system_clients(self) -> None:
@@ -348,7 +349,16 @@ class MainScreen(Screen[None]):
         self._count(clients=self.clients_table.row_count)
         self._show_guests()
         self._show_shares()
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
+
+    def _bindings_maybe_changed(self) -> None:
+        """Redraw the footer only when what the keys can act on changed: rebuilding it
+        was the costliest part of showing a guest who joins."""
+        actions = (b.action.partition("(")[0] for b in self.BINDINGS if isinstance(b, Binding))
+        state = (self._tab, self.server.up, tuple(self._target_ready(a) for a in actions))
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     # --- rendering ---------------------------------------------------------------------
 
@@ -431,7 +441,7 @@ class MainScreen(Screen[None]):
     def _guest_detail(self, message: GuestsTable.GuestHighlighted) -> None:
         detail = self.query_one("#guests-detail", Static)
         detail.update(guest_detail(message.row, self.now) if message.row else "")
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
 
     @on(SharesTable.ShareHighlighted)
     def _share_detail(self, message: SharesTable.ShareHighlighted) -> None:
@@ -443,7 +453,7 @@ class MainScreen(Screen[None]):
         strings = self._strings_for(row)
         relays = self._relays_for(None if row.default else row.share.name) if row.share else []
         detail.update(share_detail(row, strings, self.server.fingerprint, relays))
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
 
     def _strings_for(self, row: ShareRow) -> list[str]:
         if row.share is None or self.services is None or not self.server.up:
@@ -463,7 +473,7 @@ class MainScreen(Screen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._tab = event.pane.id or self._tab  # also when a tab is clicked
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
         if event.pane.id == "shares" and self.services is not None:
             self.reload_host()  # sessions come and go without telling anyone
         self._focus_tab()
@@ -519,7 +529,7 @@ class MainScreen(Screen[None]):
     def action_show_tab(self, tab: str) -> None:
         self._tab = tab
         self.query_one(TabbedContent).active = tab
-        self.refresh_bindings()
+        self._bindings_maybe_changed()
 
     async def action_refresh(self) -> None:
         if self.server.phase == "error":
