@@ -415,6 +415,14 @@ class Registry:
                 guest.expires = expires if isinstance(expires, datetime) else None
             return replace(guest, keys=list(guest.keys))
 
+    def rename_share(self, old: str, new: str) -> list[str]:
+        """Guests invited to share ``old`` are invited to ``new``; returns their names."""
+        with self._edit() as doc:
+            moved = [g for g in doc.guests.values() if g.share == old]
+            for guest in moved:
+                guest.share = new
+            return [g.name for g in moved]
+
     def remove(self, name: str, fingerprint: str | None = None) -> Guest:
         """Remove a guest, or only one of its keys."""
         with self._edit() as doc:

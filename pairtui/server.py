@@ -252,7 +252,8 @@ class Engine:
             self._share_cache = ((-1, -1, -1), [])
         else:
             self._index = self._index.fresh(self.registry_path)
-        shares = {s.name for s in self.share_list()}
+        share_list = self.share_list()
+        shares = {s.name for s in share_list}
         for session in list(self._sessions.values()):
             info = session.info
             hit = self._index.by_blob.get(session.key_blob)
@@ -260,11 +261,21 @@ class Engine:
                 await session.disconnect("your invitation was withdrawn", "kick")
                 continue
             guest = hit[0]
+            if info.share not in shares:
+                session.follow_rename(share_list)
             if guest.expired():
                 await session.disconnect("your invitation has expired", "kick")
             elif info.share not in shares:
                 await session.disconnect(SHARE_STOPPED, "leave")
-            elif guest.share and guest.share != info.share:
+            elif (
+                guest.share
+                and guest.share != info.share
+                and not (
+                    # Invited to this share by its former name: the registry follows a
+                    # rename right after shares.json does.
+                    guest.share in session.former_names and guest.share not in shares
+                )
+            ):
                 await session.disconnect("you are no longer invited to this share", "kick")
             elif guest.mode is not session.registry_mode:
                 # Only a change in the registry moves the client; a live switch made
@@ -411,6 +422,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._master = -1
         self._proc: asyncio.subprocess.Process | None = None
         self._share: Share | None = None
+        self.former_names: set[str] = set()  # of its share, renamed while connected
         self._pending = b""
         self._reading = False
         self._closing: asyncio.Future[None] | None = None
@@ -598,6 +610,19 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._pending = self._pending[n:]
         if not self._pending:
             self._loop.remove_writer(self._master)
+
+    def follow_rename(self, shares: list[Share]) -> None:
+        """If this guest's share lives on under another name, say so (no reconnect)."""
+        mine = self._share
+        renamed = next((s for s in shares if mine is not None and s.same_as(mine)), None)
+        if renamed is None or mine is None:
+            return
+        self.former_names.add(mine.name)
+        self._share = renamed
+        self.info.share = renamed.name
+        self.engine.audit.record("rename", client=self.info.id, guest=self.info.guest,
+                                 share=renamed.name, was=mine.name)  # fmt: skip
+        self.engine.emit(ClientChanged(self.info))
 
     async def disconnect(self, reason: str, event: str) -> None:
         """End this guest's session, telling it why."""

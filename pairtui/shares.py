@@ -11,14 +11,14 @@ import getpass
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pairtui import paths
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, locked, read_text
-from pairtui.registry import Guest
+from pairtui.registry import Guest, Registry
 from pairtui.tmux import ShareSessions, Tmux, share_sessions
 
 SHARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -39,6 +39,12 @@ class Share:
 
     def tmux(self) -> Tmux:
         return Tmux(Path(self.socket))
+
+    def same_as(self, other: Share) -> bool:
+        """The same share, whatever it is called now (a rename keeps everything else)."""
+        return (self.kind, self.target, self.socket, self.created) == (
+            other.kind, other.target, other.socket, other.created
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -142,6 +148,29 @@ class ShareStore:
         if tmux.alive():
             tmux.kill_share(name)
         return share
+
+    def rename(self, old: str, new: str, registry: Registry | None = None) -> Share:
+        """Give a share a new name; its guests stay connected (their tmux sessions are
+        renamed in place) and the engine follows it by :meth:`Share.same_as`. Guests
+        invited to the share by name are invited by the new name (``registry``), after
+        shares.json is written: the engine tolerates that order, not the other."""
+        validate_share_name(new)
+        with self._edit() as shares:
+            found = next((s for s in shares if s.name == old), None)
+            if found is None:
+                raise PairtuiError(f"no share named {old!r} (see `pairtui share list`)")
+            if new == old:
+                return found
+            if any(s.name == new for s in shares):
+                raise PairtuiError(f"there is already a share named {new!r}")
+            tmux = found.tmux()
+            if tmux.alive() and tmux.has_session(found.sessions.view):
+                tmux.rename_share(old, new, host=getpass.getuser())
+            renamed = replace(found, name=new)
+            shares[shares.index(found)] = renamed
+        if registry is not None:
+            registry.rename_share(old, new)
+        return renamed
 
     def for_window(self, window: str) -> Share | None:
         """The pane share of a window, if there is one."""

@@ -276,6 +276,22 @@ class Tmux:
                     "set-option", "-g", "window-size", "manual"]  # fmt: skip
         return new
 
+    def rename_share(self, old: str, new: str, host: str) -> ShareSessions:
+        """Rename a share's guest sessions in place: attached guests stay attached."""
+        before, after = share_sessions(old), share_sessions(new)
+        prefix = self.global_prefix()
+        cmds: list[list[str]] = []
+        for mode, was, now in (
+            ("view", before.view, after.view),
+            ("pair", before.pair, after.pair),
+        ):
+            cmds.append(["rename-session", "-t", f"={was}", now])
+            # Only the status line names the share.
+            cmds += [c for c in self._session_options(now, mode, host, new, prefix)
+                     if c[3].startswith("status-right")]  # fmt: skip
+        self.run(*_chain(cmds))
+        return after
+
     def kill_share(self, share: str) -> None:
         names = share_sessions(share)
         for name in (names.view, names.pair):

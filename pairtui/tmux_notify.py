@@ -14,7 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pairtui.errors import PairtuiError
-from pairtui.events import SHARE_STOPPED, ClientInfo, ClientJoined, ClientLeft, Event
+from pairtui.events import (
+    SHARE_STOPPED,
+    ClientChanged,
+    ClientInfo,
+    ClientJoined,
+    ClientLeft,
+    Event,
+)
 from pairtui.shares import Share
 from pairtui.tmux import Tmux
 
@@ -56,6 +63,8 @@ class TmuxNotifier:
             # The host's own unshare already said so; a later "left" line would hide it.
             stopped = event.reason == SHARE_STOPPED
             text = "" if stopped else f"pairtui: {c.guest} left ({event.reason})"
+        elif isinstance(event, ClientChanged):
+            c, text = event.client, ""  # a mode switch or a renamed share: the status only
         else:
             return
         if isinstance(event, ClientJoined):

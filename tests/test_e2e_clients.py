@@ -136,6 +136,46 @@ def test_unshare_disconnects_the_share_guests(
     assert "nothing is shared" in again.output
 
 
+def test_renaming_a_share_keeps_its_guests_connected(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"), "--share", "main")  # invited to this share by name
+    add_guest("bob", keys("bob"), "--mode", "pair")
+    ga = guests(srv.port, keys("alice"))
+    gb = guests(srv.port, keys("bob"))
+    ga.wait_for("MARK-21")
+    gb.wait_for("MARK-21")
+    res = pairtui("share", "rename", "main", "demo")
+    assert res.returncode == 0, res.stderr
+    assert "stay connected" in res.stdout
+    wait_until(lambda: sorted(c["share"] for c in pairtui_json("clients")) == ["demo", "demo"],
+               timeout=5, what="clients on the renamed share")  # fmt: skip
+    # Nobody was disconnected, and the guests still see and (bob) type into the pane.
+    holds_for(lambda: ga.child.isalive() and gb.child.isalive(), 2.0)
+    assert [s["name"] for s in pairtui_json("share", "list")] == ["demo"]
+    assert {g["name"]: g["share"] for g in pairtui_json("guest", "list")} == {
+        "alice": "demo", "bob": None,
+    }  # fmt: skip
+    sessions = host.run("list-sessions", "-F", "#{session_name}").split()
+    assert sorted(s for s in sessions if s.startswith("pairtui-")) == [
+        "pairtui-demo-pair", "pairtui-demo-view",
+    ]  # fmt: skip
+    ga.wait_for("demo shared by")  # the guests' status line names the share
+    type_in_host(host, "echo AFTER-$((40+2))")
+    ga.wait_for("AFTER-42")
+    gb.send("echo BOB-$((50+5))\r")
+    ga.wait_for("BOB-55")
+    events = [json.loads(line) for line in Audit().path.read_text().splitlines()]
+    renames = sorted((e["guest"], e["was"], e["share"]) for e in events if e["event"] == "rename")
+    assert renames == [("alice", "main", "demo"), ("bob", "main", "demo")]
+    # A new guest joins by the new name; the old one is gone.
+    again = guests(srv.port, keys("bob"), command="demo")
+    again.wait_for("AFTER-42")
+    res = pairtui("share", "rename", "nope", "other")
+    assert res.returncode == 1 and "no share named 'nope'" in res.stderr
+
+
 def test_serve_shuts_down_cleanly_on_sigterm(
     shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
 ) -> None:

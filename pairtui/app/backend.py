@@ -156,21 +156,10 @@ class TmuxShareHost:
         return self.store.remove(name)
 
     def rename(self, old: str, new: str) -> Share:
-        """A new share of the same target under the new name, then the old one goes.
+        """Renamed in place: its guests stay connected and see the new name."""
+        from pairtui.registry import Registry
 
-        Guests of the old name are disconnected (they can rejoin under the new one).
-        """
-        share = self.store.get(old)
-        if new == old:
-            return share
-        if any(s.name == new for s in self.store.load()):
-            raise PairtuiError(f"there is already a share named {new!r}")
-        if share.kind == "session":
-            renamed = self.store.create(share.tmux(), session=share.target, name=new)
-        else:
-            renamed = self.store.create(share.tmux(), pane=share.pane, name=new)
-        self.store.remove(old)
-        return renamed
+        return self.store.rename(old, new, Registry())
 
     def set_buffer(self, text: str) -> bool:
         """Also copy into the tmux paste buffer when the dashboard runs inside tmux."""

@@ -29,6 +29,21 @@ def _share_json(share: Share, store: ShareStore, default: Share | None) -> dict[
 
 def cmd_share(args: argparse.Namespace) -> int:
     store = ShareStore()
+    if args.action == "rename":
+        if len(args.names) != 2:
+            raise PairtuiError("usage: pairtui share rename OLD NEW")
+        from pairtui.registry import Registry
+
+        old, new = args.names
+        share = store.rename(old, new, Registry())
+        notify_engine()
+        if args.json:
+            print_json(_share_json(share, store, store.default()))
+        else:
+            print(f"share {old!r} is now {new!r}; its guests stay connected")
+        return 0
+    if args.names:
+        raise PairtuiError(f"unexpected arguments: {' '.join(args.names)}")
     if args.action == "list":
         shares = store.load()
         default = shares[-1] if shares else None
@@ -135,7 +150,13 @@ def cmd_ssh_string(args: argparse.Namespace) -> int:
 
 def register(sub: Any, add: Adder) -> None:
     sh = add(sub, "share", cmd_share, "share a tmux session or pane (or: share list)")
-    sh.add_argument("action", nargs="?", choices=["list"], help="list the shares")
+    sh.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "rename"],
+        help="list the shares; rename OLD NEW (guests stay connected)",
+    )
+    sh.add_argument("names", nargs="*", metavar="NAME", help=argparse.SUPPRESS)
     sh.add_argument("--session", metavar="NAME", help="the tmux session (default: current)")
     sh.add_argument("--pane", metavar="%ID", help="share the window of this pane")
     sh.add_argument("--name", metavar="SHARE", help="the share's name")

@@ -99,7 +99,7 @@ class MainScreen(Screen[None]):
         Binding("u", "share_remove", "Unshare", id="share-remove",
                 tooltip="Stop the selected share; its guests are disconnected (asks first)"),
         Binding("r", "share_rename", "Rename", id="share-rename",
-                tooltip="Give the selected share another name"),
+                tooltip="Give the selected share another name; its guests stay connected"),
         Binding("t", "tunnel_toggle", "Tunnel", id="tunnel-toggle", show=False,
                 tooltip="Bring a reverse tunnel (pairtui tunnel add) up or down"),
         Binding("c", "copy_ssh", "Copy ssh", id="copy-ssh",
