@@ -206,6 +206,7 @@ def encode_event(event: Event) -> dict[str, Any]:
         "peer": event.peer,
         "fingerprint": event.fingerprint,
         "reason": event.reason,
+        "via": event.via,
     }
 
 
@@ -219,7 +220,8 @@ def decode_event(data: dict[str, Any]) -> Event | None:
     if kind == "changed":
         return ClientChanged(decode_client(data["client"]))
     if kind == "refused":
-        return AccessRefused(str(data["peer"]), str(data["fingerprint"]), str(data["reason"]))
+        peer, fp, reason = str(data["peer"]), str(data["fingerprint"]), str(data["reason"])
+        return AccessRefused(peer, fp, reason, str(data.get("via", "")))
     if kind == "tunnel":
         fields = {f.name for f in dataclasses.fields(TunnelInfo)}
         return TunnelChanged(TunnelInfo(**{k: v for k, v in data["tunnel"].items() if k in fields}))
@@ -450,6 +452,7 @@ def _brief(row: dict[str, Any]) -> ClientInfo:
         guest=str(row["guest"]),
         fingerprint=str(row.get("fingerprint", "")),
         peer=str(row.get("peer", "")),
+        via=str(row.get("via", "")),
         share=str(row.get("share", "")),
         mode=str(row.get("mode", "")),
     )

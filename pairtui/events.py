@@ -27,6 +27,12 @@ class ClientInfo:
     rows: int = 24
     tty: str = ""
     pid: int = 0
+    via: str = ""  # the tunnel it came through; ``peer`` is then what the relay reported
+
+    @property
+    def origin(self) -> str:
+        """Where the guest is, for people: ``198.51.100.7:50312 via vps``."""
+        return where(self.peer, self.via)
 
     def to_json(self) -> dict[str, object]:
         now = time.time()
@@ -35,6 +41,7 @@ class ClientInfo:
             "guest": self.guest,
             "fingerprint": self.fingerprint,
             "peer": self.peer,
+            "via": self.via,
             "share": self.share,
             "mode": self.mode,
             "since": _iso(self.since),
@@ -45,6 +52,10 @@ class ClientInfo:
             "tmux_client": self.tty,
             "pid": self.pid,
         }
+
+
+def where(peer: str, via: str) -> str:
+    return f"{peer} via {via}" if via else peer
 
 
 def _iso(ts: float) -> str:
@@ -72,6 +83,11 @@ class AccessRefused:
     peer: str
     fingerprint: str
     reason: str
+    via: str = ""
+
+    @property
+    def origin(self) -> str:
+        return where(self.peer, self.via)
 
 
 @dataclass(frozen=True)

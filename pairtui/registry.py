@@ -362,9 +362,12 @@ class Registry:
         keys: Iterable[GuestKey],
         mode: Mode | None = None,
         share: str | None = None,
-        expires: datetime | None = None,
+        expires: datetime | bool | None = False,
     ) -> Guest:
-        """Add a guest, or add keys to an existing one (and update what was given)."""
+        """Add a guest, or add keys to an existing one (and update what was given).
+
+        As in :meth:`update`, ``expires=False`` keeps the expiry and ``None`` clears it.
+        """
         validate_name(name)
         new_keys = list(keys)
         with self._edit() as doc:
@@ -391,8 +394,8 @@ class Registry:
                 guest.mode = mode
             if share is not None:
                 guest.share = share or None
-            if expires is not None:
-                guest.expires = expires
+            if expires is not False:
+                guest.expires = expires if isinstance(expires, datetime) else None
             return replace(guest, keys=list(guest.keys))
 
     def update(
@@ -432,13 +435,32 @@ class Registry:
             if fingerprint is None:
                 del doc.guests[name]
                 return guest
-            kept = [k for k in guest.keys if k.fingerprint != fingerprint]
-            if len(kept) == len(guest.keys):
-                raise PairtuiError(f"guest {name!r} has no key {fingerprint}")
+            gone = _key_by_fingerprint(guest, fingerprint)
+            kept = [k for k in guest.keys if k is not gone]
             guest.keys = kept
             if not kept:
                 del doc.guests[name]
             return guest
+
+
+def _key_by_fingerprint(guest: Guest, given: str) -> GuestKey:
+    """The key ``given`` names: its SHA256 fingerprint, with or without ``SHA256:``, or
+    an unambiguous start of it (as the dashboard shows it, shortened)."""
+    text = given.strip().removesuffix("…").removesuffix("...")
+    if not text.upper().startswith("SHA256:"):
+        text = "SHA256:" + text
+    text = "SHA256:" + text[7:]
+    exact = [k for k in guest.keys if k.fingerprint == text]
+    if exact:
+        return exact[0]
+    hits = [k for k in guest.keys if k.fingerprint.startswith(text)] if len(text) >= 7 + 6 else []
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise PairtuiError(f"{given!r} matches {len(hits)} keys of guest {guest.name!r}: "
+                           "give more of the fingerprint")  # fmt: skip
+    have = ", ".join(k.fingerprint for k in guest.keys)
+    raise PairtuiError(f"guest {guest.name!r} has no key {given} (its keys: {have})")
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,7 @@ class Engine:
         self.audit.record(
             "join", client=info.id, guest=info.guest, fingerprint=info.fingerprint,
             peer=info.peer, share=info.share, mode=info.mode, tmux_client=info.tty,
+            **({"via": info.via} if info.via else {}),
         )  # fmt: skip
         self.emit(ClientJoined(info))
 
@@ -210,13 +211,15 @@ class Engine:
         self.audit.record(
             event, client=info.id, guest=info.guest, fingerprint=info.fingerprint,
             peer=info.peer, share=info.share, reason=reason,
-            seconds=round(time.time() - info.since, 1),
+            seconds=round(time.time() - info.since, 1), **({"via": info.via} if info.via else {}),
         )  # fmt: skip
         self.emit(ClientLeft(info, reason))
 
-    def refused(self, peer: str, fp: str, reason: str, **extra: object) -> None:
+    def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
+        if via:
+            extra["via"] = via
         self.audit.record("refused", peer=peer, fingerprint=fp, reason=reason, **extra)
-        self.emit(AccessRefused(peer, fp, reason))
+        self.emit(AccessRefused(peer, fp, reason, via))
 
     # --- host actions ------------------------------------------------------------
 
@@ -323,6 +326,7 @@ class GuestConnection(asyncssh.SSHServer):
         self.engine = engine
         self.conn: asyncssh.SSHServerConnection | None = None
         self.peer = "?"
+        self.via = ""  # the tunnel a forwarded guest came through
         self.guest: Guest | None = None
         self.key: GuestKey | None = None
         self._refused: set[str] = set()
@@ -336,6 +340,10 @@ class GuestConnection(asyncssh.SSHServer):
         if peer:
             host, port = str(peer[0]), int(peer[1])
             self.peer = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            tunnels = getattr(self.engine, "tunnels", None)
+            forwarded = tunnels.origin(host, port) if tunnels else None
+            if forwarded:
+                self.peer, self.via = forwarded
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -370,7 +378,7 @@ class GuestConnection(asyncssh.SSHServer):
         if fp in self._refused:
             return
         self._refused.add(fp)
-        self.engine.refused(self.peer, fp, reason, **extra)
+        self.engine.refused(self.peer, fp, reason, via=self.via, **extra)
         if self.conn is not None:
             self.conn.send_auth_banner(f"pairtui: {banner}\r\n")
 
@@ -398,7 +406,8 @@ class GuestConnection(asyncssh.SSHServer):
 
     def _audit_refusal(self, what: str) -> None:
         fp = self.key.fingerprint if self.key else ""
-        self.engine.refused(self.peer, fp, what, guest=self.guest.name if self.guest else None)
+        guest = self.guest.name if self.guest else None
+        self.engine.refused(self.peer, fp, what, via=self.via, guest=guest)
 
 
 class GuestSession(asyncssh.SSHServerSession[bytes]):
@@ -413,7 +422,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.registry_mode = conn.guest.mode
         self.info = ClientInfo(
             id=engine.next_id(), guest=conn.guest.name, fingerprint=conn.key.fingerprint,
-            peer=conn.peer, share="", mode=conn.guest.mode.value,
+            peer=conn.peer, via=conn.via, share="", mode=conn.guest.mode.value,
         )  # fmt: skip
         self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._term = "xterm-256color"
@@ -454,7 +463,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     def subsystem_requested(self, subsystem: str) -> bool:
         self.engine.refused(self.conn.peer, self.info.fingerprint, f"subsystem {subsystem}",
-                            guest=self.guest.name)  # fmt: skip
+                            via=self.conn.via, guest=self.guest.name)  # fmt: skip
         return False
 
     def session_started(self) -> None:
@@ -470,7 +479,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
     def _turn_away(self, reason: str, **extra: object) -> None:
         """Refuse this session with one line on the guest's stderr."""
         self.engine.refused(self.conn.peer, self.info.fingerprint, reason,
-                            guest=self.guest.name, **extra)  # fmt: skip
+                            via=self.conn.via, guest=self.guest.name, **extra)  # fmt: skip
         chan = self._chan
         if chan is not None and not chan.is_closing():
             chan.write_stderr(f"pairtui: {reason}\r\n".encode())

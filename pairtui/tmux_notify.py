@@ -21,6 +21,7 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    where,
 )
 from pairtui.shares import Share
 from pairtui.tmux import Tmux
@@ -57,7 +58,7 @@ class TmuxNotifier:
     def __call__(self, event: Event) -> None:
         if isinstance(event, ClientJoined):
             c = event.client
-            text = f"pairtui: {c.guest} joined ({c.mode}) from {peer_host(c.peer)}"
+            text = f"pairtui: {c.guest} joined ({c.mode}) from {where(peer_host(c.peer), c.via)}"
         elif isinstance(event, ClientLeft):
             c = event.client
             # The host's own unshare already said so; a later "left" line would hide it.

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.constants import OPEN_CONNECT_FAILED
+from asyncssh.forward import SSHForwarder
 
 from pairtui import paths
 from pairtui.audit import Audit
@@ -276,6 +278,10 @@ def openssh_command(tunnel: Tunnel, local_host: str, local_port: int) -> str:
     return shlex.join(argv)
 
 
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def local_target(listen: str) -> str:
     """Where forwarded connections go: the server's address, loopback for a wildcard."""
     if listen in {"", "0.0.0.0"}:
@@ -495,6 +501,8 @@ class TunnelManager:
         self.backoff = backoff or Backoff()
         self._runners: dict[str, _Runner] = {}
         self._error = ""
+        # Our end of each forwarded connection to the server -> (guest's address, tunnel).
+        self._origins: dict[tuple[str, int], tuple[str, str]] = {}
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -563,6 +571,15 @@ class TunnelManager:
         return self._error
 
     # --- one tunnel ----------------------------------------------------------------------
+
+    def origin(self, host: str, port: int) -> tuple[str, str] | None:
+        """For the server: where a connection from ``host:port`` really comes from.
+
+        Forwarded guests reach the server from loopback; the relay tells us the address
+        it accepted them from, and this is where the server looks it up, once, as the
+        connection arrives. ``None`` for connections that are not ours.
+        """
+        return self._origins.pop((host, port), None)
 
     def _launch(self, runner: _Runner) -> None:
         self._set(runner, "connecting", attempts=0)  # at once: callers report this state
@@ -668,8 +685,7 @@ class TunnelManager:
         ) -> Awaitable[asyncssh.SSHTCPSession[bytes]]:
             runner.info = replace(runner.info, forwarded=runner.info.forwarded + 1)
             self._record("tunnel-forward", tunnel=tunnel.name, origin=f"{orig_host}:{orig_port}")
-            listen, port = self.target()
-            return conn.forward_connection(local_target(listen), port)  # type: ignore[return-value]
+            return self._to_server(tunnel.name, orig_host, orig_port)  # type: ignore[return-value]
 
         try:
             await asyncio.wait_for(
@@ -681,6 +697,31 @@ class TunnelManager:
         except TimeoutError:
             raise TunnelError(f"the relay did not answer the forward request within "
                               f"{FORWARD_TIMEOUT:.0f} s") from None  # fmt: skip
+
+    async def _to_server(self, tunnel: str, orig_host: str, orig_port: int) -> SSHForwarder:
+        """``forward_connection`` to the server, noting the guest's address first.
+
+        Our socket is bound before it connects, so the address is known before the
+        server can accept the connection and ask for it.
+        """
+        listen, port = self.target()
+        host = local_target(listen)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        key: tuple[str, int] | None = None
+        try:
+            sock.setblocking(False)
+            sock.bind((host, 0))
+            bound = sock.getsockname()
+            key = (str(bound[0]), int(bound[1]))
+            self._origins[key] = (_address(orig_host, orig_port), tunnel)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            _, peer = await asyncio.get_running_loop().create_connection(SSHForwarder, sock=sock)
+        except OSError as exc:
+            if key is not None:
+                self._origins.pop(key, None)
+            sock.close()
+            raise asyncssh.ChannelOpenError(OPEN_CONNECT_FAILED, str(exc)) from None
+        return SSHForwarder(peer)
 
     async def _why_refused(self, conn: asyncssh.SSHClientConnection, tunnel: Tunnel) -> TunnelError:
         """The protocol does not say why a forward was refused; ask the relay.

@@ -210,7 +210,26 @@ def test_unknown_guest_is_a_clear_error(keys: Keys, registry_file: Path) -> None
     ):
         assert fails(*args) == "pairtui: unknown guest 'bob' (see `pairtui guest list`)"
     line = fails("guest", "remove", "alice", "--key", fingerprint(keys.b))
-    assert line == f"pairtui: guest 'alice' has no key {fingerprint(keys.b)}"
+    assert line == (f"pairtui: guest 'alice' has no key {fingerprint(keys.b)} "
+                    f"(its keys: {fingerprint(keys.a)})")  # fmt: skip
+    assert registry_file.read_bytes() == before
+
+
+def test_a_key_is_named_as_ssh_keygen_prints_it_or_by_its_start(
+    keys: Keys, registry_file: Path
+) -> None:
+    ok("guest", "add", "alice", "--key", str(keys.a), "--key", str(keys.b), "--key", str(keys.c))
+    fa, fb, fc = fingerprint(keys.a), fingerprint(keys.b), fingerprint(keys.c)
+    # Without the SHA256: prefix, as some tools and people copy it.
+    out = ok("guest", "remove", "alice", "--key", fa.removeprefix("SHA256:"))
+    assert out.strip() == f"removed key {fa} of alice"
+    # The shortened form the dashboard shows: enough of the start to be unambiguous.
+    out = ok("guest", "remove", "alice", "--key", fb[:19] + "…")
+    assert out.strip() == f"removed key {fb} of alice"
+    assert openssh_fingerprints(registry_file) == [fc]
+    before = registry_file.read_bytes()
+    assert "has no key" in fails("guest", "remove", "alice", "--key", "SHA256:")
+    assert "has no key" in fails("guest", "remove", "alice", "--key", fc[:10])  # too short
     assert registry_file.read_bytes() == before
 
 
@@ -239,6 +258,15 @@ def test_set_changes_mode_expiry_and_share(keys: Keys, registry_file: Path) -> N
     assert guests()["alice"] == {**alice, "expired": False}
     assert 'expiry-time="20310102030400Z"' in registry_file.read_text()
     assert openssh_fingerprints(registry_file) == [fingerprint(keys.a)]
+
+
+def test_adding_a_key_with_expires_never_lifts_the_expiry(keys: Keys, registry_file: Path) -> None:
+    ok("guest", "add", "alice", "--key", str(keys.a), "--expires", "2h")
+    alice = pairtui_json("guest", "add", "alice", "--key", str(keys.b))
+    assert alice["expires"] is not None  # not given: kept
+    alice = pairtui_json("guest", "add", "alice", "--key", str(keys.c), "--expires", "never")
+    assert alice["expires"] is None
+    assert "expiry-time=" not in registry_file.read_text()
 
 
 def test_set_needs_something_to_change(keys: Keys, registry_file: Path) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -87,9 +87,11 @@ INFO = ClientInfo(
         ClientJoined(INFO),
         ClientLeft(INFO, "guest left"),
         ClientChanged(INFO),
+        ClientJoined(replace(INFO, peer="198.51.100.7:50312", via="vps")),
         AccessRefused("10.0.0.1:5", "SHA256:zzz", "unknown key"),
+        AccessRefused("198.51.100.7:50312", "SHA256:zzz", "unknown key", "vps"),
     ],
-    ids=["joined", "left", "changed", "refused"],
+    ids=["joined", "left", "changed", "joined-via-tunnel", "refused", "refused-via-tunnel"],
 )
 def test_events_survive_the_wire_exactly(event: Event) -> None:
     line = json.dumps(control.encode_event(event))

@@ -39,6 +39,8 @@ from support import (
     wait_until,
 )
 
+from pairtui.audit import Audit
+
 pytestmark = pytest.mark.e2e
 
 SSHD = "/usr/sbin/sshd"
@@ -344,9 +346,15 @@ def test_guest_joins_through_the_relay_port_and_with_proxyjump(
     # The relay's loopback port itself, as a guest on the relay machine would use it.
     direct = run_guest(f"ssh -p {rport} guest@127.0.0.1", keys("alice"))
     direct.wait_for("SHARED-42")
+    # A guest of the server itself, from the same loopback: not taken for a tunnel's.
+    local = run_guest(f"ssh -p {srv.port} guest@127.0.0.1", keys("alice"))
+    local.wait_for("SHARED-42")
     clients = pairtui_json("clients")
-    assert len(clients) == 2
+    assert len(clients) == 3
     assert {c["guest"] for c in clients} == {"alice"}
+    # Both jumps happen on the relay, so the relay reports its own loopback for them.
+    assert sorted(c["via"] for c in clients) == ["", "vps", "vps"]
+    assert all(c["peer"].startswith("127.0.0.1:") for c in clients)
     assert tunnel_state("vps")["forwarded"] >= 2
     assert srv.proc.poll() is None
 
@@ -700,8 +708,14 @@ def test_nat_guest_and_host_reach_only_the_relay_and_the_guest_joins_through_it(
     g1.wait_for("SHARED-42")
     g2 = run_guest(by_name["jump"][0], keys("alice"), nat.guest)
     g2.wait_for("SHARED-42")
-    peers = {c["peer"].rsplit(":", 1)[0] for c in pairtui_json("clients")}
-    assert peers == {"127.0.0.1"}  # both came in through the tunnel
+    # Who is in, and from where: the address the relay accepted each guest from.
+    seen = {(c["peer"].rsplit(":", 1)[0], c["via"]) for c in pairtui_json("clients")}
+    assert seen == {("198.51.100.2", "public"), ("127.0.0.1", "jump")}
+    listing = pairtui("clients").stdout
+    assert re.search(r"from 198\.51\.100\.2:\d+ via public ", listing), listing
+    joins = {(str(e["peer"]).rsplit(":", 1)[0], e.get("via")) for e in Audit().read()
+             if e["event"] == "join"}  # fmt: skip
+    assert joins == seen
 
 
 def test_nat_relay_unreachable_from_the_host_network_is_a_clear_state(

@@ -250,7 +250,7 @@ class Services:
         name: str,
         keys: list[GuestKey],
         mode: str,
-        expires: datetime | None,
+        expires: datetime | bool | None,
         share: str | None,
     ) -> Guest:
         from pairtui.registry import Mode

@@ -8,6 +8,7 @@ from typing import Any
 from pairtui import control, system
 from pairtui.cli.common import Adder, engine_request, mode_arg, print_json
 from pairtui.errors import PairtuiError
+from pairtui.events import where
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
@@ -24,7 +25,8 @@ def cmd_clients(args: argparse.Namespace) -> int:
         print("no guests connected" + ("" if reply else " (no pairtui server is running)"))
     else:
         for c in clients:
-            print(f"{c['id']}  {c['guest']}  {c['mode']}  {c['share']}  from {c['peer']}  "
+            origin = where(c["peer"], c.get("via", ""))
+            print(f"{c['id']}  {c['guest']}  {c['mode']}  {c['share']}  from {origin}  "
                   f"{c['fingerprint']}  {c['size']}  idle {c['idle_seconds']:.0f}s")  # fmt: skip
         for c in local:
             print(f"{c['id']}  {c['guest'] or '?'}  {c['mode']}  {c['share']}  via sshd as "
@@ -46,7 +48,7 @@ def cmd_kick(args: argparse.Namespace) -> int:
         print_json(kicked)
     else:
         for c in kicked:
-            who, peer = c["guest"] or c["tmux_client"], c["peer"] or "sshd"
+            who, peer = c["guest"] or c["tmux_client"], where(c["peer"], c.get("via", "")) or "sshd"
             print(f"disconnected {who} ({c['id']}, from {peer})")
     return 0
 

@@ -50,7 +50,7 @@ def cmd_guest_add(args: argparse.Namespace) -> int:
     keys = _read_keys(args)
     if not keys:
         raise PairtuiError("give a key: --key PATH, --key - (standard input), --github or --gitlab")
-    expires = parse_expiry(args.expires) if args.expires else None
+    expires = parse_expiry(args.expires) if args.expires is not None else False
     registry = Registry()
     existing = registry.guests().get(args.name)
     mode = args.mode or (None if existing else Mode(config_mod.load().default_mode))
@@ -89,12 +89,16 @@ def cmd_guest_list(args: argparse.Namespace) -> int:
 
 
 def cmd_guest_remove(args: argparse.Namespace) -> int:
-    guest = Registry().remove(args.name, fingerprint=args.key)
+    registry = Registry()
+    before = registry.guests().get(args.name)
+    guest = registry.remove(args.name, fingerprint=args.key)
     notify_engine()
     if args.json:
         print_json(guest.to_json())
     else:
-        what = f"key {args.key} of" if args.key else "guest"
+        left = {k.fingerprint for k in guest.keys}
+        gone = [k.fingerprint for k in (before.keys if before else []) if k.fingerprint not in left]
+        what = f"key {', '.join(gone) or args.key} of" if args.key else "guest"
         print(f"removed {what} {guest.name}")
     return 0
 
@@ -135,7 +139,11 @@ def register(sub: Any, add: Adder) -> None:
     add(gsub, "list", cmd_guest_list, "list guests and their keys")
     gr = add(gsub, "remove", cmd_guest_remove, "remove a guest (or one of its keys)")
     gr.add_argument("name")
-    gr.add_argument("--key", metavar="FINGERPRINT", help="remove only this key")
+    gr.add_argument(
+        "--key",
+        metavar="FINGERPRINT",
+        help="remove only this key (its SHA256 fingerprint, or enough of its start)",
+    )
     gs = add(gsub, "set", cmd_guest_set, "change a guest's mode, expiry or share")
     gs.add_argument("name")
     gs.add_argument("--mode", type=mode_arg)

@@ -34,7 +34,7 @@ class GuestDraft:
     name: str
     keys: list[GuestKey]
     mode: str
-    expires: datetime | None
+    expires: datetime | bool | None  # False: left empty (an existing guest keeps its expiry)
     share: str | None
 
 
@@ -251,12 +251,13 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
                 return
         share = self.query_one("#share", Input).value.strip()
         mode = self.query_one("#mode", Select).value
+        when = self.query_one("#expires", Input).value.strip()
         self.dismiss(
             GuestDraft(
                 name=self.query_one("#name", Input).value.strip(),
                 keys=keys,
                 mode=str(mode),
-                expires=parse_expiry(self.query_one("#expires", Input).value),
+                expires=parse_expiry(when) if when else False,
                 share=share or None,
             )
         )

@@ -313,7 +313,7 @@ class MainScreen(Screen[None]):
             table.put(event.client)
             c = event.client
             self.notify(
-                f"{c.guest} joined {c.share} as {c.mode} from {c.peer}", title="Guest joined"
+                f"{c.guest} joined {c.share} as {c.mode} from {c.origin}", title="Guest joined"
             )
         elif isinstance(event, ClientLeft):
             if table.drop(event.client.id) is not None:
@@ -324,7 +324,7 @@ class MainScreen(Screen[None]):
                 table.put(event.client)
         elif isinstance(event, AccessRefused):
             self.notify(
-                f"{event.peer} with key {fmt.short_fingerprint(event.fingerprint, 12)}: "
+                f"{event.origin} with key {fmt.short_fingerprint(event.fingerprint, 12)}: "
                 f"{event.reason}",
                 title="Refused",
                 severity="warning",
@@ -552,7 +552,7 @@ class MainScreen(Screen[None]):
             "remove the guest to stop that.",
             guest=client.guest,
             id=client.id,
-            peer=client.peer,
+            peer=client.origin,
         )
         if not await self.app.push_screen_wait(
             ConfirmDialog(f"Kick {client.guest}?", body, "Kick")

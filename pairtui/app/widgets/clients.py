@@ -45,7 +45,7 @@ class ClientsTable(RecordTable[ClientInfo]):
         idle_since = record.last_input or record.since
         return {
             "guest": Text(record.guest, style="bold"),
-            "peer": Text(record.peer),
+            "peer": Text(record.origin),
             "key": Text(fmt.short_fingerprint(record.fingerprint)),
             "share": Text(record.share or "…"),
             "mode": self.mode_cell(record.mode),
@@ -65,7 +65,7 @@ def client_detail(client: ClientInfo, now: float) -> Content:
         "[$text-muted]key[/]   $fp\n"
         "[$text-muted]share[/] $share as [b]$mode[/b] · connected $connected · idle $idle · $size",
         guest=client.guest,
-        peer=client.peer,
+        peer=client.origin,
         id=client.id,
         tty=client.tty or "?",
         pid=str(client.pid or "?"),
