@@ -161,6 +161,7 @@ def client(
     connected: float,
     idle: float,
     size: tuple[int, int] = (80, 24),
+    via: str = "",
 ) -> ClientInfo:
     return ClientInfo(
         id=cid,
@@ -175,6 +176,7 @@ def client(
         rows=size[1],
         tty=f"/dev/pts/{cid[1:]}",
         pid=4000 + int(cid[1:]),
+        via=via,
     )
 
 
@@ -197,7 +199,7 @@ def populate_registry(registry: Registry) -> None:
 def busy_clients() -> list[ClientInfo]:
     return [
         client("c1", "alice", "127.0.0.1:51514", "work", "pair", 3725, 4, (120, 40)),
-        client("c2", "bob", "10.0.0.7:40022", "work", "view", 733, 185, (100, 30)),
+        client("c2", "bob", "198.51.100.7:40022", "work", "view", 733, 185, (100, 30), "vps"),
         client("c4", "dave", "[::1]:60002", "api", "view", 45, 45),
     ]
 
