@@ -162,13 +162,30 @@ def host_uid() -> int:
 
 
 def forced_command(guest: Guest, shares: list[Share]) -> str:
-    """What sshd runs for this guest: its confined tmux attach, or one line saying why not."""
-    target = resolve_share(guest, "", shares)
+    """What sshd runs for this guest: its confined tmux attach, or one line saying why not.
+
+    As with the embedded server, ``ssh -t guest@host SHARE`` picks a share by name: the
+    command the guest asked for (``$SSH_ORIGINAL_COMMAND``) is only ever compared with
+    the names of the shares, quoted, in a ``case``; it is never run or expanded further.
+    Anything else lands in the guest's default share.
+    """
+    default = _attach_or_say(guest, resolve_share(guest, "", shares))
+    arms = [
+        f"{shlex.quote(s.name)}) {_attach_or_say(guest, resolve_share(guest, s.name, shares))};;"
+        for s in shares
+    ]
+    if len(arms) > 1:  # with one share every choice ends where the default does
+        choice = " ".join([*arms, f"*) {default};;"])
+        default = f'case "$SSH_ORIGINAL_COMMAND" in {choice} esac'
+    return f"{default}; : {MARKER}{guest.name}"
+
+
+def _attach_or_say(guest: Guest, target: Share | str) -> str:
     if isinstance(target, str):
         return shlex.join(["echo", f"pairtui: {target}"])
     pair = guest.mode is Mode.PAIR
     argv = target.tmux().attach_argv(target.sessions.for_mode(pair), readonly=not pair)
-    return f"{shlex.join(argv)}; : {MARKER}{guest.name}"
+    return shlex.join(argv)
 
 
 def key_line(guest: Guest, key: GuestKey, command: str) -> str:

@@ -438,21 +438,27 @@ def test_view_guests_stay_read_only_beside_a_pair_guest(
 
 @pytest.mark.parametrize(
     "command",
-    ["tmux -S {sock} switch-client -r", "bash", "cat /etc/shadow"],
-    ids=["switch-client-r", "bash", "cat-shadow"],
-)
+    ["tmux -S {sock} switch-client -r", "bash", "cat /etc/shadow", "other$(touch {ran})",
+     "host;touch {ran}", "`touch {ran}`"],
+    ids=["switch-client-r", "bash", "cat-shadow", "expansion", "list", "backquotes"],
+)  # fmt: skip
 def test_a_requested_command_never_runs_the_guest_lands_in_the_share(
     command: str, tmux_host: TmuxHost, unix_user: str, sshd: Sshd,
     keys: Callable[[str], Path], guests: Connect,
 ) -> None:  # fmt: skip
     type_in_host(tmux_host, "echo HOST-$((40+2))")
     add_guest("alice", keys("alice"), "--mode", "view")
-    share(tmux_host)
+    # A second share, so the forced command also holds the choice of share by name.
+    tmux_host.run("new-session", "-d", "-s", "other")
+    share(tmux_host, "--session", "other")
+    share(tmux_host, "--session", "host")
     setup(unix_user)
     uid = pwd.getpwnam(unix_user).pw_uid
+    ran = Path(tempfile.gettempdir()) / f"pairtui-ran-{secrets.token_hex(8)}"
     g = guests(sshd.port, keys("alice"), user=unix_user,
-               command=command.format(sock=tmux_host.socket))  # fmt: skip
+               command=command.format(sock=tmux_host.socket, ran=ran))  # fmt: skip
     g.wait_for("HOST-42")
+    assert not ran.exists()
     assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-view"
     holds_for(lambda: one_client(tmux_host, unix_user)["readonly"] == "1", 1.0)
     names = set()
@@ -464,6 +470,41 @@ def test_a_requested_command_never_runs_the_guest_lands_in_the_share(
     g.send("echo VIEW-$((6*7))\r")
     settle_input(tmux_host, g, one_client(tmux_host, unix_user)["tty"])
     assert "VIEW-42" not in tmux_host.capture()
+
+
+def test_a_share_is_picked_by_name_as_with_the_embedded_server(
+    tmux_host: TmuxHost, unix_user: str, sshd: Sshd, keys: Callable[[str], Path],
+    guests: Connect,
+) -> None:  # fmt: skip
+    type_in_host(tmux_host, "echo HOST-$((40+2))")
+    tmux_host.run("new-session", "-d", "-s", "other", "-x", "80", "-y", "24")
+    type_in_host(tmux_host, "echo OTHER-$((40+2))", target="other")
+    add_guest("alice", keys("alice"), "--mode", "view")
+    add_guest("bob", keys("bob"), "--mode", "view", "--share", "host")
+    share(tmux_host, "--session", "host")
+    share(tmux_host, "--session", "other")  # the most recent: everyone's default
+    setup(unix_user)
+
+    by_name = guests(sshd.port, keys("alice"), user=unix_user, command="host")
+    by_name.wait_for("HOST-42")
+    assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-view"
+    by_name.close()
+    wait_until(lambda: not clients_of(tmux_host, unix_user), what="alice gone")
+    # Not a share's name (and never run): the default share, the most recent one.
+    default = guests(sshd.port, keys("alice"), user=unix_user, command="host; bash")
+    default.wait_for("OTHER-42")
+    assert one_client(tmux_host, unix_user)["session"] == "pairtui-other-view"
+    default.close()
+    wait_until(lambda: not clients_of(tmux_host, unix_user), what="alice gone")
+
+    # bob is invited to "host" only: asking for "other" is refused in one line.
+    refused = guests(sshd.port, keys("bob"), user=unix_user, command="other")
+    refused.wait_for("you are not invited to share 'other'")
+    refused.wait_exit()
+    assert clients_of(tmux_host, unix_user) == []
+    own = guests(sshd.port, keys("bob"), user=unix_user)
+    own.wait_for("HOST-42")
+    assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-view"
 
 
 def test_without_a_terminal_nothing_runs(
