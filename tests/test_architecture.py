@@ -72,6 +72,24 @@ def test_the_dashboard_command_paints_before_asyncssh_and_libtmux_load() -> None
     assert out.strip() == "[]"
 
 
+def test_version_loads_no_command_group() -> None:
+    code = (
+        "import sys, contextlib, io; from pairtui import cli\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    cli.main(['--version'])\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('pairtui.cli.') and\n"
+        "                m != 'pairtui.cli.common')\n"
+        "print(out.getvalue().strip(), loaded)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    from pairtui import __version__
+
+    assert out.strip() == f"pairtui {__version__} []"
+
+
 def test_the_tmux_layer_imports_under_a_stdout_without_an_encoding() -> None:
     # The dashboard loads the core while sys.stdout is Textual's print capture.
     code = (

@@ -30,7 +30,9 @@ def group(name: str) -> ModuleType:
     return importlib.import_module(f"pairtui.cli.{name}")
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    only: str | None = None, *, groups: Sequence[str] = GROUPS
+) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pairtui", description="Share tmux with guests over SSH. Every command takes --json."
     )
@@ -43,7 +45,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         return sp
 
-    for name in [only] if only else GROUPS:
+    for name in [only] if only else groups:
         group(name).register(sub, add)
     return p
 
@@ -52,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in {"-h", "--help", "--version"}):
         argv = ["dashboard", *argv]  # `pairtui [--port N ...]` opens the dashboard
-    args = build_parser(COMMANDS.get(argv[0])).parse_args(argv)
+    # `--version` needs no command at all; `--help` and typos get the whole list.
+    groups = () if argv[0] == "--version" else GROUPS
+    args = build_parser(COMMANDS.get(argv[0]), groups=groups).parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)
