@@ -37,9 +37,7 @@ def test_the_headless_engine_loads_without_textual_in_the_process() -> None:
         "import sys, pairtui.server, pairtui.cli, pairtui.registry, pairtui.shares;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    out = fresh_python(code)
     assert out.strip() == "[]"
 
 
@@ -66,9 +64,7 @@ def test_the_dashboard_command_paints_before_asyncssh_and_libtmux_load() -> None
         "import pairtui.app.app;"
         "print(sorted(m for m in ('asyncssh', 'libtmux', 'cryptography') if m in sys.modules))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    out = fresh_python(code)
     assert out.strip() == "[]"
 
 
@@ -82,12 +78,17 @@ def test_version_loads_no_command_group() -> None:
         "                m != 'pairtui.cli.common')\n"
         "print(out.getvalue().strip(), loaded)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    out = fresh_python(code)
     from pairtui import __version__
 
     assert out.strip() == f"pairtui {__version__} []"
+
+
+def fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (what it imports is what counts)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 def test_the_tmux_layer_imports_under_a_stdout_without_an_encoding() -> None:
