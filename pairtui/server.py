@@ -40,7 +40,7 @@ from pairtui.events import (
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
 from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
-from pairtui.ssh import fingerprint, load_or_create_host_key
+from pairtui.ssh import address, fingerprint, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
 
 if TYPE_CHECKING:
@@ -198,8 +198,8 @@ class Engine:
         info = session.info
         self.audit.record(
             "join", client=info.id, guest=info.guest, fingerprint=info.fingerprint,
-            peer=info.peer, share=info.share, mode=info.mode, tmux_client=info.tty,
-            **({"via": info.via} if info.via else {}),
+            peer=info.peer, via=info.via or None, share=info.share, mode=info.mode,
+            tmux_client=info.tty,
         )  # fmt: skip
         self.emit(ClientJoined(info))
 
@@ -210,15 +210,14 @@ class Engine:
         self.clients.pop(info.id, None)
         self.audit.record(
             event, client=info.id, guest=info.guest, fingerprint=info.fingerprint,
-            peer=info.peer, share=info.share, reason=reason,
-            seconds=round(time.time() - info.since, 1), **({"via": info.via} if info.via else {}),
+            peer=info.peer, via=info.via or None, share=info.share, reason=reason,
+            seconds=round(time.time() - info.since, 1),
         )  # fmt: skip
         self.emit(ClientLeft(info, reason))
 
     def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
-        if via:
-            extra["via"] = via
-        self.audit.record("refused", peer=peer, fingerprint=fp, reason=reason, **extra)
+        self.audit.record("refused", peer=peer, via=via or None, fingerprint=fp, reason=reason,
+                          **extra)  # fmt: skip
         self.emit(AccessRefused(peer, fp, reason, via))
 
     # --- host actions ------------------------------------------------------------
@@ -339,7 +338,7 @@ class GuestConnection(asyncssh.SSHServer):
         peer = conn.get_extra_info("peername")
         if peer:
             host, port = str(peer[0]), int(peer[1])
-            self.peer = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            self.peer = address(host, port)
             tunnels = getattr(self.engine, "tunnels", None)
             forwarded = tunnels.origin(host, port) if tunnels else None
             if forwarded:

@@ -54,6 +54,11 @@ class SshString:
         return {"command": self.command, "host": self.host, "port": self.port, "share": self.share}
 
 
+def address(host: str, port: int) -> str:
+    """``host:port`` as OpenSSH writes it (``[::1]:2222`` for IPv6)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def ssh_strings(listen: str, port: int, share: str | None = None) -> list[SshString]:
     """One string per reachable address; a share name other than the default goes last."""
     hosts = ["localhost"] if listen in {"127.0.0.1", "::1", "localhost"} else []

@@ -39,7 +39,7 @@ from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import Event, TunnelChanged, TunnelInfo
 from pairtui.fileutil import atomic_write, locked, read_text
-from pairtui.ssh import SshString
+from pairtui.ssh import SshString, address
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")  # always used with fullmatch
 USER_RE = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,63}")
@@ -276,10 +276,6 @@ def openssh_command(tunnel: Tunnel, local_host: str, local_port: int) -> str:
         f"{tunnel.user}@{tunnel.host}",
     ]  # fmt: skip
     return shlex.join(argv)
-
-
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def local_target(listen: str) -> str:
@@ -684,7 +680,7 @@ class TunnelManager:
             orig_host: str, orig_port: int
         ) -> Awaitable[asyncssh.SSHTCPSession[bytes]]:
             runner.info = replace(runner.info, forwarded=runner.info.forwarded + 1)
-            self._record("tunnel-forward", tunnel=tunnel.name, origin=f"{orig_host}:{orig_port}")
+            self._record("tunnel-forward", tunnel=tunnel.name, origin=address(orig_host, orig_port))
             return self._to_server(tunnel.name, orig_host, orig_port)  # type: ignore[return-value]
 
         try:
@@ -713,14 +709,16 @@ class TunnelManager:
             sock.bind((host, 0))
             bound = sock.getsockname()
             key = (str(bound[0]), int(bound[1]))
-            self._origins[key] = (_address(orig_host, orig_port), tunnel)
+            self._origins[key] = (address(orig_host, orig_port), tunnel)
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
             _, peer = await asyncio.get_running_loop().create_connection(SSHForwarder, sock=sock)
-        except OSError as exc:
+        except BaseException as exc:  # also cancelled: nothing left behind
             if key is not None:
                 self._origins.pop(key, None)
             sock.close()
-            raise asyncssh.ChannelOpenError(OPEN_CONNECT_FAILED, str(exc)) from None
+            if isinstance(exc, OSError):
+                raise asyncssh.ChannelOpenError(OPEN_CONNECT_FAILED, str(exc)) from None
+            raise
         return SSHForwarder(peer)
 
     async def _why_refused(self, conn: asyncssh.SSHClientConnection, tunnel: Tunnel) -> TunnelError:
