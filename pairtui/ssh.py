@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,27 +15,39 @@ from pairtui.errors import PairtuiError
 
 
 def load_or_create_host_key(path: Path | None = None) -> asyncssh.SSHKey:
-    """An ed25519 host key generated once; refuses a key file others can read."""
+    """An ed25519 host key generated once; refuses a key file others can read.
+
+    Several pairtui processes may start at once on a fresh machine (the tmux key's
+    background server and a CLI command, say): the first complete key to be linked into
+    place wins and every process uses that one, so no two of them ever print different
+    fingerprints for this host.
+    """
     path = path or paths.host_key_file()
     if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise PairtuiError(f"host key {path} has mode {mode:o}; run `chmod 600 {path}`")
-        try:
-            return asyncssh.read_private_key(path)
-        except (asyncssh.KeyImportError, OSError) as exc:
-            raise PairtuiError(f"cannot read host key {path}: {exc}") from None
+        return _read_host_key(path)
     key = asyncssh.generate_private_key("ssh-ed25519", comment="pairtui host key")
-    data = key.export_private_key()
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key.export_private_key())
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)  # never replaces: fails if another process got there first
+    except FileExistsError:
+        return _read_host_key(path)
     finally:
-        os.close(fd)
-    tmp.replace(path)
+        Path(tmp).unlink()
     return key
+
+
+def _read_host_key(path: Path) -> asyncssh.SSHKey:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise PairtuiError(f"host key {path} has mode {mode:o}; run `chmod 600 {path}`")
+    try:
+        return asyncssh.read_private_key(path)
+    except (asyncssh.KeyImportError, OSError) as exc:
+        raise PairtuiError(f"cannot read host key {path}: {exc}") from None
 
 
 def fingerprint(key: asyncssh.SSHKey) -> str:

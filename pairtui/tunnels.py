@@ -683,16 +683,22 @@ class TunnelManager:
             self._record("tunnel-forward", tunnel=tunnel.name, origin=address(orig_host, orig_port))
             return self._to_server(tunnel.name, orig_host, orig_port)  # type: ignore[return-value]
 
-        try:
-            await asyncio.wait_for(
-                conn.create_server(session_factory, tunnel.remote_bind, tunnel.remote_port),
-                FORWARD_TIMEOUT,
-            )
-        except asyncssh.ChannelListenError:
-            raise await self._why_refused(conn, tunnel) from None
-        except TimeoutError:
-            raise TunnelError(f"the relay did not answer the forward request within "
-                              f"{FORWARD_TIMEOUT:.0f} s") from None  # fmt: skip
+        # A refusal whose cause looks permanent is asked once more before we give up: the
+        # port may have been freed (an old session let go) between refusal and probe.
+        for last in (False, True):
+            try:
+                await asyncio.wait_for(
+                    conn.create_server(session_factory, tunnel.remote_bind, tunnel.remote_port),
+                    FORWARD_TIMEOUT,
+                )
+                return
+            except asyncssh.ChannelListenError:
+                error = await self._why_refused(conn, tunnel)
+                if last or not error.fatal:
+                    raise error from None
+            except TimeoutError:
+                raise TunnelError(f"the relay did not answer the forward request within "
+                                  f"{FORWARD_TIMEOUT:.0f} s") from None  # fmt: skip
 
     async def _to_server(self, tunnel: str, orig_host: str, orig_port: int) -> SSHForwarder:
         """``forward_connection`` to the server, noting the guest's address first.

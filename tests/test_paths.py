@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from support import keygen, pairtui
 
 from pairtui import paths
+from pairtui.ssh import fingerprint, load_or_create_host_key
 
 
 @pytest.fixture
@@ -89,3 +92,24 @@ def test_cli_writes_the_registry_under_xdg(
     assert mode(registry.parent) == 0o700
     assert mode(registry) == 0o600
     assert not env["PAIRTUI_CONFIG_DIR"].exists()
+
+
+def test_processes_starting_at_once_share_one_host_key(env: dict[str, Path]) -> None:
+    """A fresh machine, several pairtui processes at once: one key, the same for all."""
+    code = (
+        "from pairtui.ssh import fingerprint, load_or_create_host_key;"
+        "print(fingerprint(load_or_create_host_key()))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err for _, err in results]
+    printed = {out.strip() for out, _ in results}
+    keyfile = paths.host_key_file()
+    assert printed == {fingerprint(load_or_create_host_key())}
+    assert mode(keyfile) == 0o600
+    assert sorted(p.name for p in keyfile.parent.iterdir() if "host" in p.name) == [keyfile.name]

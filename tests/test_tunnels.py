@@ -345,6 +345,9 @@ class RelayServer(asyncssh.SSHServer):
         return True
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
+        if self.relay.refuse_listens:
+            self.relay.refuse_listens -= 1
+            return False
         return self.relay.allow_listen
 
     def connection_requested(self, dest_host: str, dest_port: int, *_: object) -> bool:
@@ -360,6 +363,7 @@ class FakeRelay:
     host_key: asyncssh.SSHKey
     allow_listen: bool = True
     allow_connect: bool = True
+    refuse_listens: int = 0  # refuse this many listen requests, then go by allow_listen
     silent: bool = False
     links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = field(default_factory=list)
 
@@ -574,6 +578,27 @@ async def test_refused_listen_on_a_free_port_is_a_failed_state(
         relay.allow_listen = True
         assert (await h.manager.up("vps")).name == "vps"
         await eventually(lambda: h.info().state == "up", what="up after `tunnel up`")
+    finally:
+        await h.manager.stop()
+
+
+async def test_a_port_freed_between_refusal_and_probe_is_asked_for_again(
+    relay: FakeRelay, harness: Callable[..., Harness]
+) -> None:
+    """The old session let the port go just after the relay refused it: not a failure.
+
+    Refused, and then nothing listens there: that reads as the relay's own rules, which
+    would fail the tunnel for good. Asked once more, the relay gives the port.
+    """
+    relay.trust()
+    relay.refuse_listens = 1
+    TunnelStore().add(Tunnel("vps", "me", "127.0.0.1", relay.port, _free_port()))
+    h = harness()
+    await h.manager.start()
+    try:
+        await h.reach("up")
+        assert h.states()[:2] == ["connecting", "up"]
+        assert relay.refuse_listens == 0  # it was refused once
     finally:
         await h.manager.stop()
 
