@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from support import (
@@ -14,10 +15,14 @@ from support import (
     TmuxHost,
     keygen,
     share,
+    share_host_session,
     start_server,
     start_tmux,
     type_in_host,
 )
+
+if TYPE_CHECKING:
+    from pairtui.server import Engine
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +114,15 @@ def shared(tmux_host: TmuxHost) -> Iterator[tuple[TmuxHost, Server]]:
     srv = start_server()
     yield tmux_host, srv
     srv.stop()
+
+
+@pytest.fixture
+async def engine(tmux_host: TmuxHost) -> AsyncIterator[Engine]:
+    """The real engine in this process, on a free port, with the host's session shared as main."""
+    from pairtui.server import Engine
+
+    share_host_session(tmux_host)
+    eng = Engine("127.0.0.1", 0)
+    await eng.start()
+    yield eng
+    await eng.stop()

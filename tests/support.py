@@ -313,3 +313,11 @@ def settle_input(host: TmuxHost, guest: SshGuest, prefix_table: str) -> None:
     wait_until(lambda: key_table(host, tty) == prefix_table, what=f"{prefix_table} active")
     guest.send("\x1b")
     wait_until(lambda: key_table(host, tty) != prefix_table, what="back from prefix table")
+
+
+def share_host_session(host: TmuxHost, name: str = "main") -> None:
+    """Share the host's session in-process (as `pairtui share` would)."""
+    from pairtui.shares import ShareStore
+    from pairtui.tmux import Tmux
+
+    ShareStore().create(Tmux(host.socket), session="host", name=name)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import SshGuest, TmuxHost
+from support import SshGuest, TmuxHost, share_host_session
 from test_app_live import SIZE, dashboard, notified, started, until_screen
-from test_control import eventually, invite, share_host_session
+from test_control import eventually, invite
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.content import Content

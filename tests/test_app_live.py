@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Server, SshGuest, TmuxHost
-from test_control import eventually, invite, share_host_session
+from support import Server, SshGuest, TmuxHost, share_host_session
+from test_control import eventually, invite
 from textual.screen import Screen
 from textual.widgets import Input, Static
 

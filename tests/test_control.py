@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from support import SshGuest, TmuxHost
+from support import SshGuest, TmuxHost, share_host_session
 
 from pairtui import control, paths
 from pairtui.errors import PairtuiError
@@ -25,8 +25,6 @@ from pairtui.events import (
 )
 from pairtui.registry import Mode, Registry, parse_public_keys
 from pairtui.server import Engine
-from pairtui.shares import ShareStore
-from pairtui.tmux import Tmux
 
 T = TypeVar("T")
 Connect = Callable[..., SshGuest]
@@ -47,19 +45,6 @@ async def eventually(check: Callable[[], T | None], timeout: float = 10, what: s
 def invite(name: str, key: Path, mode: Mode = Mode.PAIR) -> None:
     pub = key.with_name(key.name + ".pub").read_text()
     Registry().add(name, parse_public_keys(pub), mode=mode)
-
-
-def share_host_session(host: TmuxHost, name: str = "main") -> None:
-    ShareStore().create(Tmux(host.socket), session="host", name=name)
-
-
-@pytest.fixture
-async def engine(tmux_host: TmuxHost) -> AsyncIterator[Engine]:
-    share_host_session(tmux_host)
-    eng = Engine("127.0.0.1", 0)
-    await eng.start()
-    yield eng
-    await eng.stop()
 
 
 # --- events on the wire ----------------------------------------------------------------

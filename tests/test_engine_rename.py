@@ -3,12 +3,12 @@ files (shares.json, then the registry) are seen in."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import SshGuest, TmuxHost
-from test_control import eventually, share_host_session
+from support import SshGuest
+from test_control import eventually
 
 from pairtui.events import ClientChanged, Event
 from pairtui.registry import Mode, Registry, parse_public_keys
@@ -18,15 +18,6 @@ from pairtui.shares import ShareStore
 pytestmark = pytest.mark.e2e
 
 Connect = Callable[..., SshGuest]
-
-
-@pytest.fixture
-async def engine(tmux_host: TmuxHost) -> AsyncIterator[Engine]:
-    share_host_session(tmux_host)
-    eng = Engine("127.0.0.1", 0)
-    await eng.start()
-    yield eng
-    await eng.stop()
 
 
 async def test_a_guest_invited_by_the_old_name_stays_between_the_two_writes(

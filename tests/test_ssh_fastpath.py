@@ -13,13 +13,11 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from support import SshGuest, TmuxHost
+from support import SshGuest
 
 from pairtui import ssh_fastpath
 from pairtui.registry import Mode, Registry, parse_public_keys
 from pairtui.server import Engine
-from pairtui.shares import ShareStore
-from pairtui.tmux import Tmux
 
 Connect = Callable[..., SshGuest]
 
@@ -173,15 +171,6 @@ async def test_a_wrapped_channel_is_left_to_asyncssh() -> None:
 
 
 # --- the real guest: OpenSSH's ssh into the engine ------------------------------------
-
-
-@pytest.fixture
-async def engine(tmux_host: TmuxHost) -> AsyncIterator[Engine]:
-    ShareStore().create(Tmux(tmux_host.socket), session="host", name="main")
-    eng = Engine("127.0.0.1", 0)
-    await eng.start()
-    yield eng
-    await eng.stop()
 
 
 @pytest.mark.parametrize("compress", [False, True])
