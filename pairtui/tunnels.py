@@ -583,10 +583,14 @@ class TunnelManager:
 
     async def _halt(self, runner: _Runner) -> None:
         task, runner.task = runner.task, None
-        if task is not None and not task.done():
-            task.cancel()  # before closing: a closed connection would read as "lost"
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Cancel before closing: a closed connection would read as "lost". Before Python
+        # 3.12, asyncio.wait_for can swallow a cancel that lands as its inner call ends;
+        # the task then sees it is no longer the runner's and ends, and we cancel again.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved: a crash was already reported as a state
         if runner.conn is not None:
             runner.conn.close()
             runner.conn = None
@@ -595,7 +599,7 @@ class TunnelManager:
         tunnel = runner.tunnel
         attempt = 0
         reason = ""
-        while True:
+        while runner.task is asyncio.current_task():  # else: halted, or replaced
             up_at = 0.0
             try:
                 await self._connect_and_serve(runner)
@@ -612,6 +616,8 @@ class TunnelManager:
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
                 runner.conn = None
+            if runner.task is not asyncio.current_task():
+                return  # halted while connecting (its cancel swallowed): no more states
             if up_at and time.time() - up_at >= STABLE_AFTER:
                 attempt = 0
             attempt += 1

@@ -32,6 +32,7 @@ from pairtui.server import Engine
 from pairtui.tunnels import (
     Backoff,
     Tunnel,
+    TunnelError,
     TunnelManager,
     TunnelStore,
     guest_strings,
@@ -601,6 +602,33 @@ async def test_a_port_freed_between_refusal_and_probe_is_asked_for_again(
         assert relay.refuse_listens == 0  # it was refused once
     finally:
         await h.manager.stop()
+
+
+async def test_stopping_ends_a_tunnel_whose_cancel_was_swallowed(
+    harness: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before Python 3.12 ``asyncio.wait_for`` can swallow a cancel (seen once in CI as
+    an engine that never stopped); stopping must still end the tunnel, and say no more."""
+    swallowed: list[bool] = []
+
+    async def connect_swallowing_the_cancel(self: TunnelManager, runner: object) -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            if swallowed:
+                raise
+            swallowed.append(True)  # once, as a racing wait_for does: carry on as if timed out
+        raise TunnelError("the relay did not answer")
+
+    monkeypatch.setattr(TunnelManager, "_connect_and_serve", connect_swallowing_the_cancel)
+    TunnelStore().add(Tunnel("vps", "me", "127.0.0.1", _free_port(), _free_port()))
+    h = harness()
+    await h.manager.start()
+    await eventually(lambda: h.info().state == "connecting", what="connecting")
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(h.manager.stop(), 5)
+    assert swallowed == [True]
+    assert h.states() == ["connecting"]  # no "retrying" from a halted tunnel
 
 
 async def test_down_up_and_removal_follow_the_file(
