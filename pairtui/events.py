@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 SHARE_STOPPED = "the host stopped this share"
 """Why a guest left when its share went away: the host did it, so tmux need not say it."""
+SESSION_ENDED = "the shared tmux session ended"
+"""Why a guest left when the last window of what it was shown closed."""
 
 
 @dataclass

@@ -29,6 +29,7 @@ from pairtui import paths, ssh_fastpath, system
 from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import (
+    SESSION_ENDED,
     SHARE_STOPPED,
     AccessRefused,
     ClientChanged,
@@ -185,6 +186,19 @@ class Engine:
         if stamp != self._share_cache[0]:
             self._share_cache = (stamp, self.shares.load())
         return self._share_cache[1]
+
+    async def why_tmux_ended(self, share: Share | None) -> str | None:
+        """Why a guest's tmux client ended, if not because the guest detached."""
+        current = next((s for s in self.share_list() if share and s.same_as(share)), None)
+        if share is None:
+            return None
+        if current is None:
+            return SHARE_STOPPED
+        try:
+            alive = await asyncio.to_thread(self.shares.live, current)
+        except (PairtuiError, OSError):
+            alive = False
+        return None if alive else SESSION_ENDED
 
     def resolve_share(self, guest: Guest, requested: str) -> Share | str:
         return resolve_share(guest, requested, self.share_list())
@@ -595,7 +609,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if not data:
             self.pause_writing()
             if self._closing is None:
-                self._loop.create_task(self._shutdown())
+                self._loop.create_task(self._tmux_ended())
             return
         chan = self._chan
         if chan is None or chan.is_closing():  # the guest is gone; _shutdown reaps tmux
@@ -631,6 +645,18 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.engine.audit.record("rename", client=self.info.id, guest=self.info.guest,
                                  share=renamed.name, was=mine.name)  # fmt: skip
         self.engine.emit(ClientChanged(self.info))
+
+    async def _tmux_ended(self) -> None:
+        """tmux quit by itself: say why, as a disconnect by the engine would have.
+
+        Unsharing writes shares.json before it kills the guest sessions, so a client
+        that ends first must still leave as "stopped" (the host was told so already).
+        """
+        reason = await self.engine.why_tmux_ended(self._share)
+        if reason is not None and self._closing is None:
+            self._farewell = _msg(reason)
+            self._end_reason = reason
+        await self._shutdown()
 
     async def disconnect(self, reason: str, event: str) -> None:
         """End this guest's session, telling it why."""

@@ -25,6 +25,8 @@ from support import (
 )
 
 from pairtui.audit import Audit
+from pairtui.events import SESSION_ENDED, SHARE_STOPPED
+from pairtui.shares import ShareStore
 
 pytestmark = pytest.mark.e2e
 
@@ -134,6 +136,36 @@ def test_unshare_disconnects_the_share_guests(
     again = guests(srv.port, keys("alice"))
     assert again.wait_exit() == 1
     assert "nothing is shared" in again.output
+
+
+def test_a_guest_whose_share_goes_away_is_told_the_host_stopped_it(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    """Removing a share kills its tmux sessions, so the guest's tmux client may end before
+    the engine hears of it: the guest and the log must still say the host stopped it."""
+    _, srv = shared
+    add_guest("alice", keys("alice"))
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    ShareStore().remove("main")  # as another pairtui process would: the engine is not told
+    assert g.wait_exit() == 1
+    assert f"pairtui: {SHARE_STOPPED}" in g.output
+    [left] = [e for e in Audit().read() if e["event"] == "leave"]
+    assert left["guest"] == "alice" and left["reason"] == SHARE_STOPPED
+
+
+def test_a_guest_is_told_when_the_shared_session_ends(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    add_guest("alice", keys("alice"))
+    g = guests(srv.port, keys("alice"))
+    g.wait_for("MARK-21")
+    host.run("kill-window", "-t", "host:0")  # its last window: the session group ends
+    assert g.wait_exit() == 1
+    assert f"pairtui: {SESSION_ENDED}" in g.output
+    [left] = [e for e in Audit().read() if e["event"] == "leave"]
+    assert left["reason"] == SESSION_ENDED
 
 
 def test_renaming_a_share_keeps_its_guests_connected(
