@@ -189,9 +189,9 @@ class Engine:
 
     async def why_tmux_ended(self, share: Share | None) -> str | None:
         """Why a guest's tmux client ended, if not because the guest detached."""
-        current = next((s for s in self.share_list() if share and s.same_as(share)), None)
         if share is None:
             return None
+        current = next((s for s in self.share_list() if s.same_as(share)), None)
         if current is None:
             return SHARE_STOPPED
         try:

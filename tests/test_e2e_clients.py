@@ -138,34 +138,34 @@ def test_unshare_disconnects_the_share_guests(
     assert "nothing is shared" in again.output
 
 
-def test_a_guest_whose_share_goes_away_is_told_the_host_stopped_it(
-    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [
+        # As another pairtui process would remove it: the engine is not told.
+        (lambda host: ShareStore().remove("main"), SHARE_STOPPED),
+        # The shared session's last window: the session group ends.
+        (lambda host: host.run("kill-window", "-t", "host:0"), SESSION_ENDED),
+    ],
+    ids=["share-removed", "session-ended"],
+)
+def test_a_guest_whose_tmux_ends_under_it_is_told_why(
+    shared: tuple[TmuxHost, Server],
+    keys: Callable[[str], Path],
+    guests: Connect,
+    ending: Callable[[TmuxHost], object],
+    reason: str,
 ) -> None:
     """Removing a share kills its tmux sessions, so the guest's tmux client may end before
-    the engine hears of it: the guest and the log must still say the host stopped it."""
-    _, srv = shared
-    add_guest("alice", keys("alice"))
-    g = guests(srv.port, keys("alice"))
-    g.wait_for("MARK-21")
-    ShareStore().remove("main")  # as another pairtui process would: the engine is not told
-    assert g.wait_exit() == 1
-    assert f"pairtui: {SHARE_STOPPED}" in g.output
-    [left] = [e for e in Audit().read() if e["event"] == "leave"]
-    assert left["guest"] == "alice" and left["reason"] == SHARE_STOPPED
-
-
-def test_a_guest_is_told_when_the_shared_session_ends(
-    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
-) -> None:
+    the engine hears of it: the guest and the log must still say why, not "guest left"."""
     host, srv = shared
     add_guest("alice", keys("alice"))
     g = guests(srv.port, keys("alice"))
     g.wait_for("MARK-21")
-    host.run("kill-window", "-t", "host:0")  # its last window: the session group ends
+    ending(host)
     assert g.wait_exit() == 1
-    assert f"pairtui: {SESSION_ENDED}" in g.output
+    assert f"pairtui: {reason}" in g.output
     [left] = [e for e in Audit().read() if e["event"] == "leave"]
-    assert left["reason"] == SESSION_ENDED
+    assert left["guest"] == "alice" and left["reason"] == reason
 
 
 def test_renaming_a_share_keeps_its_guests_connected(
