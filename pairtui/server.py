@@ -191,7 +191,7 @@ class Engine:
         """Why a guest's tmux client ended, if not because the guest detached."""
         if share is None:
             return None
-        current = next((s for s in self.share_list() if s.same_as(share)), None)
+        current = share.now_in(self.share_list())
         if current is None:
             return SHARE_STOPPED
         try:
@@ -636,7 +636,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
     def follow_rename(self, shares: list[Share]) -> None:
         """If this guest's share lives on under another name, say so (no reconnect)."""
         mine = self._share
-        renamed = next((s for s in shares if mine is not None and s.same_as(mine)), None)
+        renamed = mine.now_in(shares) if mine is not None else None
         if renamed is None or mine is None:
             return
         self.former_names.add(mine.name)

@@ -46,6 +46,10 @@ class Share:
             other.kind, other.target, other.socket, other.created
         )  # fmt: skip
 
+    def now_in(self, shares: list[Share]) -> Share | None:
+        """This share as ``shares`` lists it (perhaps renamed), or None if it was stopped."""
+        return next((s for s in shares if s.same_as(self)), None)
+
     def to_json(self) -> dict[str, object]:
         return asdict(self)
 
