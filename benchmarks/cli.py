@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure the pairtui package in DIR (a patched copy, say)")  # fmt: skip
     p.add_argument("--pairtui-loop", choices=["asyncio", "uvloop"], default="asyncio",
                    help="event loop for pairtui serve (uvloop: an experiment)")  # fmt: skip
+    p.add_argument("--pairtui-python", metavar="PATH",
+                   help="run pairtui on this Python 3.11 (with this venv's packages)")  # fmt: skip
     p.add_argument("--cipher", metavar="NAME",
                    help="`ssh -c NAME` for every SSH guest (default: ssh's choice)")  # fmt: skip
     p.add_argument("--seed", type=int, default=1)
@@ -79,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="afterwards, py-spy pairtui serve under --profile-k guests")  # fmt: skip
     p.add_argument("--profile-k", type=int, help="guests during the profile (50)")
     p.add_argument("--profile-native", action="store_true", help="py-spy --native (C frames)")
+    p.add_argument("--trace", action="store_true",
+                   help="afterwards, perf-trace each SSH server's share of an echo")  # fmt: skip
     p.add_argument("--out", type=Path, help="JSON path (default results/run-<time>.json)")
     p.add_argument("--no-latest", action="store_true",
                    help="do not update results/latest.json (implied by --quick)")  # fmt: skip
@@ -107,7 +111,7 @@ def options(args: argparse.Namespace) -> Options:
     }  # fmt: skip
     opts = dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
     opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile,
-                               profile_native=args.profile_native)  # fmt: skip
+                               profile_native=args.profile_native, trace=args.trace)  # fmt: skip
     unknown = [t for t in opts.targets if t not in TARGETS]
     unknown += [p for p in opts.phases if p not in PHASES]
     if unknown:
@@ -129,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Pairtui.rev = args.pairtui_rev
     Pairtui.src_dir = args.pairtui_src.resolve() if args.pairtui_src else None
     Pairtui.loop = args.pairtui_loop
+    Pairtui.python = args.pairtui_python
     Lab.cipher = args.cipher
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -142,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         lab = Lab(reaper)
         # The dashboard phase brings its own world; the targets serve the other phases.
-        needed = [p for p in opts.phases if p != "dashboard"] or opts.profile
+        needed = [p for p in opts.phases if p != "dashboard"] or opts.profile or opts.trace
         targets = [TARGETS[name](lab) for name in opts.targets] if needed else []
         for t in targets:
             log(f"starting {t.name} ...")
@@ -190,6 +195,7 @@ def is_reference_run(args: argparse.Namespace, opts: Options) -> bool:
         and args.cipher is None
         and args.pairtui_loop == "asyncio"
         and args.pairtui_src is None
+        and args.pairtui_python is None
     )
 
 
@@ -207,6 +213,11 @@ def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
     print()
     print("targets from the issue (pairtui):")
     print(report.goals_text(results.get("goals") or report.goals(results)))
+    if "trace" in results:
+        from benchmarks.trace import summary_text as trace_text
+
+        print()
+        print(trace_text(results["trace"]))
     if "profile" in results:
         from benchmarks.profile import summary_text
 
@@ -241,6 +252,11 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
         else:
             run_load(bench, opts, results)
         log(f"  ({time.monotonic() - t0:.1f}s)")
+    if opts.trace:
+        from benchmarks.trace import trace_phase
+
+        log("tracing the SSH servers during idle echo ...")
+        results["trace"] = trace_phase(bench, out.with_name(out.stem + "-trace.data"))
     if opts.profile:
         from benchmarks.profile import profile_phase
 

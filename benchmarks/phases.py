@@ -59,6 +59,7 @@ class Options:
     profile_k: int = 50
     profile_rate: int = 200
     profile_native: bool = False
+    trace: bool = False
     dashboard_starts: int = 5
     dashboard_joins: int = 20
     dashboard_idle_guests: int = 10

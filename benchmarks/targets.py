@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -193,6 +194,7 @@ class Pairtui(Target):
     rev: ClassVar[str | None] = None  # a git revision to measure instead of the working tree
     src_dir: ClassVar[Path | None] = None  # or another checkout (e.g. an experiment)
     loop: ClassVar[str] = "asyncio"  # or "uvloop", through benchmarks/serve_with.py
+    python: ClassVar[str | None] = None  # another interpreter for pairtui (the venv's packages)
 
     def __init__(self, lab: Lab) -> None:
         super().__init__(lab)
@@ -208,7 +210,13 @@ class Pairtui(Target):
         if not (self.src / "pairtui" / "__main__.py").exists():
             raise SetupError(f"no pairtui package in {self.src}")
         # `python -m pairtui` from src: the snapshot, not the venv's editable install.
-        self.env["PYTHONPATH"] = os.pathsep.join([str(self.src), str(REPO)])
+        path = [str(self.src), str(REPO)]
+        self.interpreter = self.lab.python
+        if self.python is not None:
+            # Another interpreter (same minor version) runs pairtui on this venv's packages.
+            self.interpreter = self.python
+            path.append(sysconfig.get_path("purelib"))
+        self.env["PYTHONPATH"] = os.pathsep.join(path)
 
     def _export(self, rev: str) -> Path:
         """A read-only snapshot of ``pairtui/`` at ``rev`` (others may be editing the tree)."""
@@ -225,7 +233,7 @@ class Pairtui(Target):
         return dest
 
     def cli(self, *args: str) -> str:
-        return _run([self.lab.python, "-m", "pairtui", *args], self.env, cwd=self.src)
+        return _run([self.interpreter, "-m", "pairtui", *args], self.env, cwd=self.src)
 
     def start(self) -> None:
         super().start()
@@ -235,9 +243,9 @@ class Pairtui(Target):
         with self.log.open("wb") as log:
             serve = ["serve", "--listen", "127.0.0.1", "--port", "0"]
             if self.loop == "asyncio":
-                argv = [self.lab.python, "-m", "pairtui", *serve]
+                argv = [self.interpreter, "-m", "pairtui", *serve]
             else:
-                argv = [self.lab.python, "-m", "benchmarks.serve_with", self.loop, *serve]
+                argv = [self.interpreter, "-m", "benchmarks.serve_with", self.loop, *serve]
             self.proc = self.lab.reaper.spawn(
                 argv,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
@@ -275,6 +283,7 @@ class Pairtui(Target):
             "source": source,
             "asyncssh": asyncssh.__version__,
             "event_loop": self.loop,
+            "python": _version_of(self.interpreter),
             "port": self.port,
             "pid": self.proc.pid if self.proc else None,
         }
@@ -354,3 +363,10 @@ def _run(argv: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> s
         cmd = " ".join(shlex.quote(a) for a in argv)
         raise SetupError(f"{cmd} failed: {(res.stderr or res.stdout).strip()[-500:]}")
     return res.stdout
+
+
+def _version_of(python: str) -> str:
+    code = "import sys; print(sys.version.split()[0], sys.executable)"
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False,
+                         timeout=30)  # fmt: skip
+    return out.stdout.strip() or python
