@@ -10,8 +10,10 @@ from __future__ import annotations
 from benchmarks.trace import Relay, analyse, summarize
 
 
-def _relay(pid: int, sockets: set[int], ptys: set[int]) -> Relay:
-    return Relay("x", pid, sockets, ptys)
+def _stretches(text: str, relay: Relay) -> dict[str, list[float]]:
+    """The relay's stretches in µs, from ``perf script --ns -F tid,time,event,trace`` lines."""
+    analyse(text.splitlines(), {relay.pid: relay})
+    return {k: [round(v * 1e6, 1) for v in vs] for k, vs in relay.parts.items()}
 
 
 def test_sshd_shape_polls_again_between_its_read_and_its_write() -> None:
@@ -29,11 +31,8 @@ def test_sshd_shape_polls_again_between_its_read_and_its_write() -> None:
 28455 10.000515000: raw_syscalls:sys_enter: NR 271 (55f621097b00, 3, 0, 7ffc119848b0, 8, 0)
 28455 10.000517000:  raw_syscalls:sys_exit: NR 271 = 1
 28455 10.000530000: raw_syscalls:sys_enter: NR 1 (4, 55f62108ca90, 2c, 0, 0, 0)
-""".splitlines()
-    relay = _relay(28455, {4}, {3, 7})
-    analyse(lines, {28455: relay})
-    got = {k: [round(v * 1e6, 1) for v in vs] for k, vs in relay.parts.items()}
-    assert got == {
+"""
+    assert _stretches(lines, Relay("openssh", 28455, {4}, {3, 7})) == {
         "in: wake to read": [20.0], "in: read to write": [40.0], "in: wake to write": [60.0],
         "out: wake to read": [5.0], "out: read to write": [25.0], "out: wake to write": [30.0],
     }  # fmt: skip
@@ -58,11 +57,9 @@ def test_pairtui_shape_and_what_is_not_a_key() -> None:
 28578 20.020400000:  raw_syscalls:sys_exit: NR 232 = 1
 28578 20.020430000: raw_syscalls:sys_enter: NR 0 (9, 562dae4a6cd0, 10000, 6d800, 0, 0)
 28578 20.020480000: raw_syscalls:sys_enter: NR 44 (8, 7f61f0fbb050, 34, 0, 0, 0)
-""".splitlines()
-    relay = _relay(28578, {8}, {9})
-    analyse(lines, {28578: relay})
-    got = {k: [round(v * 1e6, 1) for v in vs] for k, vs in relay.parts.items()}
-    assert got == {
+"""
+    relay = Relay("pairtui", 28578, {8}, {9})
+    assert _stretches(lines, relay) == {
         "in: wake to read": [70.0], "in: read to write": [90.0], "in: wake to write": [160.0],
         "out: wake to read": [30.0], "out: read to write": [50.0], "out: wake to write": [80.0],
     }  # fmt: skip
