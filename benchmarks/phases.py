@@ -231,36 +231,11 @@ def connect_phase(bench: Bench) -> dict[str, Any]:
 
 def echo_phase(bench: Bench) -> dict[str, Any]:
     """Single keys into ``cat`` (raw, no tty echo) on an otherwise idle screen."""
-    opts = bench.opts
     guests: dict[str, Guest] = {}
-    typers: dict[str, list[Typer]] = {t.name: [] for t in bench.targets}
-    slow: list[dict[str, Any]] = []
     machine0 = procs.MachineCpu.take()
     try:
-        for t in bench.targets:
-            marker = f"READY-{t.name}-echo"
-            t.tmux.single(echo_pane(marker))
-            guests[t.name] = bench.connect(t, marker)
-        for g in guests.values():
-            bench.quiet(g, 0.3)
-        per_round = 25
-        for r in range(math.ceil(opts.echo_keys / per_round)):
-            bench.check_time()
-            for t in bench.rotation(r):
-                n = min(per_round, opts.echo_keys - r * per_round)
-                typer = Typer(bench, guests[t.name], bench.keys[t.name], gap=opts.echo_gap,
-                              jitter=0.5, count=n)  # fmt: skip
-                began = time.perf_counter()
-                typer.start(began)
-                # Bounded: a round that loses more than a few keys is given up on.
-                limit = n * (opts.echo_gap * 2 + 0.05) + 3 * opts.key_timeout + 5
-                if not bench.reactor.run(lambda: typer.done, limit):  # noqa: B023
-                    typer.stop()
-                took = time.perf_counter() - began
-                if typer.lost or took > n * (opts.echo_gap * 2 + 0.05) + 1:
-                    slow.append({"round": r, "target": t.name, "seconds": round(took, 2),
-                                 "lost": typer.lost, "sent": typer.sent})  # fmt: skip
-                typers[t.name].append(typer)
+        connect_echo_guests(bench, bench.targets, "echo", guests)
+        typers, slow = type_in_turns(bench, guests, bench.opts.echo_keys)
     finally:
         close_all(list(guests.values()))
     out: dict[str, Any] = {}
@@ -273,6 +248,51 @@ def echo_phase(bench: Bench) -> dict[str, Any]:
     out["machine_busy_cores"] = round(procs.machine_busy(machine0, procs.MachineCpu.take())
                                       * CORES, 2)  # fmt: skip
     return out
+
+
+def connect_echo_guests(
+    bench: Bench, targets: list[Target], label: str, guests: dict[str, Guest]
+) -> None:
+    """One guest per target on a ``cat`` pane, into ``guests`` (the caller closes them)."""
+    for t in targets:
+        marker = f"READY-{t.name}-{label}"
+        t.tmux.single(echo_pane(marker))
+        guests[t.name] = bench.connect(t, marker)
+    for g in guests.values():
+        bench.quiet(g, 0.3)
+
+
+def type_in_turns(
+    bench: Bench, guests: dict[str, Guest], keys: int
+) -> tuple[dict[str, list[Typer]], list[dict[str, Any]]]:
+    """``keys`` single keys per guest, 25 at a time, the targets taking turns.
+
+    Returns each target's typers and the rounds that lost keys or took long.
+    """
+    opts = bench.opts
+    typers: dict[str, list[Typer]] = {name: [] for name in guests}
+    slow: list[dict[str, Any]] = []
+    per_round = 25
+    for r in range(math.ceil(keys / per_round)):
+        bench.check_time()
+        for t in bench.rotation(r):
+            if t.name not in guests:
+                continue
+            n = min(per_round, keys - r * per_round)
+            typer = Typer(bench, guests[t.name], bench.keys[t.name], gap=opts.echo_gap,
+                          jitter=0.5, count=n)  # fmt: skip
+            began = time.perf_counter()
+            typer.start(began)
+            # Bounded: a round that loses more than a few keys is given up on.
+            limit = n * (opts.echo_gap * 2 + 0.05) + 3 * opts.key_timeout + 5
+            if not bench.reactor.run(lambda: typer.done, limit):  # noqa: B023
+                typer.stop()
+            took = time.perf_counter() - began
+            if typer.lost or took > n * (opts.echo_gap * 2 + 0.05) + 1:
+                slow.append({"round": r, "target": t.name, "seconds": round(took, 2),
+                             "lost": typer.lost, "sent": typer.sent})  # fmt: skip
+            typers[t.name].append(typer)
+    return typers, slow
 
 
 # --- output burst -------------------------------------------------------------------------

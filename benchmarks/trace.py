@@ -33,17 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import procs
-from benchmarks.phases import Bench, Typer
+from benchmarks.phases import Bench, connect_echo_guests, type_in_turns
 from benchmarks.reactor import Guest, close_all
 from benchmarks.stats import percentile
 from benchmarks.targets import Target
-from benchmarks.tmuxhost import echo_pane
 
 # x86_64 syscall numbers.
-POLLS = {7: "poll", 23: "select", 232: "epoll_wait", 270: "pselect6", 271: "ppoll",
-         281: "epoll_pwait", 441: "epoll_pwait2"}  # fmt: skip
-READS = {0: "read", 45: "recvfrom", 47: "recvmsg", 19: "readv"}
-WRITES = {1: "write", 44: "sendto", 46: "sendmsg", 20: "writev"}
+POLLS = {7, 23, 232, 270, 271, 281, 441}  # poll select epoll_wait pselect6 ppoll epoll_pwait(2)
+READS = {0, 45, 47, 19}  # read recvfrom recvmsg readv
+WRITES = {1, 44, 46, 20}  # write sendto sendmsg writev
 _TRACED = sorted({*POLLS, *READS, *WRITES})
 
 _LINE = re.compile(r"^\s*(?P<tid>\d+)\s+(?P<time>[\d.]+):\s+(?P<event>[\w:]+):\s+(?P<rest>.*)$")
@@ -60,7 +58,6 @@ def find_perf() -> str | None:
 class Relay:
     """The process that moves a guest's bytes between its TCP socket and its PTY."""
 
-    target: str
     pid: int
     sockets: set[int]
     ptys: set[int]
@@ -79,19 +76,14 @@ def trace_phase(bench: Bench, out: Path) -> dict[str, Any]:
     guests: dict[str, Guest] = {}
     recorder: subprocess.Popen[bytes] | None = None
     keys = max(bench.opts.echo_keys // 2, 50)
-    typed: dict[str, int] = {t.name: 0 for t in targets}
     try:
-        for t in targets:
-            marker = f"READY-{t.name}-trace"
-            t.tmux.single(echo_pane(marker))
-            guests[t.name] = bench.connect(t, marker)
-        relays = {t.name: _find_relay(t, guests[t.name]) for t in targets}
-        missing = [name for name, r in relays.items() if r is None]
-        if missing:
-            return {"error": f"no relay process found for {', '.join(missing)}"}
-        for g in guests.values():
-            bench.quiet(g, 0.3)
-        pids = ",".join(str(r.pid) for r in relays.values() if r is not None)
+        connect_echo_guests(bench, targets, "trace", guests)
+        found = {t.name: _find_relay(t, guests[t.name]) for t in targets}
+        relays = {name: r for name, r in found.items() if r is not None}
+        if len(relays) < len(found):
+            missing = ", ".join(name for name in found if name not in relays)
+            return {"error": f"no relay process found for {missing}"}
+        pids = ",".join(str(r.pid) for r in relays.values())
         with out.with_suffix(".log").open("wb") as log:
             recorder = bench.reaper.spawn(
                 [perf, "record", "-q", "-o", str(out), "-p", pids,
@@ -102,23 +94,11 @@ def trace_phase(bench: Bench, out: Path) -> dict[str, Any]:
         time.sleep(1.0)  # perf attaches to running tasks asynchronously
         if recorder.poll() is not None:
             return {"error": f"perf record failed: {_tail(out.with_suffix('.log'))}"}
-        cpu0 = {name: _runtime(r.pid) for name, r in relays.items() if r is not None}
-        per_round = 25
-        for r in range(math.ceil(keys / per_round)):
-            bench.check_time()
-            for t in bench.rotation(r):
-                if t.name not in guests:
-                    continue
-                n = min(per_round, keys - r * per_round)
-                typer = Typer(bench, guests[t.name], bench.keys[t.name],
-                              gap=bench.opts.echo_gap, jitter=0.5, count=n)  # fmt: skip
-                typer.start(time.perf_counter())
-                if not bench.reactor.run(lambda: typer.done, n * 0.1 + 15):  # noqa: B023
-                    typer.stop()
-                typed[t.name] += typer.sent - typer.lost
+        cpu0 = {name: _runtime(r.pid) for name, r in relays.items()}
+        typers, _slow = type_in_turns(bench, guests, keys)
         for name, relay in relays.items():
-            if relay is not None:
-                relay.oncpu = _runtime(relay.pid) - cpu0[name]
+            relay.oncpu = _runtime(relay.pid) - cpu0[name]
+            relay.keys = sum(ty.sent - ty.lost for ty in typers[name])
     finally:
         if recorder is not None:
             _stop(recorder)
@@ -131,13 +111,9 @@ def trace_phase(bench: Bench, out: Path) -> dict[str, Any]:
                             capture_output=True, text=True, check=False, timeout=300)  # fmt: skip
     if script.returncode != 0:
         return {"error": f"perf script failed: {script.stderr[-300:]}"}
-    found = {r.pid: r for r in relays.values() if r is not None}
-    analyse(script.stdout.splitlines(), found)
+    analyse(script.stdout.splitlines(), {r.pid: r for r in relays.values()})
     result: dict[str, Any] = {"keys_per_target": keys, "raw": out.name}
-    for name, relay in relays.items():
-        assert relay is not None
-        relay.keys = typed[name]
-        result[name] = summarize(relay)
+    result.update((name, summarize(relay)) for name, relay in relays.items())
     return result
 
 
@@ -186,7 +162,7 @@ def _find_relay(target: Target, guest: Guest) -> Relay | None:
         ptys = {fd for fd, link in links.items() if link == "/dev/ptmx"}
         sockets = {fd for fd, link in links.items() if _socket_inode(link) in tcp}
         if sockets and ptys:
-            found[pid] = Relay(target.name, pid, sockets, ptys)
+            found[pid] = Relay(pid, sockets, ptys)
     return _deepest(found, {pid: st.ppid for pid, st in tree.items()})
 
 

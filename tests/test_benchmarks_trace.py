@@ -32,7 +32,7 @@ def test_sshd_shape_polls_again_between_its_read_and_its_write() -> None:
 28455 10.000517000:  raw_syscalls:sys_exit: NR 271 = 1
 28455 10.000530000: raw_syscalls:sys_enter: NR 1 (4, 55f62108ca90, 2c, 0, 0, 0)
 """
-    assert _stretches(lines, Relay("openssh", 28455, {4}, {3, 7})) == {
+    assert _stretches(lines, Relay(28455, {4}, {3, 7})) == {
         "in: wake to read": [20.0], "in: read to write": [40.0], "in: wake to write": [60.0],
         "out: wake to read": [5.0], "out: read to write": [25.0], "out: wake to write": [30.0],
     }  # fmt: skip
@@ -58,7 +58,7 @@ def test_pairtui_shape_and_what_is_not_a_key() -> None:
 28578 20.020430000: raw_syscalls:sys_enter: NR 0 (9, 562dae4a6cd0, 10000, 6d800, 0, 0)
 28578 20.020480000: raw_syscalls:sys_enter: NR 44 (8, 7f61f0fbb050, 34, 0, 0, 0)
 """
-    relay = Relay("pairtui", 28578, {8}, {9})
+    relay = Relay(28578, {8}, {9})
     assert _stretches(lines, relay) == {
         "in: wake to read": [70.0], "in: read to write": [90.0], "in: wake to write": [160.0],
         "out: wake to read": [30.0], "out: read to write": [50.0], "out: wake to write": [80.0],
