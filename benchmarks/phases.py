@@ -153,13 +153,17 @@ class Typer:
         self.sent = 0
         self.done = False
         self._token = 0
+        # The token of this typer's key awaiting its echo. The guest outlives the typer
+        # (the echo phase types in rounds), so an expiry may only drop its own key.
+        self._in_flight: int | None = None
 
     def start(self, at: float) -> None:
         self.bench.reactor.call_at(at, self._send, track=True)
 
     def stop(self) -> None:
         """Give up: no more keys; a key still in flight counts as lost."""
-        if self.guest.pending is not None:
+        if self._in_flight is not None:
+            self._in_flight = None
             self.guest.forget_key()
             self.lost += 1
         self.count, self.done = self.sent, True
@@ -177,17 +181,20 @@ class Typer:
             return
         self._token += 1
         token = self._token
+        self._in_flight = token
         self.guest.type_key(self.keys.next(), self._echoed)
         self.sent += 1
         timeout = self.bench.opts.key_timeout
         self.bench.reactor.call_at(time.perf_counter() + timeout, lambda: self._expire(token))
 
     def _echoed(self, latency: float) -> None:
+        self._in_flight = None
         self.latencies.append(latency)
         self._next()
 
     def _expire(self, token: int) -> None:
-        if token == self._token and self.guest.pending is not None:
+        if token == self._in_flight:
+            self._in_flight = None
             self.guest.forget_key()
             self.lost += 1
             self._next()
