@@ -121,7 +121,7 @@ class ShareStore:
                 raise PairtuiError(f"no tmux session named {host_session!r}")
             kind, target = "session", host_session
             default_name = host_session
-        share_name = validate_share_name(name or _sanitize(default_name))
+        share_name = validate_share_name(name or suggested_name(default_name))
         with self._edit() as shares:
             tmux.create_share(
                 share_name,
@@ -202,6 +202,7 @@ def resolve_share(guest: Guest, requested: str, shares: list[Share]) -> Share | 
     return shares[-1]
 
 
-def _sanitize(name: str) -> str:
+def suggested_name(name: str) -> str:
+    """A valid share name made from a session name (or ``session-index`` for a window)."""
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:32]
     return cleaned or "share"

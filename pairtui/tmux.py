@@ -104,6 +104,22 @@ class TmuxClient:
 
 
 @dataclass(frozen=True)
+class HostWindow:
+    """A window of a host session, as the dashboard offers it for sharing."""
+
+    session: str
+    id: str  # "@3": stays the same when the window is renamed or moved
+    index: int
+    name: str
+    pane: str  # its active pane; sharing a pane shares its window
+
+    @property
+    def label(self) -> str:
+        """How tmux users name it: ``work:2 (vim)``."""
+        return f"{self.session}:{self.index} ({self.name})"
+
+
+@dataclass(frozen=True)
 class ShareSessions:
     """The two guest sessions of one share."""
 
@@ -172,9 +188,19 @@ class Tmux:
             raise PairtuiError("tmux has no session to share")
         return max(hosts, key=lambda h: int(h[0]))[1]
 
-    def host_sessions(self) -> list[str]:
-        names = self.run("list-sessions", "-F", "#{session_name}")
-        return [n for n in names if not n.startswith(SESSION_PREFIX)]
+    def host_windows(self) -> list[HostWindow]:
+        """Every window of the host's sessions, in session then window order."""
+        fmt = FIELD_SEP.join(
+            "#{" + f + "}"
+            for f in ("session_name", "window_id", "window_index", "window_name", "pane_id")
+        )
+        out = []
+        for row in self.run("list-windows", "-a", "-F", fmt):
+            session, wid, index, rest = row.split(FIELD_SEP, 3)
+            name, pane = rest.rsplit(FIELD_SEP, 1)  # a window name may hold anything
+            if not session.startswith(SESSION_PREFIX):
+                out.append(HostWindow(session, wid, int(index), name, pane))
+        return out
 
     def window_of_pane(self, pane_id: str) -> tuple[str, str]:
         """``(window_id, session_name)`` of a pane such as ``%3``."""

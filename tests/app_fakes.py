@@ -18,6 +18,7 @@ from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event
 from pairtui.registry import Mode, Registry, parse_public_keys
 from pairtui.shares import Share
+from pairtui.tmux import HostWindow
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z: every duration is counted from here
 HOST_FINGERPRINT = "SHA256:o7HffH8AAbnKCZX54J/Js9WPY69xTGGovZ/tGRyKVw0"
@@ -107,6 +108,17 @@ def share(name: str, session: str) -> Share:
     return Share(name, "session", session, None, "/tmp/tmux-fake/default", "2027-01-15T07:00:00Z")
 
 
+def window_share(name: str, window: HostWindow) -> Share:
+    return Share(name, "window", window.id, window.pane, "/tmp/tmux-fake/default",
+                 "2027-01-15T07:00:00Z")  # fmt: skip
+
+
+def host_windows(session: str, *names: str, first: int = 1) -> list[HostWindow]:
+    """A session's windows, numbered from 1, ids and panes from ``first``."""
+    return [HostWindow(session, f"@{first + i}", i + 1, n, f"%{first + i}")
+            for i, n in enumerate(names)]  # fmt: skip
+
+
 class FakeShareHost:
     """A tmux server that exists only in memory."""
 
@@ -117,22 +129,30 @@ class FakeShareHost:
         *,
         gone: set[str] | None = None,
         error: str | None = None,
+        windows: list[HostWindow] | None = None,
     ) -> None:
         self.shares = list(shares or [])
         self.sessions = list(sessions or [])
+        self.windows = windows or [w for i, s in enumerate(self.sessions)
+                                   for w in host_windows(s, "bash", first=i + 1)]  # fmt: skip
         self.gone = gone or set()
         self.error = error
         self.buffer: list[str] = []
 
     def state(self) -> HostState:
         live = frozenset(s.name for s in self.shares if s.name not in self.gone)
-        return HostState(tuple(self.shares), tuple(self.sessions), live, self.error)
+        return HostState(tuple(self.shares), tuple(self.sessions), live, self.error,
+                         tuple(self.windows))  # fmt: skip
 
     def changed(self) -> bool:
         return False
 
-    def share(self, session: str, name: str | None) -> Share:
-        made = share(name or session, session)
+    def share(self, session: str, name: str | None, pane: str | None = None) -> Share:
+        window = next((w for w in self.windows if w.pane == pane), None)
+        if window is not None:
+            made = window_share(name or f"{session}-{window.index}", window)
+        else:
+            made = share(name or session, session)
         self.shares = [s for s in self.shares if s.name != made.name] + [made]
         return made
 
@@ -144,8 +164,12 @@ class FakeShareHost:
         return found[0]
 
     def rename(self, old: str, new: str) -> Share:
-        gone = self.unshare(old)
-        return self.share(gone.target, new)
+        found = next((s for s in self.shares if s.name == old), None)
+        if found is None:
+            raise PairtuiError(f"no share named {old!r}")
+        renamed = dataclasses.replace(found, name=new)
+        self.shares[self.shares.index(found)] = renamed
+        return renamed
 
     def set_buffer(self, text: str) -> bool:
         self.buffer.append(text)
@@ -205,7 +229,11 @@ def busy_clients() -> list[ClientInfo]:
 
 
 def busy_host() -> FakeShareHost:
-    return FakeShareHost([share("api", "api"), share("work", "work")], ["work", "api", "scratch"])
+    windows = (host_windows("work", "editor", "server", "tests")
+               + host_windows("api", "shell", first=4)
+               + host_windows("scratch", "notes", "htop", first=5))  # fmt: skip
+    return FakeShareHost([share("api", "api"), share("work", "work")], ["work", "api", "scratch"],
+                         windows=windows)  # fmt: skip
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ from test_control import eventually, invite
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.content import Content
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from pairtui import config
 from pairtui.app import PairtuiApp
@@ -151,6 +151,45 @@ async def test_shares_can_be_created_renamed_and_removed(tmux_host: TmuxHost) ->
         await pilot.press("y")
         await eventually(lambda: ShareStore().load() == [], what="unshared")
         assert not tmux_host.run("has-session", "-t", "=pairtui-pairing-view", check=False)
+
+
+async def test_one_window_can_be_shared_and_the_rest_stays_on_offer(tmux_host: TmuxHost) -> None:
+    tmux_host.run("new-window", "-d", "-t", "host:1", "-n", "logs")
+    window, pane = tmux_host.run(
+        "display-message", "-p", "-t", "host:1", "#{window_id} #{pane_id}"
+    ).split()
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("3")
+        table = app.main.shares_table
+        await eventually(lambda: table.row_count == 1, what="the host session")
+        await pilot.pause()
+        await pilot.press("s")
+        await until_screen(app, ShareDialog)
+        app.screen.query_one("#what", Select).value = pane
+        await eventually(lambda: app.screen.query_one("#name", Input).value == "host-1")
+        app.screen.query_one("#name", Input).focus()
+        await pilot.press("enter")
+        await eventually(lambda: ShareStore().load(), what="a share")
+        (share,) = ShareStore().load()
+        assert (share.name, share.kind, share.target, share.pane) == (
+            "host-1",
+            "window",
+            window,
+            pane,
+        )
+        guest_windows = tmux_host.run(
+            "list-windows", "-t", "=pairtui-host-1-view", "-F", "#{window_id}"
+        )
+        assert guest_windows.split() == [window]
+        await eventually(lambda: "share:host-1" in table.records, what="its row")
+        assert table.records["share:host-1"].what == "window host:1 (logs)"
+        await notified(app, "window host:1 (logs) is shared as host-1")
+        # Still on offer: the whole session, and its window 0, not window 1 again.
+        (offer,) = app.main.host.shareable()
+        assert (offer.session, offer.whole) == ("host", True)
+        assert [w.index for w in offer.windows] == [0]
 
 
 async def test_a_guest_can_be_edited_and_removed(

@@ -21,6 +21,7 @@ from app_fakes import (
     busy_scenario,
     empty_scenario,
     make_app,
+    window_share,
 )
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -126,7 +127,10 @@ def test_several_guests(snap_compare: Compare) -> None:
 
 
 def test_shares(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "3", "down")
+    scenario = busy_scenario()
+    htop = scenario.host.windows[-1]  # a window of "scratch", which is not shared whole
+    scenario.host.shares.append(window_share("top", htop))
+    assert snap(snap_compare, make_app(scenario), "3", "down")
 
 
 def test_kick_confirmation(snap_compare: Compare) -> None:
@@ -150,6 +154,11 @@ def test_share_dialog(snap_compare: Compare) -> None:
     assert snap(
         snap_compare, make_app(busy_scenario()), "3", "down", "down", "s", shows=ShareDialog
     )
+
+
+def test_share_dialog_offers_each_window_of_a_session_shared_whole(snap_compare: Compare) -> None:
+    keys = ("3", "down", "s", "shift+tab", "enter")
+    assert snap(snap_compare, make_app(busy_scenario()), *keys, shows=ShareDialog)
 
 
 def test_rename_share_prompt_with_an_error(snap_compare: Compare) -> None:

@@ -50,19 +50,26 @@ def test_share_creates_guest_sessions_with_their_own_key_tables(tmux_host: TmuxH
     # ... and the prefix table for view guests offers nothing but detach.
     view_keys = tmux_host.run("list-keys", "-T", "pairtui-view-prefix").splitlines()
     assert [line.split()[3:] for line in view_keys] == [["d", "detach-client"]]
-    assert tmux.host_sessions() == ["host"]
+    assert [w.session for w in tmux.host_windows()] == ["host"]  # not the guests' sessions
     tmux.kill_share("demo")
     assert not tmux.has_session(names.view)
     assert not tmux.has_session(names.pair)
 
 
 def test_pane_share_holds_only_that_window(tmux_host: TmuxHost) -> None:
-    tmux_host.run("new-window", "-d", "-t", "host:1")
+    tmux_host.run("new-window", "-d", "-t", "host:1", "-n", "logs \x1f and more")
     window = tmux_host.run("display-message", "-p", "-t", "host:1", "#{window_id}").strip()
-    names = Tmux(tmux_host.socket).create_share("w", window=window, host="me")
+    pane = tmux_host.run("display-message", "-p", "-t", "host:1", "#{pane_id}").strip()
+    tmux = Tmux(tmux_host.socket)
+    names = tmux.create_share("w", window=window, host="me")
     for session in (names.view, names.pair):
         listed = tmux_host.run("list-windows", "-t", f"={session}", "-F", "#{window_id}").split()
         assert listed == [window]
+    # The dashboard offers the host's windows, not the guests' links to them.
+    second = tmux.host_windows()[1]
+    assert (second.session, second.id, second.index, second.pane) == ("host", window, 1, pane)
+    assert second.label == "host:1 (logs \x1f and more)"
+    assert [w.session for w in tmux.host_windows()] == ["host", "host"]
 
 
 def test_tmux_not_running_is_a_readable_error(tmp_path: Path) -> None:

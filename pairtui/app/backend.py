@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from pairtui.registry import Guest, GuestKey, Mode, Registry
     from pairtui.shares import Share, ShareStore
+    from pairtui.tmux import HostWindow
     from pairtui.tunnels import Tunnel
 
 
@@ -75,6 +76,15 @@ class ServerState:
 
 
 @dataclass(frozen=True)
+class Shareable:
+    """A host session with something left to share: itself (``whole``) and free windows."""
+
+    session: str
+    whole: bool
+    windows: tuple[HostWindow, ...]
+
+
+@dataclass(frozen=True)
 class HostState:
     """The host's tmux server as the Shares tab shows it."""
 
@@ -82,6 +92,32 @@ class HostState:
     sessions: tuple[str, ...] = ()  # host sessions (not pairtui's own)
     live: frozenset[str] = frozenset()  # shares whose guest sessions exist
     error: str | None = None  # e.g. tmux not running
+    windows: tuple[HostWindow, ...] = ()  # of the host sessions
+
+    def window(self, window_id: str) -> HostWindow | None:
+        return next((w for w in self.windows if w.id == window_id), None)
+
+    def shows(self, share: Share) -> tuple[str, str]:
+        """The host session a share shows ("" if its window is gone), and what of it,
+        as a tmux user names it: ``session work``, ``window work:2 (vim)``."""
+        if share.kind == "session":
+            return share.target, f"session {share.target}"
+        window = self.window(share.target)
+        if window is None:
+            return "", f"window {share.target}"
+        return window.session, f"window {window.label}"
+
+    def shareable(self) -> list[Shareable]:
+        """What the host can still share: a session shared whole is not offered whole
+        again, nor a window already shared on its own."""
+        whole = {s.target for s in self.shares if s.kind == "session"}
+        taken = {s.target for s in self.shares if s.kind == "window"}
+        out = []
+        for session in self.sessions:
+            free = tuple(w for w in self.windows if w.session == session and w.id not in taken)
+            if session not in whole or free:
+                out.append(Shareable(session, session not in whole, free))
+        return out
 
     @property
     def default(self) -> Share | None:
@@ -96,7 +132,7 @@ class ShareHost(Protocol):
 
     def changed(self) -> bool: ...
 
-    def share(self, session: str, name: str | None) -> Share: ...
+    def share(self, session: str, name: str | None, pane: str | None = None) -> Share: ...
 
     def unshare(self, name: str) -> Share: ...
 
@@ -137,20 +173,25 @@ class TmuxShareHost:
         except PairtuiError as exc:
             return HostState(error=str(exc))
         try:
-            sessions = tuple(Tmux(self.socket).host_sessions())
+            windows = tuple(Tmux(self.socket).host_windows())
             error = None
         except PairtuiError as exc:
-            sessions, error = (), str(exc)
+            windows, error = (), str(exc)
+        sessions = tuple(dict.fromkeys(w.session for w in windows))  # tmux lists them sorted
         live = frozenset(s.name for s in shares if self.store.live(s))
-        return HostState(shares, sessions, live, error)
+        return HostState(shares, sessions, live, error, windows)
 
     def changed(self) -> bool:
         return self._watch.changed()
 
-    def share(self, session: str, name: str | None) -> Share:
+    def share(self, session: str, name: str | None, pane: str | None = None) -> Share:
+        """The whole session, or (``pane``) the window of that pane."""
         from pairtui.tmux import Tmux
 
-        return self.store.create(Tmux(self.socket), session=session, name=name)
+        tmux = Tmux(self.socket)
+        if pane:
+            return self.store.create(tmux, pane=pane, name=name)
+        return self.store.create(tmux, session=session, name=name)
 
     def unshare(self, name: str) -> Share:
         return self.store.remove(name)
@@ -277,8 +318,8 @@ class Services:
         await self.engine.reconcile()
         return guest
 
-    async def share(self, session: str, name: str | None) -> Share:
-        share = await asyncio.to_thread(self.shares.share, session, name)
+    async def share(self, session: str, name: str | None, pane: str | None = None) -> Share:
+        share = await asyncio.to_thread(self.shares.share, session, name, pane)
         await self.engine.reconcile()
         return share
 

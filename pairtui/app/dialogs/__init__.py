@@ -6,7 +6,7 @@ from pairtui.app.dialogs.add_guest import AddGuestDialog, GuestDraft
 from pairtui.app.dialogs.confirm import ConfirmDialog
 from pairtui.app.dialogs.edit_guest import EditGuestDialog, GuestEdit
 from pairtui.app.dialogs.prompt import PromptDialog
-from pairtui.app.dialogs.share import ShareDialog
+from pairtui.app.dialogs.share import ShareDialog, ShareRequest
 from pairtui.app.dialogs.tunnels import TunnelDialog
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "GuestEdit",
     "PromptDialog",
     "ShareDialog",
+    "ShareRequest",
     "TunnelDialog",
 ]

@@ -28,6 +28,7 @@ from pairtui.app.dialogs import (
     GuestEdit,
     PromptDialog,
     ShareDialog,
+    ShareRequest,
     TunnelDialog,
 )
 from pairtui.app.widgets import (
@@ -489,7 +490,7 @@ class MainScreen(Screen[None]):
         if action in ("guest_edit", "guest_mode", "guest_remove", "guest_copy"):
             return self.guests_table.selected is not None
         if action == "share_add":
-            return bool(self._unshared_sessions())
+            return bool(self.host.shareable())
         if action in ("share_remove", "share_rename"):
             row = self.shares_table.selected
             return row is not None and row.share is not None
@@ -706,31 +707,27 @@ class MainScreen(Screen[None]):
         if self.services is not None:
             self.services.shares.set_buffer(text)
 
-    def _unshared_sessions(self) -> list[str]:
-        shared = {s.target for s in self.host.shares if s.kind == "session"}
-        return [s for s in self.host.sessions if s not in shared]
-
     @work(group="actions")
     async def action_share_add(self) -> None:
-        sessions = self._unshared_sessions()
+        sessions = self.host.shareable()
         if not sessions or self.services is None:
             return
         row = self.shares_table.selected
-        picked: tuple[str, str] | None = await self.app.push_screen_wait(
+        picked: ShareRequest | None = await self.app.push_screen_wait(
             ShareDialog(
                 sessions,
-                selected=row.session if row and row.share is None else None,
+                selected=row.session if row else None,
                 taken={s.name for s in self.host.shares},
             )
         )
         if picked is None:
             return
         try:
-            share = await self.services.share(*picked)
+            share = await self.services.share(picked.session, picked.name, picked.pane)
         except PairtuiError as exc:
             self._fail(exc, "Not shared")
             return
-        self.notify(f"{share.target} is shared as {share.name}", title="Shared")
+        self.notify(f"{self.host.shows(share)[1]} is shared as {share.name}", title="Shared")
         self.reload_host()
 
     @work(group="actions")
@@ -742,7 +739,7 @@ class MainScreen(Screen[None]):
         body = Content.from_markup(
             "Stop sharing [b]$name[/b] ($what)?$guests",
             name=name,
-            what=row.session,
+            what=row.what,
             guests=f"\n\n{fmt.plural(row.guests, 'connected client')} will be disconnected."
             if row.guests
             else "",

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 class ShareRow:
     """A share, or a host session nobody shares yet (``share is None``)."""
 
-    session: str  # the host session (or the window a pane share links)
+    session: str  # the host session ("" for a window share whose window is gone)
+    what: str  # "session work", "window work:2 (vim)"
     share: Share | None = None
     live: bool = False
     default: bool = False
@@ -36,7 +37,7 @@ def share_rows(state: HostState, connected: dict[str, int]) -> list[ShareRow]:
     default = state.default
     rows = [
         ShareRow(
-            session=s.target if s.kind == "session" else f"window {s.target}",
+            *state.shows(s),
             share=s,
             live=s.name in state.live,
             default=default is not None and s.name == default.name,
@@ -45,7 +46,7 @@ def share_rows(state: HostState, connected: dict[str, int]) -> list[ShareRow]:
         for s in state.shares
     ]
     shared = {s.target for s in state.shares if s.kind == "session"}
-    rows += [ShareRow(session=name) for name in state.sessions if name not in shared]
+    rows += [ShareRow(n, f"session {n}") for n in state.sessions if n not in shared]
     return rows
 
 
@@ -78,7 +79,7 @@ class SharesTable(RecordTable[ShareRow]):
         if share is None:
             return {
                 "name": Text("—", style=self.colour("text-muted")),
-                "what": Text(f"session {record.session}"),
+                "what": Text(record.what),
                 "status": Text("not shared", style=self.colour("text-muted")),
                 "guests": Text(""),
             }
@@ -90,9 +91,7 @@ class SharesTable(RecordTable[ShareRow]):
             status = Text("shared", style=self.colour("text-success"))
         return {
             "name": Text(share.name, style="bold"),
-            "what": Text(
-                f"session {record.session}" if share.kind == "session" else record.session
-            ),
+            "what": Text(record.what),
             "status": status,
             "guests": Text(str(record.guests) if record.guests else "·", justify="right"),
         }
@@ -118,7 +117,7 @@ def share_detail(
         Content.from_markup(
             "[b]$name[/b] shares $what$gone",
             name=row.share.name,
-            what=f"session {row.session}" if row.share.kind == "session" else row.session,
+            what=row.what,
             gone="" if row.live else " · its tmux session is gone: unshare it",
         )
     ]
