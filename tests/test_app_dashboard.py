@@ -12,6 +12,7 @@ from test_control import eventually, invite
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.content import Content
+from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from pairtui import config
@@ -19,7 +20,7 @@ from pairtui.app import PairtuiApp
 from pairtui.app.commands import DashboardCommands
 from pairtui.app.dialogs import ConfirmDialog, EditGuestDialog, PromptDialog, ShareDialog
 from pairtui.app.screens import HelpScreen, MainScreen
-from pairtui.app.widgets import JoinBar
+from pairtui.app.widgets import JoinBar, SharesTable
 from pairtui.registry import Mode, Registry
 from pairtui.shares import ShareStore
 from pairtui.tunnels import Tunnel, TunnelStore
@@ -122,17 +123,23 @@ async def test_copy_puts_the_ssh_string_on_the_clipboard_and_in_tmux(
         assert isinstance(join, Content) and join.plain.count(expected) == 1  # shown in full
 
 
+async def open_share_dialog(app: PairtuiApp, pilot: Pilot[None], rows: int) -> SharesTable:
+    """On the Shares tab once it lists ``rows`` rows, press ``s``; returns the table."""
+    await started(app)
+    await pilot.press("3")
+    table = app.main.shares_table
+    await eventually(lambda: table.row_count == rows, what=f"{rows} rows of shares")
+    await pilot.pause()
+    await pilot.press("s")
+    await until_screen(app, ShareDialog)
+    return table
+
+
 async def test_shares_can_be_created_renamed_and_removed(tmux_host: TmuxHost) -> None:
     tmux_host.run("new-session", "-d", "-s", "scratch")
     app = dashboard(tmux_host.socket)
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        await pilot.press("3")
-        table = app.main.shares_table
-        await eventually(lambda: table.row_count == 2, what="both host sessions")
-        await pilot.pause()
-        await pilot.press("s")
-        await until_screen(app, ShareDialog)
+        table = await open_share_dialog(app, pilot, rows=2)
         await pilot.press("enter")
         await eventually(lambda: [s.name for s in ShareStore().load()], what="a share")
         await eventually(lambda: any(r.share for r in table.records.values()), what="its row")
@@ -160,13 +167,7 @@ async def test_one_window_can_be_shared_and_the_rest_stays_on_offer(tmux_host: T
     ).split()
     app = dashboard(tmux_host.socket)
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        await pilot.press("3")
-        table = app.main.shares_table
-        await eventually(lambda: table.row_count == 1, what="the host session")
-        await pilot.pause()
-        await pilot.press("s")
-        await until_screen(app, ShareDialog)
+        table = await open_share_dialog(app, pilot, rows=1)
         app.screen.query_one("#what", Select).value = pane
         await eventually(lambda: app.screen.query_one("#name", Input).value == "host-1")
         app.screen.query_one("#name", Input).focus()
