@@ -132,8 +132,7 @@ class FakeShareHost:
         windows: list[HostWindow] | None = None,
     ) -> None:
         self.shares = list(shares or [])
-        self.sessions = list(sessions or [])
-        self.windows = windows or [w for i, s in enumerate(self.sessions)
+        self.windows = windows or [w for i, s in enumerate(sessions or [])
                                    for w in host_windows(s, "bash", first=i + 1)]  # fmt: skip
         self.gone = gone or set()
         self.error = error
@@ -141,8 +140,7 @@ class FakeShareHost:
 
     def state(self) -> HostState:
         live = frozenset(s.name for s in self.shares if s.name not in self.gone)
-        return HostState(tuple(self.shares), tuple(self.sessions), live, self.error,
-                         tuple(self.windows))  # fmt: skip
+        return HostState(tuple(self.shares), tuple(self.windows), live, self.error)
 
     def changed(self) -> bool:
         return False
@@ -232,8 +230,7 @@ def busy_host() -> FakeShareHost:
     windows = (host_windows("work", "editor", "server", "tests")
                + host_windows("api", "shell", first=4)
                + host_windows("scratch", "notes", "htop", first=5))  # fmt: skip
-    return FakeShareHost([share("api", "api"), share("work", "work")], ["work", "api", "scratch"],
-                         windows=windows)  # fmt: skip
+    return FakeShareHost([share("api", "api"), share("work", "work")], windows=windows)
 
 
 @dataclasses.dataclass

@@ -89,10 +89,14 @@ class HostState:
     """The host's tmux server as the Shares tab shows it."""
 
     shares: tuple[Share, ...] = ()
-    sessions: tuple[str, ...] = ()  # host sessions (not pairtui's own)
+    windows: tuple[HostWindow, ...] = ()  # of the host sessions (not pairtui's own)
     live: frozenset[str] = frozenset()  # shares whose guest sessions exist
     error: str | None = None  # e.g. tmux not running
-    windows: tuple[HostWindow, ...] = ()  # of the host sessions
+
+    @property
+    def sessions(self) -> tuple[str, ...]:
+        """The host sessions, in tmux's order (every session has a window)."""
+        return tuple(dict.fromkeys(w.session for w in self.windows))
 
     def window(self, window_id: str) -> HostWindow | None:
         return next((w for w in self.windows if w.id == window_id), None)
@@ -177,9 +181,8 @@ class TmuxShareHost:
             error = None
         except PairtuiError as exc:
             windows, error = (), str(exc)
-        sessions = tuple(dict.fromkeys(w.session for w in windows))  # tmux lists them sorted
         live = frozenset(s.name for s in shares if self.store.live(s))
-        return HostState(shares, sessions, live, error, windows)
+        return HostState(shares, windows, live, error)
 
     def changed(self) -> bool:
         return self._watch.changed()
