@@ -13,6 +13,13 @@ profile of `pairtui serve` found work asyncssh does per packet that buys us noth
 :func:`install` changes the first two for the whole process (same behaviour, less work);
 :func:`tune` the last two, per connection. Each checks that asyncssh still has what it
 expects and otherwise leaves asyncssh alone, so a new asyncssh is slower, never broken.
+
+Packets come from guests, so whatever reads them frames them as strictly as the RFCs
+say, on both paths: asyncssh 2.24 lets through padding under 4 bytes, packet lengths
+that are not whole cipher blocks and channel data over the channel's maximum packet
+size. The cached AES-GCM cipher (every encrypted packet asyncssh reads) and the guest
+channels :class:`ChannelFastPath` serves refuse them, ending the connection as any other
+protocol error does; the fast path hands such packets to asyncssh untouched, to be refused.
 """
 
 from __future__ import annotations
@@ -60,7 +67,11 @@ def install() -> None:
 
 def _gcm_cipher_class(base: type[Any]) -> type[Any]:
     class CachedGCMCipher(base):  # type: ignore[misc]
-        """asyncssh's GCMCipher with one AESGCM per key instead of one per packet."""
+        """asyncssh's GCMCipher with one AESGCM per key instead of one per packet.
+
+        It also refuses the framing RFC 4253 section 6 forbids, which asyncssh's own
+        packet reader lets through: this is where every encrypted packet passes.
+        """
 
         def __init__(self, cipher_name: str, key: bytes, iv: bytes) -> None:
             super().__init__(cipher_name, key, iv)
@@ -72,14 +83,23 @@ def _gcm_cipher_class(base: type[Any]) -> type[Any]:
             return header + out[:-16], out[-16:]
 
         def verify_and_decrypt(self, header: bytes, data: bytes, mac: bytes) -> bytes | None:
+            if not _whole_blocks(int.from_bytes(header, "big")):
+                raise asyncssh.ProtocolError("Packet length not a multiple of the block size")
             try:
                 plain: bytes | None = self._aead.decrypt(self._iv, data + mac, header)
             except InvalidTag:
                 plain = None
             self._update_iv()
+            if plain is not None and not 4 <= plain[0] <= len(plain) - 2:
+                raise asyncssh.ProtocolError("Invalid padding length")  # 4+, and a type byte
             return plain
 
     return CachedGCMCipher
+
+
+def _whole_blocks(length: int) -> bool:
+    """An AES-GCM packet's length field: one or more whole 16-byte blocks (RFC 5647 7.2)."""
+    return length > 0 and not length & 15
 
 
 def tune(conn: asyncssh.SSHServerConnection) -> None:
@@ -148,6 +168,12 @@ class ChannelFastPath:
     state (sequence numbers, IVs, windows, rekey byte count) kept exactly as it would
     keep it. Anything else (other packets, several in one read, a window or a rekey
     due, buffered data, another cipher) goes to asyncssh untouched.
+
+    The guest writes these packets, so one the protocol forbids (padding under 4 bytes,
+    a length that is not whole blocks or over asyncssh's maximum, channel data over the
+    maximum packet size we advertised, a malformed ignore) is not ours either: it goes
+    to asyncssh with no state changed, and asyncssh (with :func:`install`'s cipher and
+    :meth:`start`'s channel check) ends the connection over it.
     """
 
     def __init__(
@@ -167,7 +193,27 @@ class ChannelFastPath:
 
     def start(self) -> None:
         if self.enabled:
+            self._refuse_oversized_data()
             self._conn.data_received = self.receive
+
+    def _refuse_oversized_data(self) -> None:
+        """End the connection over channel data longer than our advertised maximum.
+
+        asyncssh only checks the window, so what the fast path passes on for being too
+        big would otherwise be delivered by asyncssh. RFC 4254 section 5.2 allows at most
+        the maximum packet size per message; OpenSSH, PuTTY and asyncssh never send more.
+        """
+        chan = self._chan
+        accept, limit = chan._accept_data, chan._recv_pktsize
+
+        def accept_data(data: bytes, datatype: int | None = None) -> None:
+            if len(data) > limit:
+                raise asyncssh.ProtocolError(
+                    f"Channel data of {len(data)} bytes over the maximum packet size {limit}"
+                )
+            accept(data, datatype)
+
+        chan._accept_data = accept_data
 
     def receive(self, data: bytes, datatype: int | None = None) -> None:
         """Whole packets from the start of ``data`` while they are ours; the rest to asyncssh."""
@@ -178,8 +224,13 @@ class ChannelFastPath:
             and conn._decompressor is None
             and getattr(conn._recv_handler, "__func__", None) is self._pkthdr
         ):
+            max_length = conn._max_recv_pktlen
             while end - pos >= 4:
-                size = 4 + int.from_bytes(data[pos : pos + 4], "big") + 16  # length, tag
+                length = int.from_bytes(data[pos : pos + 4], "big")
+                # Not whole blocks, or more than asyncssh takes: asyncssh refuses it.
+                if length & 15 or not 0 < length <= max_length:
+                    break
+                size = 4 + length + 16  # length field, tag
                 if end - pos < size:
                     break
                 if not self._open(data if size == end else data[pos : pos + size]):
@@ -189,7 +240,11 @@ class ChannelFastPath:
             self._slow_receive(data[pos:] if pos else data, datatype)
 
     def _open(self, packet: bytes) -> bool:
-        """Decrypt and deliver one packet if it is channel data for us (or an ignore)."""
+        """Decrypt and deliver one packet if it is channel data for us (or an ignore).
+
+        ``packet`` is whole 16-byte blocks (:meth:`receive` checked), so ``plain`` has at
+        least 16 bytes. Every ``return False`` leaves the IV and sequence number alone.
+        """
         conn, chan = self._conn, self._chan
         cipher: Any = getattr(conn._recv_encryption, "_cipher", None)
         aead = getattr(cipher, "_aead", None)
@@ -199,18 +254,20 @@ class ChannelFastPath:
             plain = aead.decrypt(cipher._iv, packet[4:], packet[:4])
         except InvalidTag:  # asyncssh reports it (and drops the connection)
             return False
-        if len(plain) < 2 or plain[0] + 2 > len(plain):
+        pad, size = plain[0], len(plain)
+        if pad < 4 or pad + 2 > size:  # RFC 4253: 4+ bytes of padding, and a type byte
             return False
         if plain[1] == MSG_IGNORE:
+            if 6 + int.from_bytes(plain[2:6], "big") + pad != size:  # one string, no more
+                return False
             cipher._update_iv()
             conn._recv_seq = (conn._recv_seq + 1) & 0xFFFFFFFF
             return True
         n = int.from_bytes(plain[6:10], "big")
         if (
             plain[1] != MSG_CHANNEL_DATA
-            or len(plain) < 10
             or int.from_bytes(plain[2:6], "big") != chan._recv_chan
-            or 10 + n + plain[0] != len(plain)
+            or 10 + n + pad != size
             or not 0 < n <= min(chan._recv_window, chan._recv_pktsize)
             or chan._recv_state != "open"
             or chan._send_state != "open"
@@ -280,11 +337,12 @@ _CONN_ATTRS = (
     "_recv_encryption", "_send_encryption", "_inpbuf", "_decompressor", "_compressor",
     "_recv_seq", "_send_seq", "_kex_complete", "_rekey_bytes_sent", "_rekey_bytes",
     "_rekey_seconds", "_rekey_time", "_transport", "_send_enchdrlen", "_send_blocksize",
-    "_recv_handler", "_recv_pkthdr",
+    "_recv_handler", "_recv_pkthdr", "_max_recv_pktlen",
 )  # fmt: skip
 _CHAN_ATTRS = (
     "_recv_chan", "_send_chan", "_recv_pktsize", "_recv_window", "_init_recv_window", "_recv_state",
     "_send_state", "_recv_paused", "_recv_buf", "_send_buf", "_send_window", "_send_pktsize",
+    "_accept_data",
 )  # fmt: skip
 
 

@@ -10,10 +10,12 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import asyncssh
 import pytest
-from support import SshGuest
+from asyncssh.constants import MSG_CHANNEL_DATA, MSG_IGNORE
+from support import SshGuest, TmuxHost, holds_for, wait_until
 
 from pairtui import ssh_fastpath
 from pairtui.registry import Mode, Registry, parse_public_keys
@@ -191,3 +193,158 @@ async def test_openssh_guest_types_and_sees_through_the_fast_path(
         assert (session.fast.fast_in, session.fast.fast_out) == (0, 0)
     else:
         assert session.fast.fast_in >= 15 and session.fast.fast_out >= 1
+
+
+# --- hand-written packets: framing the protocol forbids ends the connection -----------
+#
+# A hand-written client: a real asyncssh connection whose keys seal packets framed as
+# each test says, written straight to the socket (its sequence number kept in step).
+
+
+class RawGuest:
+    """Seals packets with an asyncssh client's own keys, framed as the caller says."""
+
+    def __init__(self, conn: asyncssh.SSHClientConnection, chan: Any) -> None:
+        self.conn: Any = conn
+        self.chan_id: int = chan._send_chan  # the server's number for our channel
+
+    def data(self, data: bytes) -> bytes:
+        return b"%c%b%b%b" % (
+            MSG_CHANNEL_DATA,
+            self.chan_id.to_bytes(4, "big"),
+            len(data).to_bytes(4, "big"),
+            data,
+        )
+
+    def seal(self, payload: bytes, padding: int | None = None) -> bytes:
+        """One packet; by default padded as RFC 4253 says (4 or more, to 16 bytes)."""
+        if padding is None:
+            padding = 4 + (-(1 + len(payload) + 4) % 16)
+        body = bytes([padding]) + payload + os.urandom(padding)
+        header = len(body).to_bytes(4, "big")
+        sealed, tag = self.conn._send_encryption.encrypt_packet(self.conn._send_seq, header, body)
+        self.conn._send_seq = (self.conn._send_seq + 1) & 0xFFFFFFFF
+        return bytes(sealed + tag)
+
+    def write(self, *packets: bytes) -> None:
+        self.conn._transport.write(b"".join(packets))
+
+
+def _padding_under_4(g: RawGuest, keys: bytes) -> bytes:
+    while -(1 + len(g.data(keys))) % 16 >= 4:  # a length that needs 0-3 bytes to align
+        keys += b"."
+    payload = g.data(keys)
+    return g.seal(payload, padding=-(1 + len(payload)) % 16)
+
+
+def _length_not_a_multiple_of_16(g: RawGuest, keys: bytes) -> bytes:
+    payload = g.data(keys)
+    padding = 4 + (-(1 + len(payload) + 4) % 16) + 1  # one more than aligns
+    return g.seal(payload, padding=padding)
+
+
+def _data_over_max_packet_size(g: RawGuest, keys: bytes) -> bytes:
+    return g.seal(g.data(keys + b" " * (60_000 - len(keys))))  # the engine allows 32,768
+
+
+def _ignore_with_trailing_bytes(g: RawGuest, keys: bytes) -> bytes:
+    ignore = b"%c%b" % (MSG_IGNORE, (0).to_bytes(4, "big")) + b"junk"  # asyncssh: check_end
+    return g.seal(ignore) + g.seal(g.data(keys))
+
+
+class Framing(NamedTuple):
+    test_id: str
+    build: Callable[[RawGuest, bytes], bytes]  # packets that carry (or are followed by) keys
+    refusal: str  # in the reason of the server's disconnect
+
+
+FORBIDDEN = [
+    Framing("padding-under-4", _padding_under_4, "padding"),
+    Framing("length-not-a-multiple-of-16", _length_not_a_multiple_of_16, "block size"),
+    Framing("data-over-max-packet-size", _data_over_max_packet_size, "maximum packet size"),
+    Framing("ignore-with-trailing-bytes", _ignore_with_trailing_bytes, "Unexpected data"),
+]
+
+
+def _pane(host: TmuxHost) -> str:
+    """The host's pane with its scrollback (60,000 typed bytes scroll off the screen)."""
+    return host.run("capture-pane", "-p", "-J", "-S", "-", "-t", "host")
+
+
+class _Dropped(asyncssh.SSHClient):
+    """Remembers why the server ended the connection."""
+
+    def __init__(self) -> None:
+        self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+@pytest.mark.parametrize("case", FORBIDDEN, ids=[c.test_id for c in FORBIDDEN])
+async def test_forbidden_framing_never_reaches_the_pane_and_ends_the_connection(
+    engine: Engine, keys: Callable[[str], Path], tmux_host: TmuxHost, case: Framing
+) -> None:
+    pub = keys("alice").with_name("alice.pub").read_text()
+    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
+    client = _Dropped()
+    conn = await asyncssh.connect(
+        "127.0.0.1", engine.port, known_hosts=None, username="alice", agent_path=None,
+        client_keys=[str(keys("alice"))], encoding=None, client_factory=lambda: client,
+    )  # fmt: skip
+    try:
+        writer, _, _ = await conn.open_session(
+            term_type="xterm-256color", term_size=(100, 30), encoding=None
+        )
+        for _ in range(200):  # the fast path starts once tmux is attached
+            if any(s.fast and s.fast.enabled for s in engine._sessions.values()):
+                break
+            await asyncio.sleep(0.05)
+        [session] = engine._sessions.values()
+        assert session.fast is not None and session.fast.enabled
+        g = RawGuest(conn, writer.channel)
+        # Well framed, the same hand-written packet reaches the host's pane...
+        g.write(g.seal(g.data(b"echo GOOD-$((6*7))\r")))
+        await asyncio.to_thread(wait_until, lambda: "GOOD-42" in tmux_host.capture())
+        taken = session.fast.fast_in
+        assert taken >= 1
+        # ... framed as the protocol forbids, nothing in it (or after it) does.
+        g.write(case.build(g, b"BAD-KEYS"))
+        try:
+            exc = await asyncio.wait_for(asyncio.shield(client.lost), 5)
+        except TimeoutError:
+            await asyncio.sleep(1)  # what the guest's packet did meanwhile, for the message
+            reached = "BAD-KEYS" in _pane(tmux_host)
+            pytest.fail(f"the connection stayed up; the keys reached the pane: {reached}")
+        assert isinstance(exc, asyncssh.ProtocolError), exc
+        # asyncssh's refusal, not a MAC error: the fast path left the IV as it was.
+        assert case.refusal in exc.reason
+        assert session.fast.fast_in == taken
+        await asyncio.to_thread(holds_for, lambda: "BAD-KEYS" not in _pane(tmux_host), 0.5)
+    finally:
+        conn.abort()
+
+
+async def test_a_length_over_asyncssh_limit_is_left_to_asyncssh(echo_port: int) -> None:
+    client = _Dropped()
+    async with asyncssh.connect(
+        "127.0.0.1", echo_port, known_hosts=None, username="x", encoding=None,
+        client_factory=lambda: client,
+    ) as conn:  # fmt: skip
+        writer, reader, _ = await conn.open_session(encoding=None)
+        writer.write(b"ok")
+        assert await asyncio.wait_for(reader.readexactly(2), 10) == b"ok"
+        [fast] = Echo.paths
+        seen: list[bytes] = []
+        fast._deliver = seen.append  # what reaches the session from here on
+        g = RawGuest(conn, writer.channel)
+        limit = 256 * 1024  # asyncssh's largest packet: 'Max packet size exceeded' above
+        ignore = g.seal(b"%c%b" % (MSG_IGNORE, limit.to_bytes(4, "big")) + bytes(limit))
+        # asyncio reads 256 KiB at a time, so such a packet reaches the fast path in one
+        # piece only from an event loop with bigger reads: hand it over as one would.
+        fast.receive(ignore + g.seal(g.data(b"BAD-KEYS")))
+        assert seen == []
+        exc = await asyncio.wait_for(client.lost, 5)
+    assert isinstance(exc, asyncssh.ProtocolError), exc
+    assert "Max packet size exceeded" in exc.reason
