@@ -14,9 +14,12 @@ state dir so that teardown undoes exactly them:
 - the file system: a POSIX ACL entry for that user only, write on the socket (all a
   Unix socket ``connect`` needs) and search (``x``, no listing) on each directory
   above it the user could not already pass;
-- tmux 3.3's ``server-access``: read-only (``-r``) while every guest is a view guest,
-  read-write once one pairs (tmux has one access entry per Unix user). View clients are
-  read-only clients either way: their forced command attaches with ``-f read-only``.
+- tmux 3.3's ``server-access``: read-write (``-w``), granted once and never flipped.
+  tmux has one entry per Unix user, and ``-w``/``-r`` rewrite the read-only flag of
+  every client of that user at once, so flipping it with the guests' modes would free a
+  view client that attaches between two tmux calls. A view client is read-only because
+  its forced command attaches with ``-f read-only`` (set before it is attached, and
+  nothing user-wide clears it afterwards); a pair client attaches without.
 
 The forced command does not ``exec`` tmux: its ``sh -c`` parent stays, and its command
 line (``...; : pairtui-guest=NAME``) tells ``pairtui clients`` which guest a tmux
@@ -491,21 +494,42 @@ def _grant_socket(state: SystemState, socket: Path, report: SyncReport) -> None:
             return
 
 
+def _grant_access(tmux: Tmux, user: str) -> None:
+    """Give ``user`` read-write tmux access without ever widening one of its clients.
+
+    ``server-access -w`` frees every client of the user: only safe while it has none
+    that tmux would still serve. An unlisted user has none (tmux ends a client whose user
+    is not listed, and ``CLIENT_EXIT`` is never cleared), so the first grant is safe. An
+    older pairtui left view-only setups read-only (``(R)``): its clients are ended with
+    the entry (``-d``) before the new one is made, and reconnect read-only by their
+    forced commands. Already read-write: nothing is sent at all.
+    """
+    readonly = tmux.server_access().get(user)
+    if readonly is False:
+        return
+    if readonly:
+        tmux.deny_user(user)
+    tmux.allow_user(user, readonly=False)
+
+
 def _reconcile(
-    tmux: Tmux, state: SystemState, guests: dict[str, Guest], shares: list[Share], pair_ok: bool
+    tmux: Tmux, state: SystemState, guests: dict[str, Guest], shares: list[Share]
 ) -> list[str]:
     """Apply the registry to connected clients: drop the uninvited, move changed modes.
 
-    Clients in a view session are made read-only again in the same tmux command that
-    sets the user's access, since ``server-access -w`` makes all its clients writable.
+    A writable client in a view session cannot come from pairtui (its mode moves flip
+    read-only and the session in one tmux command): it is ended, never trusted.
     """
-    clients = _clients_on(tmux, state.user)
-    keep_ro = [c.tty for c in clients if (_share_of(c.session) or ("", ""))[1] == "view"]
-    tmux.allow_user(state.user, readonly=not pair_ok, keep_readonly=keep_ro)
+    _grant_access(tmux, state.user)
     detached: list[str] = []
-    for c in clients:
+    for c in _clients_on(tmux, state.user):
         where = _share_of(c.session)
         name, _ = _origin(c.pid)
+        if where is not None and where[1] == "view" and not c.readonly:
+            with contextlib.suppress(PairtuiError):
+                tmux.detach_client(c.tty)
+                detached.append(name or c.tty)
+            continue
         guest = guests.get(name)
         if where is None or not name:
             continue  # not pairtui's, or cannot tell whose: access rules above still hold
@@ -548,15 +572,13 @@ def sync(state: SystemState) -> SyncReport:
             state.digest = digest
         elif digest != state.digest:
             report.stale = True
-        live = [e for e in guests.values() if e.keys and not e.expired()]
-        pair_ok = any(e.mode is Mode.PAIR for e in live)
         for socket in sorted({s.socket for s in shares}):
             tmux = Tmux(Path(socket))
             if not tmux.alive():
                 continue
             _grant_socket(state, Path(socket), report)
             try:
-                report.detached += _reconcile(tmux, state, guests, shares, pair_ok)
+                report.detached += _reconcile(tmux, state, guests, shares)
             except PairtuiError as exc:
                 report.warnings.append(f"tmux on {socket}: {exc}")
                 continue

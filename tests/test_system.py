@@ -21,7 +21,10 @@ import sys
 import sysconfig
 import tempfile
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -383,7 +386,9 @@ def test_view_guest_logs_in_lands_in_the_share_and_cannot_type(
     add_guest("alice", keys("alice"), "--mode", "view")
     share(tmux_host)
     setup(unix_user)
-    assert f"{unix_user} (R)" in server_access(tmux_host)  # only view guests: read-only
+    # Read-write from the start, whatever the guests' modes: never flipped, so no view
+    # client is ever freed by it; read-only comes with each view client's attach.
+    assert f"{unix_user} (W)" in server_access(tmux_host)
 
     g = guests(sshd.port, keys("alice"), user=unix_user)
     g.wait_for("HOST-42")
@@ -400,11 +405,11 @@ def test_view_guests_stay_read_only_beside_a_pair_guest(
     tmux_host: TmuxHost, unix_user: str, sshd: Sshd, keys: Callable[[str], Path],
     guests: Connect,
 ) -> None:  # fmt: skip
-    """One Unix user, both modes: its tmux access turns read-write for the pair guest.
+    """One Unix user, both modes: inviting a pair guest changes no connected client.
 
-    ``server-access -w`` frees every client of the user, so a view client connected
-    before must be made read-only again; one that connects after is read-only by its
-    forced command's attach flags alone.
+    The user's tmux access is read-write before any guest pairs; view clients, those
+    connected before the pair guest was invited and those after, are read-only by
+    their forced command's attach flags alone.
     """
     type_in_host(tmux_host, "echo READY")
     add_guest("alice", keys("alice"), "--mode", "view")
@@ -434,6 +439,120 @@ def test_view_guests_stay_read_only_beside_a_pair_guest(
         viewer.send("echo VIEW-$((6*7))\r")
         settle_input(tmux_host, viewer, tty)
     assert "VIEW-42" not in tmux_host.capture()
+
+
+@contextlib.contextmanager
+def looping(step: Callable[[], object]) -> Iterator[Callable[[], int]]:
+    """``step`` back to back on a thread while the block runs; yields how many ran.
+
+    An error on the thread ends the loop and is raised when the block ends.
+    """
+    stop = threading.Event()
+    count = 0
+
+    def run() -> None:
+        nonlocal count
+        while not stop.is_set():
+            step()
+            count += 1
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(run)
+        try:
+            yield lambda: count
+        finally:
+            stop.set()
+            future.result(timeout=30)
+
+
+def sync_now() -> None:
+    state = system.load_state()
+    assert state is not None
+    system.sync(state)
+
+
+def test_view_clients_are_never_writable_while_syncs_run(
+    tmux_host: TmuxHost, unix_user: str, sshd: Sshd, keys: Callable[[str], Path],
+    guests: Connect,
+) -> None:  # fmt: skip
+    """Issue 13.2: no sync ever widens a view client, not even between two tmux calls.
+
+    A pair guest is invited and connected, so the guest user needs write access; syncs
+    run back to back while view guests attach over and over, typing from the first
+    moment. Every view client tmux lists must be read-only each time it is looked at,
+    and nothing they type may reach the host's pane.
+    """
+    type_in_host(tmux_host, "echo READY")
+    add_guest("alice", keys("alice"), "--mode", "view")
+    add_guest("bob", keys("bob"), "--mode", "pair")
+    share(tmux_host)
+    setup(unix_user)
+    pairer = guests(sshd.port, keys("bob"), user=unix_user)
+    pairer.wait_for("READY")
+    pane = tmux_host.capture()  # any byte from a viewer that lands changes it
+    writable: list[dict[str, str]] = []
+
+    def look() -> None:
+        writable.extend(c for c in clients_of(tmux_host, unix_user)
+                        if c["session"].endswith("-view") and c["readonly"] != "1")  # fmt: skip
+
+    attaches = 0
+    deadline = time.monotonic() + 20
+    with looping(sync_now) as syncs, looping(look) as looks:
+        while time.monotonic() < deadline and tmux_host.capture() == pane:
+            viewer = guests(sshd.port, keys("alice"), user=unix_user)
+            typing_until = time.monotonic() + 0.8
+            while time.monotonic() < typing_until and viewer.child.isalive():
+                viewer.send("echo VIEW$((6*7))LEAK\r")
+                viewer.pump(0.005)
+            attaches += "READY" in viewer.text()
+            viewer.close()
+        assert tmux_host.capture() == pane, f"after {syncs()} syncs:\n{tmux_host.capture()}"
+        assert not writable, f"after {syncs()} syncs, {attaches} attaches: {writable}"
+        assert syncs() >= 20 and attaches >= 10 and looks() >= 100, (syncs(), attaches, looks())
+    assert f"{unix_user} (W)" in server_access(tmux_host)
+    assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-pair"  # bob stayed
+
+
+def test_an_older_read_only_grant_is_replaced_without_freeing_its_clients(
+    tmux_host: TmuxHost, unix_user: str, sshd: Sshd, keys: Callable[[str], Path],
+    guests: Connect,
+) -> None:  # fmt: skip
+    """An older pairtui left view-only setups read-only, ``(R)``, with viewers attached.
+
+    ``server-access -w`` would free every one of them: instead they are ended with the
+    old entry and come back read-only by their forced command.
+    """
+    type_in_host(tmux_host, "echo READY")
+    add_guest("alice", keys("alice"), "--mode", "view")
+    share(tmux_host)
+    setup(unix_user)
+    tmux_host.run("server-access", "-r", unix_user)  # as an older pairtui left it
+    early = guests(sshd.port, keys("alice"), user=unix_user)
+    early.wait_for("READY")
+    pane = tmux_host.capture()
+    writable: list[dict[str, str]] = []
+
+    def look() -> None:
+        writable.extend(c for c in clients_of(tmux_host, unix_user) if c["readonly"] != "1")
+
+    with looping(look) as looks:
+        add_guest("bob", keys("bob"), "--mode", "pair")  # its sync makes the switch
+        early.wait_exit()
+        assert f"{unix_user} (W)" in server_access(tmux_host)
+        viewer = guests(sshd.port, keys("alice"), user=unix_user)
+        viewer.wait_for("READY")
+        viewer.send("echo VIEW-$((6*7))\r")
+        settle_input(tmux_host, viewer, one_client(tmux_host, unix_user)["tty"])
+        assert not writable and looks() > 0, writable
+    assert tmux_host.capture() == pane
+    pairer = guests(sshd.port, keys("bob"), user=unix_user)
+    pairer.wait_for("READY")
+    assert one_client(tmux_host, unix_user, "pairtui-host-pair")["readonly"] == "0"
+    sync_now()  # read-write already: nothing user-wide, nobody ended
+    assert [c["readonly"] for c in clients_of(tmux_host, unix_user)
+            if c["session"] == "pairtui-host-view"] == ["1"]  # fmt: skip
+    assert viewer.child.isalive() and pairer.child.isalive()
 
 
 @pytest.mark.parametrize(
@@ -594,7 +713,7 @@ def test_a_mode_change_moves_a_connected_system_guest(
     assert pairtui("guest", "set", "alice", "--mode", "view").returncode == 0
     client = one_client(tmux_host, unix_user)
     assert (client["session"], client["readonly"]) == ("pairtui-host-view", "1")
-    assert f"{unix_user} (R)" in server_access(tmux_host)
+    assert f"{unix_user} (W)" in server_access(tmux_host)  # the client moved, not the user
     g.send("echo VIEW-$((6*7))\r")
     settle_input(tmux_host, g, tty)
     assert "VIEW-42" not in tmux_host.capture()
@@ -781,7 +900,7 @@ def test_a_host_who_is_not_root_sets_up_with_the_printed_sudo_command(
     assert done.returncode == 0, done.stderr
     state = host.base / "state" / "system.json"
     assert state.stat().st_uid == host.uid  # the host's own sync may update it
-    assert f"{unix_user} (R)" in host.tmux("server-access", "-l")
+    assert f"{unix_user} (W)" in host.tmux("server-access", "-l")
 
     g = guests(sshd.port, keys("alice"), user=unix_user)
     g.wait_for("HOST-42")
