@@ -9,6 +9,7 @@ Lines pairtui does not own (hand-written keys, comments) are kept where they wer
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -33,6 +34,8 @@ HEADER = (
     "# other lines and comments are kept as written.\n"
 )
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always used with fullmatch
+KEY_FIELDS_RE = re.compile(r"[ \t]*([^ \t]+)[ \t]+([^ \t]+)(?:[ \t]+(.*))?", re.DOTALL)
+"""``TYPE BASE64 [COMMENT]``, split where OpenSSH splits it: at blanks and tabs."""
 EXPIRY_OPT_RE = re.compile(
     r'(?:^|,)expiry-time="([0-9]{8}(?:[0-9]{4}(?:[0-9]{2})?)?)([Zz]?)"', re.IGNORECASE
 )
@@ -130,32 +133,53 @@ def validate_name(name: str) -> str:
     return name
 
 
-def _import_key(text: str) -> GuestKey | None:
-    """``TYPE BASE64 [COMMENT]``; the comment is split off first (asyncssh wants ASCII)."""
-    fields = text.split(None, 2)
-    if len(fields) < 2:
-        return None
+def _read_key(text: str) -> GuestKey | str:
+    """``TYPE BASE64 [COMMENT]`` as OpenSSH reads it, or why it is not a key.
+
+    Fields end at blanks and tabs only; the base64 must be exactly base64 (a lenient
+    decoder skips a NUL or an escape byte inside it, where OpenSSH refuses the key), and
+    decode to a key of the stated type. The comment is free text, as for OpenSSH.
+    """
+    fields = KEY_FIELDS_RE.fullmatch(text)
+    if fields is None:
+        return ""
+    kind, data, comment = fields.groups()
     try:
-        key = asyncssh.import_public_key(f"{fields[0]} {fields[1]}")
+        key = asyncssh.import_public_key(f"{kind} {data}")
     except (asyncssh.KeyImportError, ValueError):
-        return None
+        return ""
+    try:
+        base64.b64decode(data, validate=True)
+    except ValueError:  # binascii.Error, or a character that is not even ASCII
+        return "its key data is not valid base64"
     key.set_comment(None)
-    return GuestKey(key, fields[2].strip() if len(fields) > 2 else "")
+    return GuestKey(key, (comment or "").strip())
+
+
+def _import_key(text: str) -> GuestKey | None:
+    """For the registry file: a line that is no key stays as written, as for sshd."""
+    key = _read_key(text)
+    return key if isinstance(key, GuestKey) else None
 
 
 def parse_public_keys(text: str, source: str = "input") -> list[GuestKey]:
-    """Parse one or more OpenSSH public keys, one per line; options are not allowed."""
+    """Parse one or more OpenSSH public keys, one per line; options are not allowed.
+
+    Whatever OpenSSH would refuse is refused, not cleaned up: the key came from someone
+    else (a guest's file, a forge), and a host should see what was wrong with it.
+    """
     keys: list[GuestKey] = []
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    for lineno, raw in enumerate(_split_lines(text), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if "PRIVATE KEY" in line:
             raise PairtuiError(f"{source} holds a private key; give the public key (.pub) instead")
-        key = _import_key(line)
-        if key is None:
+        key = "it holds a NUL byte" if "\0" in line else _read_key(line)
+        if not isinstance(key, GuestKey):
             where = f"{source}, line {lineno}" if lineno > 1 else source
-            raise PairtuiError(f"{where}: not an OpenSSH public key")
+            why = f" ({key})" if key else ""
+            raise PairtuiError(f"{where}: not an OpenSSH public key{why}")
         keys.append(key)
     if not keys:
         raise PairtuiError(f"{source}: no public key found")

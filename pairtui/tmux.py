@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 
 
 def _import_libtmux() -> None:
@@ -375,7 +376,7 @@ class Tmux:
             args += ["-c", client]
         if duration_ms is not None:
             args += ["-d", str(duration_ms)]
-        self.run(*args, text.replace("#", "##"))
+        self.run(*args, _message(text))
 
     # --- the host's side: messages, status, bindings, buffers ---------------------------
 
@@ -391,7 +392,7 @@ class Tmux:
         if status is not None:
             cmds.append(["set-option", "-gq", STATUS_OPTION, status])
         if text:
-            cmds += [["display-message", "-c", c.tty, text.replace("#", "##")]
+            cmds += [["display-message", "-c", c.tty, _message(text)]
                      for c in self.host_clients()]  # fmt: skip
         if cmds:
             self.run(*_chain(cmds))
@@ -448,6 +449,14 @@ class Tmux:
                 return False
             raise
         return True
+
+
+def _message(text: str) -> str:
+    """A message shows as written: a guest's words in it (a name, where it came from) are
+    escaped (tmux drops ESC itself, not bidi overrides), ``#`` is not a tmux format, and
+    a final ``;`` does not end the tmux command."""
+    shown = printable(text).replace("#", "##")
+    return shown[:-1] + "\\;" if shown.endswith(";") else shown
 
 
 def _chain(cmds: list[list[str]]) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from app_fakes import KEYS, FakeEngine, Scenario, busy_host, client, make_app
 from support import SshGuest, TmuxHost, share_host_session
 from test_app_live import SIZE, dashboard, notified, started, until_screen
 from test_control import eventually, invite
@@ -21,7 +23,8 @@ from pairtui.app.commands import DashboardCommands
 from pairtui.app.dialogs import ConfirmDialog, EditGuestDialog, PromptDialog, ShareDialog
 from pairtui.app.screens import HelpScreen, MainScreen
 from pairtui.app.widgets import JoinBar, SharesTable
-from pairtui.registry import Mode, Registry
+from pairtui.events import AccessRefused
+from pairtui.registry import Mode, Registry, parse_public_keys
 from pairtui.shares import ShareStore
 from pairtui.tunnels import Tunnel, TunnelStore
 
@@ -236,3 +239,57 @@ async def test_a_shares_relay_strings_show_with_their_tunnels_state(tmux_host: T
         assert "through office: disabled" in str(detail.content)
         join = app.main.query_one(JoinBar).render()
         assert isinstance(join, Content) and expected not in join.plain  # not up: not offered
+
+
+HOSTILE = "\x1b]52;c;aGFja2Vk\x07\x1b]0;pwned\x07\u202e[@click=app.quit]q[/][bold red]x"
+HOSTILE_SHOWN = "\\x1b]52;c;aGFja2Vk\\x07\\x1b]0;pwned\\x07\\u202e[@click=app.quit]q[/][bold red]x"
+
+
+def no_controls(text: str) -> bool:
+    """Nothing a terminal would act on or that reorders text (newlines lay out lines)."""
+    return not any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in text.replace("\n", ""))
+
+
+def plain(widget: Static) -> str:
+    content = widget.content
+    return content.plain if isinstance(content, Content) else str(content)
+
+
+async def test_what_guests_control_shows_escaped_never_raw_nor_as_markup(tmp_path: Path) -> None:
+    """A key comment, a relay-reported origin, a refusal reason: in the tables, the detail
+    panes, a confirmation and a notification, each shows as visible escapes and literal
+    brackets, and no control character reaches what the dashboard draws."""
+    kind, blob = KEYS["bob"].split()[:2]
+    registry = Registry(tmp_path / "authorized_keys")
+    registry.add("mallory", parse_public_keys(f"{kind} {blob} m{HOSTILE}"))
+    origin = f"203.0.113.9{HOSTILE}:22"  # what a relay reports is the relay's word
+    engine = FakeEngine([client("c1", "bob", origin, "work", "view", 60, 5, via="vps")])
+    app = make_app(Scenario(engine, busy_host(), registry))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        table = app.main.clients_table
+        await eventually(lambda: table.row_count == 1, what="the client's row")
+        assert HOSTILE_SHOWN in table.get_row("c1")[1].plain
+        detail = app.main.query_one("#clients-detail", Static)
+        await eventually(lambda: HOSTILE_SHOWN in plain(detail), what="the client's detail")
+        assert no_controls(plain(detail)) and no_controls(app.export_screenshot())
+
+        await pilot.press("k")
+        await until_screen(app, ConfirmDialog)
+        body = app.screen.query_one(".dialog-body", Static)
+        assert HOSTILE_SHOWN in plain(body) and no_controls(plain(body))
+        await pilot.press("n")
+        await until_screen(app, MainScreen)
+
+        engine.emit(AccessRefused(origin, "SHA256:x", f"unknown key {HOSTILE}", via="vps"))
+        await notified(app, "203.0.113.9")
+        (note,) = [n for n in app._notifications if "203.0.113.9" in n.message]
+        assert not note.markup and no_controls(note.message)
+        assert note.message.count(HOSTILE_SHOWN) == 2
+
+        await pilot.press("2")
+        guest = app.main.query_one("#guests-detail", Static)
+        await eventually(lambda: "mallory" in plain(guest), what="mallory's detail")
+        assert f"m{HOSTILE_SHOWN}" in plain(guest) and no_controls(plain(guest))
+        assert no_controls(app.export_screenshot())
+        assert app.is_running  # [@click=app.quit] is text, not a link

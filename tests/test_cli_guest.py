@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,3 +369,94 @@ def test_concurrent_guest_add_processes(tmp_path: Path, registry_file: Path) -> 
                 proc.kill()
     assert sorted(guests()) == [f"g{i}" for i in range(8)]
     assert sorted(openssh_fingerprints(registry_file)) == sorted(fingerprint(p) for p in pubs)
+
+
+# --- what guests control: shown escaped, kept exact, refused where OpenSSH refuses ---------
+
+HOSTILE = "\x1b]52;c;aGFja2Vk\x07\x1b]0;pwned\x07\x1b[2J\u202eevil\u200b [bold red]x[/]"
+"""A key comment that writes the host's clipboard, retitles and clears its terminal."""
+HOSTILE_SHOWN = (
+    "\\x1b]52;c;aGFja2Vk\\x07\\x1b]0;pwned\\x07\\x1b[2J\\u202eevil\\u200b [bold red]x[/]"
+)
+
+
+def run_bytes(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """The CLI's output as the terminal would receive it: bytes, no newline translation."""
+    return subprocess.run(
+        [sys.executable, "-m", "pairtui", *args],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+
+
+def keygen_accepts(file: Path) -> bool:
+    res = subprocess.run(["ssh-keygen", "-l", "-f", str(file)], capture_output=True, timeout=30,
+                         check=False)  # fmt: skip
+    return res.returncode == 0
+
+
+def test_a_hostile_key_comment_is_listed_escaped_and_kept_exact(
+    keys: Keys, tmp_path: Path, registry_file: Path
+) -> None:
+    kind, blob = keys.text(keys.a).split()[:2]
+    hostile = tmp_path / "hostile.pub"
+    hostile.write_text(f"{kind} {blob} mallory{HOSTILE}\n")
+    assert keygen_accepts(hostile)  # OpenSSH takes any comment: so does pairtui
+    ok("guest", "add", "mallory", "--key", str(hostile), "--share", "web")
+
+    for args in (("guest", "list"), ("guest", "set", "mallory", "--mode", "pair")):
+        res = run_bytes(*args)
+        assert res.returncode == 0, res.stderr
+        out = res.stdout.decode()
+        assert not any(unicodedata.category(ch) in {"Cc", "Cf"} for ch in out.replace("\n", ""))
+        assert f"ssh-ed25519 {fingerprint(keys.a)} mallory{HOSTILE_SHOWN}\n" in out, out
+
+    # JSON stays exact data (JSON escapes the controls itself) ...
+    res = run_bytes("guest", "list", "--json")
+    assert b"\x1b" not in res.stdout and b"\x07" not in res.stdout
+    (mallory,) = json.loads(res.stdout)
+    assert mallory["keys"][0]["comment"] == f"mallory{HOSTILE}"
+    # ... and so does the registry, which sshd reads.
+    assert f"pairtui:mallory mallory{HOSTILE}" in registry_file.read_text()
+
+
+class KeyLine(NamedTuple):
+    test_id: str
+    line: str  # the type {t}, base64 {b} and comment {c} of a real key; {h}{r} is {b} split,
+    # {u} is {b} without its padding, {x} is {b} cut short
+    openssh: bool  # does ssh-keygen -l accept the file?
+    refusal: str  # what pairtui says; "" when it takes the key
+
+
+KEY_LINES = [
+    KeyLine("nul-in-base64", "{t} {h}\x00{r} {c}", False, "(it holds a NUL byte)"),
+    KeyLine("junk-in-base64", "{t} {h}!{r} {c}", False, "(its key data is not valid base64)"),
+    KeyLine("escape-in-base64", "{t} {h}\x1b{r} {c}", False, "(its key data is not valid base64)"),
+    KeyLine("base64-of-another-type", "ssh-rsa {b} {c}", False, "not an OpenSSH public key"),
+    KeyLine("truncated-blob", "{t} {x} {c}", False, "not an OpenSSH public key"),
+    KeyLine("nul-in-comment", "{t} {b} {c}\x00hidden", True, "(it holds a NUL byte)"),
+    KeyLine("unpadded-base64", "{t} {u} {c}", False, "not an OpenSSH public key"),
+    KeyLine("tabs-between-fields", "{t}\t{b}\t{c}", True, ""),
+    KeyLine("controls-in-comment", "{t} {b} {c}\x1b[2J\r\x0b\x85", True, ""),
+]
+
+
+@pytest.mark.parametrize("case", KEY_LINES, ids=[c.test_id for c in KEY_LINES])
+def test_key_lines_openssh_refuses_are_refused_in_one_line(
+    case: KeyLine, keys: Keys, tmp_path: Path, registry_file: Path
+) -> None:
+    pub = keygen(tmp_path, "ecdsa", "ecdsa").with_suffix(".pub")  # its base64 ends in =
+    kind, blob, comment = pub.read_text().split()
+    assert blob.endswith("=")
+    file = tmp_path / "k.pub"
+    text = case.line.format(t=kind, b=blob, c=comment, h=blob[:20], r=blob[20:],
+                            u=blob.rstrip("="), x=blob[:-8])  # fmt: skip
+    file.write_bytes((text + "\n").encode())
+    assert keygen_accepts(file) is case.openssh
+    if case.refusal:
+        line = fails("guest", "add", "carol", "--key", str(file))
+        assert line.startswith(f"pairtui: {file}: ") and case.refusal in line, line
+        assert not any(unicodedata.category(ch) == "Cc" for ch in line)
+        assert not registry_file.exists()
+    else:
+        (carol,) = pairtui_json("guest", "add", "carol", "--key", str(file))["keys"]
+        assert carol["fingerprint"] == fingerprint(pub)

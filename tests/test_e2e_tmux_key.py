@@ -27,6 +27,7 @@ from support import (
 from pairtui import control
 from pairtui.events import SHARE_STOPPED, ClientInfo, ClientJoined, ClientLeft, Event
 from pairtui.shares import Share
+from pairtui.tmux import Tmux
 from pairtui.tmux_notify import TmuxNotifier
 from pairtui.tmux_plugin import BEGIN, MARK
 
@@ -45,13 +46,16 @@ class HostTerminal:
         )  # fmt: skip
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
+        self.raw = bytearray()  # every byte tmux wrote to the host's terminal
 
     def text(self) -> str:
         while True:
             try:
-                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.05))
+                data = self.child.read_nonblocking(65536, timeout=0.05)
             except (pexpect.TIMEOUT, pexpect.EOF):
                 break
+            self.raw.extend(data)
+            self.stream.feed(data)
         return "\n".join(self.screen.display)
 
     def press(self, keys: str) -> None:
@@ -219,3 +223,30 @@ def test_host_messages_say_join_and_leave_but_not_the_hosts_own_unshare(
     assert status() == ""
     holds_for(lambda: "pairtui: bob left (guest left)" in host_term.text(), 1.0)
     assert "alice left" not in host_term.text()
+
+
+def test_host_messages_show_what_a_guest_or_relay_controls_escaped(
+    tmux_host: TmuxHost, host_term: HostTerminal
+) -> None:
+    """A relay reports where a guest comes from: its word reaches tmux as visible escapes.
+
+    tmux itself drops ESC and BEL from a message but passes a bidi override through,
+    which reorders what the host reads; and ``#`` would be a tmux format.
+    """
+    tmux_host.run("set-option", "-g", "display-time", "60000")
+    share = Share("main", "session", "host", None, str(tmux_host.socket), "now")
+    peer = "203.0.113.9\u202e#{host}\x1b]52;c;aGFja2Vk\x07:5000"
+    mallory = ClientInfo("c1", "mallory", "SHA256:x", peer, "main", "view", via="vps")
+    notifier = TmuxNotifier(lambda: [share], lambda: [mallory])
+
+    async def feed() -> None:
+        notifier(ClientJoined(mallory))
+        await notifier.close()
+
+    asyncio.run(feed())
+    shown = "pairtui: mallory joined (view) from 203.0.113.9\\u202e#{host}\\x1b]52;c;aGFja2Vk\\x07"
+    wait_until(lambda: shown in host_term.text(), what=f"{shown!r} on the host's screen")
+    assert "\u202e".encode() not in host_term.raw
+    # A final ";" would end the tmux command (and be lost) rather than show.
+    Tmux(tmux_host.socket).display_message("pairtui: a message that ends in ;")
+    wait_until(lambda: "pairtui: a message that ends in ;" in host_term.text(), what="the ;")

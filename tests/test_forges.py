@@ -186,6 +186,22 @@ def test_forge_failures_leave_the_registry_unchanged(
     assert paths.registry_file().read_bytes() == before
 
 
+def test_forge_keys_openssh_would_refuse_are_refused(
+    forge: Forge, two_keys: tuple[Path, Path]
+) -> None:
+    """A forge is the guest's word: a NUL or junk in the base64 is not skipped over."""
+    one, _ = two_keys
+    kind, blob = one.read_text().split()[:2]
+    forge.pages["/nul.keys"] = (200, f"{kind} {blob[:30]}\x00{blob[30:]}\n".encode())
+    forge.pages["/junk.keys"] = (200, f"{kind} {blob[:30]}\x1b\x07{blob[30:]}\n".encode())
+    use_forge(forge.url)
+    line = fails("guest", "add", "x", "--github", "nul")
+    assert line == f"pairtui: {forge.url}/nul.keys: not an OpenSSH public key (it holds a NUL byte)"
+    line = fails("guest", "add", "x", "--github", "junk")
+    assert line.endswith("/junk.keys: not an OpenSSH public key (its key data is not valid base64)")
+    assert not paths.registry_file().exists()
+
+
 @pytest.mark.parametrize("user", ["../etc/passwd", "a b", "alice\n", "-x", "a?b=c", "x" * 100])
 def test_invalid_forge_user_names_are_not_fetched(forge: Forge, user: str) -> None:
     use_forge(forge.url)

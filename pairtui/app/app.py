@@ -14,6 +14,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.content import Content
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Input
@@ -34,6 +35,7 @@ from pairtui.app.screens.help import HelpScreen, binding_rows
 from pairtui.app.screens.main import Command, MainScreen
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 
 FALLBACK_THEME = "textual-dark"
 _KEEP = object()
@@ -224,6 +226,26 @@ class PairtuiApp(App[None], inherit_bindings=False):
             self._remote_watch.cancel()
         if self.services is not None:
             await self.services.engine.stop()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text (``markup`` is ignored): messages quote guests' words
+        (names, refusals, where a relay says a guest came from), which must neither run as
+        markup nor reach the terminal as control characters."""
+        super().notify(
+            printable(message, multiline=True),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # --- quitting ---------------------------------------------------------------------------
 

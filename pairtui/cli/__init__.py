@@ -12,6 +12,7 @@ from typing import Any
 from pairtui import __version__
 from pairtui.cli.common import Handler
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 
 GROUPS = ("dashboard", "guests", "shares", "clients", "serve", "tmux", "system", "tunnels")
 
@@ -60,11 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except PairtuiError as exc:
-        print(f"pairtui: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # a full disk, a permission: still one line, no traceback
-        print(f"pairtui: {exc}", file=sys.stderr)
+    except (PairtuiError, OSError) as exc:  # OSError: a full disk, a permission
+        # One line, no traceback; a message may quote what a guest or forge sent.
+        print(f"pairtui: {printable(str(exc), multiline=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

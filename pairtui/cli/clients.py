@@ -9,6 +9,7 @@ from pairtui import control, system
 from pairtui.cli.common import Adder, engine_request, mode_arg, print_json
 from pairtui.errors import PairtuiError
 from pairtui.events import where
+from pairtui.printable import printable
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
@@ -23,15 +24,17 @@ def cmd_clients(args: argparse.Namespace) -> int:
         print_json(clients + local)
     elif not clients and not local:
         print("no guests connected" + ("" if reply else " (no pairtui server is running)"))
-    else:
+    else:  # peers as a relay reports them, guests' names: shown escaped, JSON stays exact
         for c in clients:
             origin = where(c["peer"], c.get("via", ""))
-            print(f"{c['id']}  {c['guest']}  {c['mode']}  {c['share']}  from {origin}  "
-                  f"{c['fingerprint']}  {c['size']}  idle {c['idle_seconds']:.0f}s")  # fmt: skip
+            line = (f"{c['id']}  {c['guest']}  {c['mode']}  {c['share']}  from {origin}  "
+                    f"{c['fingerprint']}  {c['size']}  idle {c['idle_seconds']:.0f}s")  # fmt: skip
+            print(printable(line))
         for c in local:
-            print(f"{c['id']}  {c['guest'] or '?'}  {c['mode']}  {c['share']}  via sshd as "
-                  f"{c['user']} on {c['tmux_client']}  {c['size']}  "
-                  f"idle {c['idle_seconds']:.0f}s")  # fmt: skip
+            line = (f"{c['id']}  {c['guest'] or '?'}  {c['mode']}  {c['share']}  via sshd as "
+                    f"{c['user']} on {c['tmux_client']}  {c['size']}  "
+                    f"idle {c['idle_seconds']:.0f}s")  # fmt: skip
+            print(printable(line))
     return 0
 
 
@@ -49,7 +52,7 @@ def cmd_kick(args: argparse.Namespace) -> int:
     else:
         for c in kicked:
             who, peer = c["guest"] or c["tmux_client"], where(c["peer"], c.get("via", "")) or "sshd"
-            print(f"disconnected {who} ({c['id']}, from {peer})")
+            print(printable(f"disconnected {who} ({c['id']}, from {peer})"))
     return 0
 
 
@@ -69,7 +72,7 @@ def cmd_mode(args: argparse.Namespace) -> int:
         print_json(changed)
     else:
         for c in changed:
-            print(f"{c['guest']} ({c['id']}) is now {c['mode']}")
+            print(printable(f"{c['guest']} ({c['id']}) is now {c['mode']}"))
     return 0
 
 

@@ -13,6 +13,7 @@ from pairtui import config as config_mod
 from pairtui import control
 from pairtui.cli.common import Adder, mode_arg, notify_engine, print_json
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 from pairtui.registry import Guest, GuestKey, Mode, Registry, parse_expiry, parse_public_keys
 from pairtui.shares import validate_share_name
 
@@ -67,13 +68,15 @@ def cmd_guest_add(args: argparse.Namespace) -> int:
 
 
 def _describe(guest: Guest) -> str:
+    """The registry's text for people; comments are the guests' words, shown escaped."""
     parts = [guest.name, guest.mode.value]
-    parts.append(f"share={guest.share}" if guest.share else "any share")
+    parts.append(f"share={printable(guest.share)}" if guest.share else "any share")
     if guest.expires:
         stamp = guest.expires.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         parts.append(("EXPIRED " if guest.expired() else "expires ") + stamp)
     lines = ["  ".join(parts)]
-    lines += [f"    {k.algorithm} {k.fingerprint} {k.comment}".rstrip() for k in guest.keys]
+    lines += [f"    {k.algorithm} {k.fingerprint} {printable(k.comment)}".rstrip()
+              for k in guest.keys]  # fmt: skip
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from pairtui import control
 from pairtui.cli.common import Adder, print_json, tmux_from_args
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 from pairtui.tmux_notify import status_text
 from pairtui.tmux_plugin import DEFAULT_KEY, default_conf, install, uninstall
 
@@ -67,7 +68,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _status_line(clients: list[dict[str, Any]]) -> str:
-    return status_text([str(c["share"]) for c in clients])
+    return printable(status_text([str(c["share"]) for c in clients]))
 
 
 def register(sub: Any, add: Adder) -> None:

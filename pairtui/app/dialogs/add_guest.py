@@ -12,12 +12,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
 from pairtui.app.widgets.fields import CoreCheck, Field
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.registry import Guest, GuestKey
@@ -234,18 +236,20 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
             from pairtui.forges import fetch_keys
 
             base = self.forges.get(source.forge, f"https://{source.forge}.com")
-            status.update(f"Fetching the keys of {source.user} from {base}…")
+            status.update(Content(f"Fetching the keys of {source.user} from {base}…"))
             try:
                 keys = await asyncio.to_thread(fetch_keys, source.forge, base, source.user)
-            except PairtuiError as exc:
-                status.update(str(exc))
+            except PairtuiError as exc:  # it may quote what the forge sent
+                status.update(Content(printable(str(exc), multiline=True)))
                 status.add_class("-error")
                 return
             taken = [k for k in keys if k.blob in self.owners]
             if taken:
                 status.update(
-                    f"key {taken[0].fingerprint} is already registered to guest "
-                    f"{self.owners[taken[0].blob]!r}"
+                    Content(
+                        f"key {taken[0].fingerprint} is already registered to guest "
+                        f"{self.owners[taken[0].blob]!r}"
+                    )
                 )
                 status.add_class("-error")
                 return

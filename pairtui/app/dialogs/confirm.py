@@ -9,6 +9,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from pairtui.printable import printable
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Dismisses with ``True`` only on an explicit yes; Escape is always no."""
@@ -33,7 +35,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-confirm"):
-            yield Label(self.title_text, classes="dialog-title", markup=False)
+            yield Label(printable(self.title_text), classes="dialog-title", markup=False)
             yield Static(self.body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel (n)", id="no")

@@ -52,6 +52,7 @@ from pairtui.events import (
     Event,
     TunnelChanged,
 )
+from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.registry import Guest
@@ -551,9 +552,9 @@ class MainScreen(Screen[None]):
             "Disconnect [b]$guest[/b] ($id, from $peer)?\n\n"
             "They can join again while their invitation is valid; "
             "remove the guest to stop that.",
-            guest=client.guest,
-            id=client.id,
-            peer=client.origin,
+            guest=printable(client.guest),
+            id=printable(client.id),
+            peer=printable(client.origin),
         )
         if not await self.app.push_screen_wait(
             ConfirmDialog(f"Kick {client.guest}?", body, "Kick")
@@ -640,7 +641,7 @@ class MainScreen(Screen[None]):
         guest = row.guest
         body = Content.from_markup(
             "Remove [b]$name[/b] and $keys?$online\n\nThey will not be able to join again.",
-            name=guest.name,
+            name=printable(guest.name),
             keys=fmt.plural(len(guest.keys), "key"),
             online=f"\n{fmt.plural(row.online, 'connected client')} will be disconnected."
             if row.online
@@ -739,7 +740,7 @@ class MainScreen(Screen[None]):
         body = Content.from_markup(
             "Stop sharing [b]$name[/b] ($what)?$guests",
             name=name,
-            what=row.what,
+            what=printable(row.what),
             guests=f"\n\n{fmt.plural(row.guests, 'connected client')} will be disconnected."
             if row.guests
             else "",

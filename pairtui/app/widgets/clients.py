@@ -11,6 +11,7 @@ from textual.message import Message
 from pairtui.app import fmt
 from pairtui.app.widgets.table import RecordTable
 from pairtui.events import ClientInfo
+from pairtui.printable import printable
 
 
 class ClientsTable(RecordTable[ClientInfo]):
@@ -44,8 +45,8 @@ class ClientsTable(RecordTable[ClientInfo]):
     def cells(self, record: ClientInfo) -> dict[str, Text]:
         idle_since = record.last_input or record.since
         return {
-            "guest": Text(record.guest, style="bold"),
-            "peer": Text(record.origin),
+            "guest": Text(printable(record.guest), style="bold"),
+            "peer": Text(printable(record.origin)),  # a relay's word
             "key": Text(fmt.short_fingerprint(record.fingerprint)),
             "share": Text(record.share or "…"),
             "mode": self.mode_cell(record.mode),
@@ -59,15 +60,16 @@ class ClientsTable(RecordTable[ClientInfo]):
 
 
 def client_detail(client: ClientInfo, now: float) -> Content:
-    """Everything about one client, for the pane under the table."""
+    """Everything about one client, for the pane under the table (what came over the wire
+    shows escaped)."""
     return Content.from_markup(
         "[b]$guest[/b] from $peer · client $id on tmux $tty (pid $pid)\n"
         "[$text-muted]key[/]   $fp\n"
         "[$text-muted]share[/] $share as [b]$mode[/b] · connected $connected · idle $idle · $size",
-        guest=client.guest,
-        peer=client.origin,
-        id=client.id,
-        tty=client.tty or "?",
+        guest=printable(client.guest),
+        peer=printable(client.origin),
+        id=printable(client.id),
+        tty=printable(client.tty or "?"),
         pid=str(client.pid or "?"),
         fp=client.fingerprint,
         share=client.share or "…",

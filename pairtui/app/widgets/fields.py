@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 
 
 class CoreCheck(Validator):
@@ -64,7 +66,8 @@ class Field(Vertical):
     def show(self, error: str | None) -> None:
         message = self.query_one(".field-message", Static)
         hints = [v.hint for v in self.input.validators if isinstance(v, CoreCheck) and v.hint]
-        message.update(error or (hints[0] if hints else self.default_hint))
+        # Plain text: a message may quote what was typed or pasted (a key, a path).
+        message.update(Content(printable(error or (hints[0] if hints else self.default_hint))))
         message.set_class(error is not None, "-error")
         self.input.set_class(error is not None, "-invalid")
 

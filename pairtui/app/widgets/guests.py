@@ -11,6 +11,7 @@ from textual.message import Message
 
 from pairtui.app import fmt
 from pairtui.app.widgets.table import RecordTable
+from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.registry import Guest
@@ -67,9 +68,9 @@ class GuestsTable(RecordTable[GuestRow]):
         keys = guest.keys
         kinds = sorted({k.algorithm.removeprefix("ssh-") for k in keys})
         return {
-            "name": Text(guest.name, style="bold"),
+            "name": Text(printable(guest.name), style="bold"),
             "mode": self.mode_cell(guest.mode.value),
-            "share": Text(guest.share or "any"),
+            "share": Text(printable(guest.share or "any")),
             "expires": Text(
                 expires, style=self.colour("text-error") if expires == "expired" else ""
             ),
@@ -88,16 +89,19 @@ class GuestsTable(RecordTable[GuestRow]):
 
 
 def guest_detail(row: GuestRow, now: float) -> Content:
-    """Keys with full fingerprints, and each key's authorized_keys line (what sshd would run)."""
+    """Keys with full fingerprints, and each key's authorized_keys line (what sshd would run).
+
+    Key comments are the guests' own words (a file or a forge gave them): shown escaped.
+    """
     from pairtui.registry import authorized_line
 
     guest = row.guest
     parts = [
         Content.from_markup(
             "[b]$name[/b] · $mode · share: $share · expires: $expires · $online",
-            name=guest.name,
+            name=printable(guest.name),
             mode=guest.mode.value,
-            share=guest.share or "any",
+            share=printable(guest.share or "any"),
             expires=fmt.expiry(guest.expires, now),
             online=f"{row.online} connected" if row.online else "not connected",
         )
@@ -108,8 +112,8 @@ def guest_detail(row: GuestRow, now: float) -> Content:
                 "[$text-muted]key[/] $algo $fp $comment\n[$pairtui-ssh]$line[/]",
                 algo=key.algorithm,
                 fp=key.fingerprint,
-                comment=key.comment,
-                line=authorized_line(guest, key),
+                comment=printable(key.comment),
+                line=printable(authorized_line(guest, key)),
             )
         )
     return Content("\n").join(parts)

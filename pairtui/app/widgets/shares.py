@@ -11,6 +11,7 @@ from textual.message import Message
 
 from pairtui.app.backend import HostState
 from pairtui.app.widgets.table import RecordTable
+from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.shares import Share
@@ -79,7 +80,7 @@ class SharesTable(RecordTable[ShareRow]):
         if share is None:
             return {
                 "name": Text("—", style=self.colour("text-muted")),
-                "what": Text(record.what),
+                "what": Text(printable(record.what)),
                 "status": Text("not shared", style=self.colour("text-muted")),
                 "guests": Text(""),
             }
@@ -91,7 +92,7 @@ class SharesTable(RecordTable[ShareRow]):
             status = Text("shared", style=self.colour("text-success"))
         return {
             "name": Text(share.name, style="bold"),
-            "what": Text(record.what),
+            "what": Text(printable(record.what)),
             "status": status,
             "guests": Text(str(record.guests) if record.guests else "·", justify="right"),
         }
@@ -111,13 +112,13 @@ def share_detail(
     if row.share is None:
         return Content.from_markup(
             "Session [b]$session[/b] is not shared. Press [b]s[/b] to share it.",
-            session=row.session,
+            session=printable(row.session),
         )
     lines = [
         Content.from_markup(
             "[b]$name[/b] shares $what$gone",
             name=row.share.name,
-            what=row.what,
+            what=printable(row.what),
             gone="" if row.live else " · its tmux session is gone: unshare it",
         )
     ]
