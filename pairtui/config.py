@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from pairtui import paths
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, locked, read_text
+from pairtui.limits import Limits, Startups
 
 T = TypeVar("T")
 
@@ -33,6 +34,12 @@ port = {DEFAULT_PORT}              # 0 picks a free port
 default_mode = "view"     # mode of new guests: "view" (read-only) or "pair" (can type)
 # tmux_socket = "work"    # the host's tmux server: a socket path, or a name as with `tmux -L`
 
+[limits]                  # what one peer may cost the embedded server (as sshd's options)
+max_startups = "{Limits().max_startups}"  # connections not logged in yet: START:RATE:FULL
+login_grace_time = {Limits().login_grace_time}     # seconds to log in
+max_auth_tries = {Limits().max_auth_tries}        # refused keys before a connection is closed
+max_sessions = {Limits().max_sessions}         # terminals at once on one connection
+
 [forges]                  # where `--github USER` / `--gitlab USER` fetch keys from
 github = "https://github.com"
 gitlab = "https://gitlab.com"
@@ -49,6 +56,7 @@ cursor_blink = true
 _KNOWN = {
     "server": {"listen", "port", "default_mode", "tmux_socket"},
     "forges": None,  # any forge name
+    "limits": {"max_startups", "login_grace_time", "max_auth_tries", "max_sessions"},
     "ui": {"theme", "cursor_blink"},
     "keymap": None,  # any binding id; the dashboard reports ids it does not know
 }
@@ -66,6 +74,7 @@ class Config:
     theme: str = DEFAULT_THEME
     cursor_blink: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
 
 def load(path: Path | None = None) -> Config:
@@ -117,6 +126,8 @@ def parse(text: str, path: Path) -> Config:
     if "tmux_socket" in server:
         cfg.tmux_socket = _expect(path, "server.tmux_socket", server["tmux_socket"], str)
 
+    cfg.limits = _limits(path, raw.get("limits", {}))
+
     for name, url in raw.get("forges", {}).items():
         url = _expect(path, f"forges.{name}", url, str)
         if not re.match(r"^https?://[^\s/]+", url):
@@ -140,6 +151,26 @@ def parse(text: str, path: Path) -> Config:
             )
         cfg.keymap[binding] = keys
     return cfg
+
+
+def _limits(path: Path, table: dict[str, Any]) -> Limits:
+    startups = Limits().max_startups
+    if "max_startups" in table:
+        value = table["max_startups"]
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        text = text or _expect(path, "limits.max_startups", value, str)
+        try:
+            startups = Startups.parse(text)
+        except PairtuiError as exc:
+            raise PairtuiError(f"{path}: limits.{exc}") from None
+    numbers: dict[str, int] = {}
+    for key in ("login_grace_time", "max_auth_tries", "max_sessions"):
+        if key in table:
+            n = _expect(path, f"limits.{key}", table[key], int)
+            if not 1 <= n <= 100_000:
+                raise PairtuiError(f"{path}: limits.{key} must be 1-100000, not {n}")
+            numbers[key] = n
+    return Limits(max_startups=startups, **numbers)
 
 
 def _expect(path: Path, key: str, value: object, kind: type[T]) -> T:

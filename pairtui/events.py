@@ -36,6 +36,11 @@ class ClientInfo:
         """Where the guest is, for people: ``198.51.100.7:50312 via vps``."""
         return where(self.peer, self.via)
 
+    @property
+    def terminal(self) -> bool:
+        """False for a login that has opened no terminal (``ssh -N``, a ControlMaster)."""
+        return bool(self.tty)
+
     def to_json(self) -> dict[str, object]:
         now = time.time()
         return {
@@ -53,6 +58,7 @@ class ClientInfo:
             "size": f"{self.cols}x{self.rows}",
             "tmux_client": self.tty,
             "pid": self.pid,
+            "terminal": self.terminal,
         }
 
 

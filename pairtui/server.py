@@ -12,16 +12,18 @@ import contextlib
 import errno
 import fcntl
 import itertools
+import math
 import os
+import re
 import signal
 import struct
 import sys
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -39,6 +41,13 @@ from pairtui.events import (
     Event,
 )
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
+from pairtui.limits import (
+    Limits,
+    QuietExceptionHandler,
+    RefusalCounter,
+    StartupGate,
+    raise_fd_limit,
+)
 from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import address, fingerprint, load_or_create_host_key
@@ -55,6 +64,14 @@ READ_SIZE = 65536
 ENCRYPTION_ALGS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
 CHANNEL_WINDOW = 2 * 1024 * 1024
 CLOSE_GRACE = 2.0
+IDLE_SHOWN_AFTER = 0.5  # s: a login without a terminal is listed once it has waited this long
+MAX_SIZE = 1000  # columns or rows: no real terminal is larger, and tmux pays for every cell
+TERM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # always used with fullmatch
+FOCUS_REPORTS = re.compile(rb"\x1b\[[IO]")  # focus in/out; tmux 3.3 passes them on
+
+
+def _peer_host(peer: str) -> str:
+    return peer.rsplit(":", 1)[0].strip("[]")
 
 
 def _msg(text: str) -> bytes:
@@ -73,6 +90,8 @@ class Engine:
         shares: ShareStore | None = None,
         audit: Audit | None = None,
         control_path: Path | None = None,
+        limits: Limits | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.listen = listen
         self.port = port
@@ -80,9 +99,15 @@ class Engine:
         self.shares = shares or ShareStore()
         self.audit = audit or Audit()
         self.control_path = control_path or paths.control_socket()
+        self.limits = limits or Limits()
         self.clients: dict[str, ClientInfo] = {}
         self.started = time.time()
         self._sessions: dict[str, GuestSession] = {}
+        self._connections: set[GuestConnection] = set()  # every logged-in connection
+        self._idle: dict[str, GuestConnection] = {}  # listed clients with no terminal
+        self._gate = StartupGate(self.limits.max_startups)
+        self._refusals = RefusalCounter()
+        self._log = log or (lambda line: self.audit.record("error", reason=line))
         self._ids = itertools.count(1)
         self._index = KeyIndex.load(self.registry_path)
         self._share_cache: tuple[Stamp, list[Share]] = ((-1, -1, -1), [])
@@ -103,6 +128,8 @@ class Engine:
         # Made first so the control socket can answer about tunnels; started once bound.
         self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
         self.host_key = load_or_create_host_key()
+        raise_fd_limit()
+        asyncio.get_running_loop().set_exception_handler(QuietExceptionHandler(self._log))
         _use_pidfd_child_watcher()
         ssh_fastpath.install()
         self._control = ControlServer(self, self.control_path)
@@ -120,7 +147,7 @@ class Engine:
                 x11_forwarding=False,
                 allow_scp=False,
                 allow_pty=True,
-                login_timeout=30,
+                login_timeout=self.limits.login_grace_time,
                 keepalive_interval=30,
                 reuse_address=True,
             )
@@ -152,9 +179,12 @@ class Engine:
             *(s.disconnect(reason, event="leave") for s in list(self._sessions.values())),
             return_exceptions=True,
         )
+        for conn in list(self._connections):
+            conn.close(reason, "leave")
         if self._server:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
+        self._flush_refusals(final=True)
         await self._notifier.close()
         if self._control:
             await self._control.stop()
@@ -176,8 +206,23 @@ class Engine:
     # --- lookups for connections --------------------------------------------------
 
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None:
+        return self.lookup_blob(key.public_data)
+
+    def lookup_blob(self, blob: bytes) -> tuple[Guest, GuestKey] | None:
         self._index = self._index.fresh(self.registry_path)
-        return self._index.by_blob.get(key.public_data)
+        return self._index.by_blob.get(blob)
+
+    def current_guest(self, blob: bytes) -> Guest | str:
+        """The guest a key belongs to *now*, or why it may no longer come in.
+
+        Asked again for every terminal a connection opens: a login is not a licence.
+        """
+        hit = self.lookup_blob(blob)
+        if hit is None:
+            return "your invitation was withdrawn"
+        if hit[0].expired():
+            return "your invitation has expired"
+        return hit[0]
 
     def share_list(self) -> list[Share]:
         stamp = file_stamp(self.shares.path)
@@ -207,9 +252,14 @@ class Engine:
         return f"c{next(self._ids)}"
 
     def register(self, session: GuestSession) -> None:
-        self._sessions[session.info.id] = session
-        self.clients[session.info.id] = session.info
         info = session.info
+        conn = session.conn
+        if conn.info is not None and conn.info.id == info.id:
+            # Its first terminal takes over the connection's "no terminal" row.
+            conn.info = None
+            self._idle.pop(info.id, None)
+        self._sessions[info.id] = session
+        self.clients[info.id] = info
         self.audit.record(
             "join", client=info.id, guest=info.guest, fingerprint=info.fingerprint,
             peer=info.peer, via=info.via or None, share=info.share, mode=info.mode,
@@ -221,18 +271,70 @@ class Engine:
         info = session.info
         if self._sessions.pop(info.id, None) is None:
             return
+        self._forget(info, reason, event)
+
+    def _forget(self, info: ClientInfo, reason: str, event: str) -> None:
         self.clients.pop(info.id, None)
         self.audit.record(
             event, client=info.id, guest=info.guest, fingerprint=info.fingerprint,
-            peer=info.peer, via=info.via or None, share=info.share, reason=reason,
+            peer=info.peer, via=info.via or None, share=info.share or None, reason=reason,
             seconds=round(time.time() - info.since, 1),
         )  # fmt: skip
         self.emit(ClientLeft(info, reason))
 
+    # --- connections, with or without a terminal --------------------------------------
+
+    def arriving(self, conn: GuestConnection) -> None:
+        """A TCP connection that has not logged in yet: counted, and room made if needed."""
+        self._gate.arrive(conn)
+
+    def logged_in(self, conn: GuestConnection) -> None:
+        self._gate.leave(conn)
+        self._connections.add(conn)
+        asyncio.get_running_loop().call_later(IDLE_SHOWN_AFTER, self._list_if_idle, conn)
+
+    def _list_if_idle(self, conn: GuestConnection) -> None:
+        """A login that opened no terminal (``ssh -N``, a ControlMaster) is listed too, so
+        the host sees it and can kick it."""
+        if conn not in self._connections or conn.sessions or conn.info is not None:
+            return
+        assert conn.guest is not None and conn.key is not None
+        info = ClientInfo(
+            id=self.next_id(), guest=conn.guest.name, fingerprint=conn.key.fingerprint,
+            peer=conn.peer, via=conn.via, share="", mode=conn.guest.mode.value,
+        )  # fmt: skip
+        conn.info = info
+        self._idle[info.id] = conn
+        self.clients[info.id] = info
+        self.audit.record("connect", client=info.id, guest=info.guest,
+                          fingerprint=info.fingerprint, peer=info.peer, via=info.via or None,
+                          terminal=False)  # fmt: skip
+        self.emit(ClientJoined(info))
+
+    def gone(self, conn: GuestConnection, reason: str, event: str) -> None:
+        """The connection closed, logged in or not."""
+        self._gate.leave(conn)
+        self._connections.discard(conn)
+        info = conn.info
+        if info is not None and self._idle.pop(info.id, None) is not None:
+            conn.info = None
+            self._forget(info, reason, event)
+
     def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
+        """Audited and shown; past a few per peer and interval only counted (see flush)."""
+        if not self._refusals.allow(f"{_peer_host(peer)} {via}"):
+            return
         self.audit.record("refused", peer=peer, via=via or None, fingerprint=fp, reason=reason,
                           **extra)  # fmt: skip
         self.emit(AccessRefused(peer, fp, reason, via))
+
+    def _flush_refusals(self, final: bool = False) -> None:
+        for key, count in self._refusals.flush(math.inf if final else None):
+            host, _, via = key.partition(" ")
+            reason = f"{count} more refusals (not logged one by one)"
+            self.audit.record("refused", peer=host, via=via or None, fingerprint="",
+                              reason=reason, count=count)  # fmt: skip
+            self.emit(AccessRefused(host, "", reason, via))
 
     # --- host actions ------------------------------------------------------------
 
@@ -243,9 +345,13 @@ class Engine:
         found = self.find(target)
         if not found:
             raise PairtuiError(f"no connected guest or client {target!r} (see `pairtui clients`)")
+        reason = "you were disconnected by the host"
+        for c in found:
+            if c.id in self._idle:
+                self._idle[c.id].close(reason, "kick")
         await asyncio.gather(
-            *(self._sessions[c.id].disconnect("you were disconnected by the host", "kick")
-              for c in found)
+            *(self._sessions[c.id].disconnect(reason, "kick")
+              for c in found if c.id in self._sessions)
         )  # fmt: skip
         return found
 
@@ -254,14 +360,19 @@ class Engine:
         if not found:
             raise PairtuiError(f"no connected guest or client {target!r} (see `pairtui clients`)")
         for c in found:
-            await self._sessions[c.id].switch_mode(mode)
+            if c.id in self._sessions:
+                await self._sessions[c.id].switch_mode(mode)
         return found
 
     async def reconcile(self, force: bool = True) -> None:
-        """Apply registry and share changes to connected guests.
+        """Apply registry and share changes to every connection, with a terminal or not.
 
         ``force`` re-reads the registry even when its stat looks unchanged (a pairtui
         process told us it wrote); the once-a-second watch relies on the stat.
+
+        Every guest that loses access stops typing first, all of them before the first
+        await: no key sent after the change reaches a pane, whatever the order of the
+        slower work (a goodbye, a tmux call) that follows.
         """
         if force:
             self._index = KeyIndex.load(self.registry_path)
@@ -270,19 +381,20 @@ class Engine:
             self._index = self._index.fresh(self.registry_path)
         share_list = self.share_list()
         shares = {s.name for s in share_list}
+        work: list[Awaitable[None]] = []
         for session in list(self._sessions.values()):
             info = session.info
             hit = self._index.by_blob.get(session.key_blob)
             if hit is None:
-                await session.disconnect("your invitation was withdrawn", "kick")
+                work.append(session.disconnect("your invitation was withdrawn", "kick"))
                 continue
             guest = hit[0]
             if info.share not in shares:
                 session.follow_rename(share_list)
             if guest.expired():
-                await session.disconnect("your invitation has expired", "kick")
+                work.append(session.disconnect("your invitation has expired", "kick"))
             elif info.share not in shares:
-                await session.disconnect(SHARE_STOPPED, "leave")
+                work.append(session.disconnect(SHARE_STOPPED, "leave"))
             elif (
                 guest.share
                 and guest.share != info.share
@@ -292,12 +404,20 @@ class Engine:
                     guest.share in session.former_names and guest.share not in shares
                 )
             ):
-                await session.disconnect("you are no longer invited to this share", "kick")
+                work.append(session.disconnect("you are no longer invited to this share", "kick"))
             elif guest.mode is not session.registry_mode:
                 # Only a change in the registry moves the client; a live switch made
                 # with `pairtui mode` stays until then.
                 session.registry_mode = guest.mode
-                await session.switch_mode(guest.mode)
+                work.append(session.switch_mode(guest.mode))
+        for conn in list(self._connections):
+            if conn.sessions or conn.key is None:
+                continue  # its terminals were dealt with above; they close it
+            why = self.current_guest(conn.key.blob)
+            if isinstance(why, str):
+                conn.close(why, "kick")
+        if work:
+            await asyncio.gather(*work, return_exceptions=True)
 
     async def _watch_loop(self) -> None:
         """Cheap stat-based watch so hand edits and expiries take effect within a second.
@@ -311,6 +431,7 @@ class Engine:
             await asyncio.sleep(1)
             try:
                 await self.reconcile(force=False)
+                self._flush_refusals()
                 expired = next_expiry is not None and datetime.now(UTC) >= next_expiry
                 if self._index is not seen or expired:
                     seen = self._index
@@ -333,7 +454,11 @@ class Engine:
 
 
 class GuestConnection(asyncssh.SSHServer):
-    """Per-connection auth: the key decides everything, the user name nothing."""
+    """Per-connection auth: the key decides everything, the user name nothing.
+
+    The engine knows the connection from its first byte (to bound how many are still
+    logging in) and, once logged in, until it closes, with or without a terminal.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -342,13 +467,19 @@ class GuestConnection(asyncssh.SSHServer):
         self.via = ""  # the tunnel a forwarded guest came through
         self.guest: Guest | None = None
         self.key: GuestKey | None = None
+        self.info: ClientInfo | None = None  # listed while it has no terminal
+        self.sessions: set[GuestSession] = set()
+        self.output_full = False  # the socket's send buffer is over its limit
         self._refused: set[str] = set()
+        self._refused_sessions = False
+        self._end = ("guest left", "leave")
         self._stop_quick_acks: Callable[[], None] = lambda: None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
         self._stop_quick_acks = ssh_fastpath.ack_quickly(conn)
         ssh_fastpath.tune(conn)
+        self._watch_output(conn)
         peer = conn.get_extra_info("peername")
         if peer:
             host, port = str(peer[0]), int(peer[1])
@@ -357,6 +488,58 @@ class GuestConnection(asyncssh.SSHServer):
             forwarded = tunnels.origin(host, port) if tunnels else None
             if forwarded:
                 self.peer, self.via = forwarded
+        self.engine.arriving(self)
+
+    def _watch_output(self, conn: asyncssh.SSHServerConnection) -> None:
+        """Hear when the socket's send buffer fills (asyncssh ignores it): a guest that
+        stops reading must stop its terminal's output, not grow the server."""
+        transport: asyncio.WriteTransport | None = getattr(conn, "_transport", None)
+        if transport is None:
+            return
+        high = self.engine.limits.output_buffer
+        transport.set_write_buffer_limits(high=high, low=high // 4)
+
+        def pause_writing() -> None:
+            self.output_full = True
+            for session in self.sessions:
+                session.update_reading()
+
+        def resume_writing() -> None:
+            self.output_full = False
+            for session in self.sessions:
+                session.update_reading()
+
+        conn.pause_writing = pause_writing  # type: ignore[method-assign]
+        conn.resume_writing = resume_writing  # type: ignore[method-assign]
+
+    def progress(self) -> int:
+        """How far the login got: 0 nothing yet, 1 an SSH version, 2 keys exchanged."""
+        conn: Any = self.conn
+        if conn is None:
+            return 0
+        if getattr(conn, "_kex_complete", False):
+            return 2
+        return 1 if getattr(conn, "_client_version", b"") else 0
+
+    def drop(self, reason: str) -> None:
+        """Close a connection that has not logged in (the server is making room)."""
+        if self.conn is not None:
+            self.conn.abort()
+
+    def close(self, reason: str, event: str) -> None:
+        """Close the whole connection, telling the guest why (``ssh`` prints it)."""
+        self._end = (reason, event)
+        if self.conn is not None:
+            self.conn.disconnect(asyncssh.DISC_BY_APPLICATION, f"pairtui: {reason}")
+
+    def auth_completed(self) -> None:
+        self.engine.logged_in(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason, event = self._end
+        if exc is not None and event == "leave":
+            reason = "connection lost"
+        self.engine.gone(self, reason, event)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -374,6 +557,8 @@ class GuestConnection(asyncssh.SSHServer):
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        if len(self._refused) >= self.engine.limits.max_auth_tries:
+            return False  # closing already
         hit = self.engine.lookup_key(key)
         fp = key.get_fingerprint("sha256")
         if hit is None:
@@ -392,11 +577,22 @@ class GuestConnection(asyncssh.SSHServer):
             return
         self._refused.add(fp)
         self.engine.refused(self.peer, fp, reason, via=self.via, **extra)
-        if self.conn is not None:
-            self.conn.send_auth_banner(f"pairtui: {banner}\r\n")
+        if self.conn is None:
+            return
+        self.conn.send_auth_banner(f"pairtui: {banner}\r\n")
+        if len(self._refused) >= self.engine.limits.max_auth_tries:
+            # As sshd's MaxAuthTries: a client offering key after key is cut off.
+            asyncio.get_running_loop().call_soon(
+                self.close, "too many authentication failures", "refused"
+            )
 
     def session_requested(self) -> tuple[asyncssh.SSHServerChannel[bytes], GuestSession] | bool:
         if self.conn is None or self.guest is None or self.key is None:
+            return False
+        if len(self.sessions) >= self.engine.limits.max_sessions:
+            if not self._refused_sessions:
+                self._refused_sessions = True
+                self._audit_refusal(f"more than {self.engine.limits.max_sessions} terminals")
             return False
         chan = self.conn.create_server_channel(encoding=None, window=CHANNEL_WINDOW)
         return chan, GuestSession(self.engine, self)
@@ -424,7 +620,13 @@ class GuestConnection(asyncssh.SSHServer):
 
 
 class GuestSession(asyncssh.SSHServerSession[bytes]):
-    """One guest terminal: a PTY running the forced ``tmux attach``, bridged raw."""
+    """One guest terminal: a PTY running the forced ``tmux attach``, bridged raw.
+
+    Both directions are bounded: screen output stops being read from the PTY while the
+    guest's socket has more than ``limits.output_buffer`` unsent (tmux copes with slow
+    clients), and the channel stops being read while the pane has more than
+    ``limits.input_buffer`` of typed input it has not taken.
+    """
 
     def __init__(self, engine: Engine, conn: GuestConnection) -> None:
         assert conn.guest is not None and conn.key is not None
@@ -433,10 +635,14 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.guest = conn.guest
         self.key_blob = conn.key.blob
         self.registry_mode = conn.guest.mode
-        self.info = ClientInfo(
-            id=engine.next_id(), guest=conn.guest.name, fingerprint=conn.key.fingerprint,
+        idle = conn.info  # the connection's "no terminal" row: this terminal takes it over
+        taken = idle is not None and not any(s.info.id == idle.id for s in conn.sessions)
+        self.info: ClientInfo = ClientInfo(
+            id=idle.id if idle is not None and taken else engine.next_id(),
+            guest=conn.guest.name, fingerprint=conn.key.fingerprint,
             peer=conn.peer, via=conn.via, share="", mode=conn.guest.mode.value,
         )  # fmt: skip
+        conn.sessions.add(self)
         self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._term = "xterm-256color"
         self._has_pty = False
@@ -446,7 +652,12 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._share: Share | None = None
         self.former_names: set[str] = set()  # of its share, renamed while connected
         self._pending = b""
+        self._input_paused = False
         self._reading = False
+        self._channel_full = False  # asyncssh's own send buffer is over its limit
+        self._input_open = True  # False from the moment the guest must stop typing
+        self._narrowing = False  # moving to view: its keys are dropped until it is there
+        self._tail = b""  # a view guest's last bytes sent, if they could start a focus report
         self._closing: asyncio.Future[None] | None = None
         self._farewell: bytes = b""
         self._end_event = "leave"
@@ -463,8 +674,13 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self, term_type: str, term_size: tuple[int, int, int, int], term_modes: object
     ) -> bool:
         self._has_pty = True
-        self._term = term_type or self._term
-        self.info.cols, self.info.rows = term_size[0] or 80, term_size[1] or 24
+        if term_type and not TERM_RE.fullmatch(term_type):
+            # A guest's TERM reaches tmux and terminfo; only a plain name is passed on.
+            self.engine.audit.record("error", client=self.info.id, guest=self.guest.name,
+                                     reason="unusable TERM replaced", term=term_type)  # fmt: skip
+        elif term_type:
+            self._term = term_type
+        self.info.cols, self.info.rows = _clamp(term_size[0], 80), _clamp(term_size[1], 24)
         return True
 
     def shell_requested(self) -> bool:
@@ -488,11 +704,18 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             await self._start()
         except (BrokenPipeError, ConnectionError):
             await self._shutdown()  # the guest went away while we were starting
+        except Exception as exc:  # noqa: BLE001 - one guest's failure must not leak its PTY
+            self.engine.audit.record("error", client=self.info.id, guest=self.guest.name,
+                                     reason=f"terminal failed to start: {exc!r}")  # fmt: skip
+            self._farewell = _msg("your terminal could not be started")
+            self._end_reason, self._end_event = "terminal failed to start", "leave"
+            await self._shutdown()
 
     def _turn_away(self, reason: str, **extra: object) -> None:
         """Refuse this session with one line on the guest's stderr."""
         self.engine.refused(self.conn.peer, self.info.fingerprint, reason,
                             via=self.conn.via, guest=self.guest.name, **extra)  # fmt: skip
+        self.conn.sessions.discard(self)
         chan = self._chan
         if chan is not None and not chan.is_closing():
             chan.write_stderr(f"pairtui: {reason}\r\n".encode())
@@ -502,11 +725,18 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._typed(data)
 
     def _typed(self, data: bytes) -> None:
+        if not self._input_open or self._narrowing:
+            return
         self.info.last_input = time.time()
         if self._master < 0:
             return
+        if self.info.mode != Mode.PAIR.value:
+            data = self._without_focus_reports(data)
+            if not data:
+                return
         if self._pending:
             self._pending += data
+            self._limit_input()
             return
         try:
             n = os.write(self._master, data)
@@ -517,9 +747,47 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if n < len(data):
             self._pending = data[n:]
             self._loop.add_writer(self._master, self._flush_input)
+            self._limit_input()
+
+    def _without_focus_reports(self, data: bytes) -> bytes:
+        """A view guest's input less focus reports, which tmux 3.3 passes from read-only
+        clients to the pane (and its ``pane-focus-in`` hooks): nothing of a view guest's
+        may reach a pane.
+
+        Nothing is held back (a lone Escape must still work), so a report split across
+        packets is caught by what was sent last: the bytes that would complete it go.
+        """
+        sent = self._tail
+        buf = sent + data
+        while (m := FOCUS_REPORTS.search(buf)) is not None:
+            buf = buf[: max(m.start(), len(sent))] + buf[m.end() :]
+        out = buf[len(sent) :]
+        last = (sent + out)[-2:]
+        self._tail = b"\x1b[" if last == b"\x1b[" else b"\x1b" if last[-1:] == b"\x1b" else b""
+        return out
+
+    def _limit_input(self) -> None:
+        """Stop reading the channel while the pane is this far behind (the guest's SSH
+        window then runs out and its client stops sending).
+
+        Paused on the next turn of the loop, not now: asyncssh refills the whole window
+        when it hands over the first of the packets it buffered while paused, so what
+        it buffered must all be taken in one go, or it buffers a window more each time.
+        """
+        if not self._input_paused and len(self._pending) > self.engine.limits.input_buffer:
+            self._input_paused = True
+            self._loop.call_soon(self._pause_input)
+
+    def _pause_input(self) -> None:
+        chan = self._chan
+        if chan is not None and self._input_paused:
+            chan.pause_reading()
 
     def terminal_size_changed(self, width: int, height: int, pixw: int, pixh: int) -> None:
-        self.info.cols, self.info.rows = width or self.info.cols, height or self.info.rows
+        cols, rows = _clamp(width, self.info.cols), _clamp(height, self.info.rows)
+        if (cols, rows) == (self.info.cols, self.info.rows):
+            return
+        self.info.cols, self.info.rows = cols, rows
         if self._master >= 0:
             _set_winsize(self._master, self.info.rows, self.info.cols)
             if self._proc is not None and self._proc.returncode is None:
@@ -528,14 +796,26 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self.engine.emit(ClientChanged(self.info))
 
     def pause_writing(self) -> None:
-        if self._reading:
-            self._loop.remove_reader(self._master)
-            self._reading = False
+        self._channel_full = True
+        self.update_reading()
 
     def resume_writing(self) -> None:
-        if not self._reading and self._master >= 0:
+        self._channel_full = False
+        self.update_reading()
+
+    def update_reading(self) -> None:
+        """Read tmux's output only while the guest can take it."""
+        want = (
+            self._master >= 0
+            and self._closing is None
+            and not self._channel_full
+            and not self.conn.output_full
+        )
+        if want and not self._reading:
             self._loop.add_reader(self._master, self._pty_readable)
-            self._reading = True
+        elif self._reading and not want and self._master >= 0:
+            self._loop.remove_reader(self._master)
+        self._reading = want
 
     def eof_received(self) -> bool:
         # Keep sending: an EOF from the guest (``ssh host </dev/null``) must not stop
@@ -543,6 +823,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._input_open = False
         if self._closing is None:
             self._end_reason = "connection lost" if exc else "guest left"
             self._loop.create_task(self._shutdown())
@@ -555,7 +836,13 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if not self._has_pty:
             self._turn_away("a terminal is required; connect with `ssh -t` (or without a command)")
             return
-        share = self.engine.resolve_share(self.guest, self._requested)
+        guest = self.engine.current_guest(self.key_blob)
+        if isinstance(guest, str):  # removed or expired since this connection logged in
+            self._turn_away(guest)
+            self.conn.close(guest, "kick")
+            return
+        self._take_guest(guest)
+        share = self.engine.resolve_share(guest, self._requested)
         if isinstance(share, str):
             self._turn_away(share, share=self._requested or None)
             return
@@ -565,11 +852,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._share = share
         self.info.share = share.name
         tmux = share.tmux()
-        pair = self.guest.mode is Mode.PAIR
+        pair = guest.mode is Mode.PAIR
         argv = tmux.attach_argv(share.sessions.for_mode(pair), readonly=not pair)
-        master, slave = os.openpty()
-        _set_winsize(slave, self.info.rows, self.info.cols)
-        self.info.tty = os.ttyname(slave)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/"),
@@ -577,7 +861,10 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "TMUX_TMPDIR": os.environ.get("TMUX_TMPDIR", "/tmp"),
         }
+        master, slave = os.openpty()
         try:
+            _set_winsize(slave, self.info.rows, self.info.cols)
+            self.info.tty = os.ttyname(slave)
             self._proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                 start_new_session=True, close_fds=True,
@@ -586,18 +873,36 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             os.close(master)
             self._turn_away(f"cannot start tmux: {exc.strerror}")
             return
+        except BaseException:
+            os.close(master)
+            raise
         finally:
             os.close(slave)
         os.set_blocking(master, False)
         self._master = master
         self.info.pid = self._proc.pid
+        # The registry may have changed while tmux started; nothing between this check
+        # and register() yields, and every later change reaches it through reconcile().
+        now = self.engine.current_guest(self.key_blob)
+        if isinstance(now, str) or now.mode is not guest.mode or now.share != guest.share:
+            why = now if isinstance(now, str) else "your invitation changed; connect again"
+            self._farewell, self._end_reason, self._end_event = _msg(why), why, "kick"
+            await self._shutdown()
+            return
         if self.conn.conn is not None:
             self.fast = ssh_fastpath.ChannelFastPath(self.conn.conn, chan, self._typed)
             self.fast.start()
-        self.resume_writing()
+        self.update_reading()
         self.engine.register(self)
         if self._closing is not None:  # the guest left while tmux was starting
             await self._shutdown()
+
+    def _take_guest(self, guest: Guest) -> None:
+        """What the registry says now, not what it said at login, decides this terminal."""
+        self.guest = guest
+        self.registry_mode = guest.mode
+        self.info.mode = guest.mode.value
+        self.info.guest = guest.name
 
     def _pty_readable(self) -> None:
         try:
@@ -607,13 +912,13 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         except OSError:
             data = b""
         if not data:
-            self.pause_writing()
+            self._stop_reading()
             if self._closing is None:
                 self._loop.create_task(self._tmux_ended())
             return
         chan = self._chan
         if chan is None or chan.is_closing():  # the guest is gone; _shutdown reaps tmux
-            self.pause_writing()
+            self._stop_reading()
             if self._closing is None:
                 self._loop.create_task(self._shutdown())
             return
@@ -621,6 +926,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self.fast.send(data)
         else:
             chan.write(data)
+
+    def _stop_reading(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._master)
+            self._reading = False
 
     def _flush_input(self) -> None:
         try:
@@ -632,6 +942,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._pending = self._pending[n:]
         if not self._pending:
             self._loop.remove_writer(self._master)
+        chan = self._chan
+        if self._input_paused and len(self._pending) <= self.engine.limits.input_buffer // 2:
+            self._input_paused = False
+            if chan is not None:
+                chan.resume_reading()
 
     def follow_rename(self, shares: list[Share]) -> None:
         """If this guest's share lives on under another name, say so (no reconnect)."""
@@ -658,19 +973,26 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self._end_reason = reason
         await self._shutdown()
 
-    async def disconnect(self, reason: str, event: str) -> None:
-        """End this guest's session, telling it why."""
+    def disconnect(self, reason: str, event: str) -> Awaitable[None]:
+        """End this guest's session, telling it why. Its keys stop at once, before the
+        returned awaitable runs (the engine cuts several guests off in one go)."""
+        self._input_open = False
+        return self._disconnect(reason, event)
+
+    async def _disconnect(self, reason: str, event: str) -> None:
         self._farewell = _msg(reason)
         self._end_reason, self._end_event = reason, event
         await self._shutdown()
 
     async def _shutdown(self) -> None:
+        self._input_open = False
         if self._closing is not None:
             await asyncio.shield(self._closing)
             return
         self._closing = self._loop.create_future()
         try:
             await self._stop_child()
+            self.conn.sessions.discard(self)
             self.engine.unregister(self, self._end_reason, self._end_event)
             chan = self._chan
             if chan is not None and not chan.is_closing():
@@ -700,7 +1022,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
                 await proc.wait()
         if self._master >= 0:
             self._drain_pty()
-            self.pause_writing()
+            self._stop_reading()
             if self._pending:
                 self._loop.remove_writer(self._master)
             os.close(self._master)
@@ -719,18 +1041,41 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             if chan is not None and not chan.is_closing():
                 chan.write(data)
 
-    async def switch_mode(self, mode: Mode) -> None:
+    def switch_mode(self, mode: Mode) -> Awaitable[None]:
+        """Move the live client to ``mode``. Towards view its keys stop at once, before
+        the returned awaitable runs, and flow again once tmux has made it read-only."""
+        if mode is not Mode.PAIR and self.info.mode == Mode.PAIR.value:
+            self._narrowing = True
+            self._tail = b"\x1b["  # its last keys as a pair guest may start a report
+        return self._switch_mode(mode)
+
+    async def _switch_mode(self, mode: Mode) -> None:
         share = self._share
-        if share is None or mode.value == self.info.mode:
-            return
-        pair = mode is Mode.PAIR
-        await asyncio.to_thread(
-            share.tmux().set_client_mode, self.info.tty, share.sessions.for_mode(pair), not pair
-        )
-        self.info.mode = mode.value
-        self.engine.audit.record("mode", client=self.info.id, guest=self.info.guest,
-                                 mode=mode.value)  # fmt: skip
-        self.engine.emit(ClientChanged(self.info))
+        try:
+            if share is None or mode.value == self.info.mode:
+                return
+            pair = mode is Mode.PAIR
+            try:
+                await asyncio.to_thread(
+                    share.tmux().set_client_mode, self.info.tty,
+                    share.sessions.for_mode(pair), not pair,
+                )  # fmt: skip
+            except (PairtuiError, OSError) as exc:
+                if not pair:  # it must not keep typing: out it goes
+                    await self.disconnect(f"your mode could not be changed ({exc})", "kick")
+                    return
+                raise
+            self.info.mode = mode.value
+            self.engine.audit.record("mode", client=self.info.id, guest=self.info.guest,
+                                     mode=mode.value)  # fmt: skip
+            self.engine.emit(ClientChanged(self.info))
+        finally:
+            self._narrowing = False
+
+
+def _clamp(size: int, default: int) -> int:
+    """A terminal size a guest asked for, within what a real terminal can be."""
+    return default if size <= 0 else min(size, MAX_SIZE)
 
 
 def _use_pidfd_child_watcher() -> None:

@@ -156,9 +156,17 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(*extra: str, timeout: float = 20, netns: str | None = None) -> Server:
-    """`pairtui serve` on a free port (inside network namespace ``netns`` when given)."""
+def start_server(
+    *extra: str,
+    timeout: float = 20,
+    netns: str | None = None,
+    nofile: tuple[int, int] | None = None,
+) -> Server:
+    """`pairtui serve` on a free port (inside network namespace ``netns`` when given;
+    with its (soft, hard) limits of open files set to ``nofile`` when given)."""
     prefix = ["ip", "netns", "exec", netns] if netns else []
+    if nofile is not None:
+        prefix += ["prlimit", f"--nofile={nofile[0]}:{nofile[1]}", "--"]
     proc = subprocess.Popen(
         [*prefix, sys.executable, "-m", "pairtui", "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from pairtui import config, paths
 from pairtui.errors import PairtuiError
+from pairtui.limits import Limits, Startups
 
 
 def write(path: Path, text: str) -> Path:
@@ -40,7 +42,30 @@ def test_the_documented_example_is_valid_and_says_the_defaults(tmp_path: Path) -
     cfg = config.load(write(tmp_path / "c.toml", config.EXAMPLE))
     assert cfg == config.Config()
     documented = tomllib.loads(config.EXAMPLE)
-    assert set(documented) == {"server", "forges", "ui", "keymap"}
+    assert set(documented) == {"server", "limits", "forges", "ui", "keymap"}
+
+
+def test_limits_are_read_and_bad_ones_name_their_key(tmp_path: Path) -> None:
+    text = """[limits]
+max_startups = "5:50:20"
+login_grace_time = 10
+max_auth_tries = 3
+max_sessions = 2
+"""
+    cfg = config.load(write(tmp_path / "c.toml", text))
+    assert cfg.limits == Limits(Startups(5, 50, 20), 10, 3, 2)
+    assert config.load(write(tmp_path / "n.toml", "[limits]\nmax_startups = 7\n")).limits == (
+        Limits(max_startups=Startups(7, 100, 7))
+    )
+    for bad, needle in [
+        ('max_startups = "10:30"', "limits.max_startups must be N or START:RATE:FULL"),
+        ('max_startups = "50:30:10"', "START <= FULL"),
+        ("max_auth_tries = 0", "limits.max_auth_tries must be 1-100000"),
+        ('max_sessions = "2"', "limits.max_sessions must be a whole number"),
+        ("max_tries = 3", "unknown key limits.max_tries"),
+    ]:
+        with pytest.raises(PairtuiError, match=re.escape(needle)):
+            config.load(write(tmp_path / "b.toml", f"[limits]\n{bad}\n"))
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:

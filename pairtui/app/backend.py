@@ -398,6 +398,6 @@ def load_services(
     else:
         from pairtui.server import Engine
 
-        engine = Engine(listen or cfg.listen, cfg.port if port is None else port)
+        engine = Engine(listen or cfg.listen, cfg.port if port is None else port, limits=cfg.limits)
         attached = False
     return Services(engine, Registry(), shares, attached, dict(cfg.forges))

@@ -27,7 +27,8 @@ def cmd_clients(args: argparse.Namespace) -> int:
     else:  # peers as a relay reports them, guests' names: shown escaped, JSON stays exact
         for c in clients:
             origin = where(c["peer"], c.get("via", ""))
-            line = (f"{c['id']}  {c['guest']}  {c['mode']}  {c['share']}  from {origin}  "
+            share = c["share"] or "connected, no terminal"
+            line = (f"{c['id']}  {c['guest']}  {c['mode']}  {share}  from {origin}  "
                     f"{c['fingerprint']}  {c['size']}  idle {c['idle_seconds']:.0f}s")  # fmt: skip
             print(printable(line))
         for c in local:

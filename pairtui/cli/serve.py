@@ -30,7 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = cfg.port if args.port is None else args.port
 
     async def run() -> None:
-        engine = Engine(listen, port)
+        engine = Engine(listen, port, limits=cfg.limits, log=_log)
         await engine.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -50,6 +50,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def cmd_join(args: argparse.Namespace) -> int:

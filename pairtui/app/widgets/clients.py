@@ -48,7 +48,7 @@ class ClientsTable(RecordTable[ClientInfo]):
             "guest": Text(printable(record.guest), style="bold"),
             "peer": Text(printable(record.origin)),  # a relay's word
             "key": Text(fmt.short_fingerprint(record.fingerprint)),
-            "share": Text(record.share or "…"),
+            "share": Text(record.share or "no terminal", style="" if record.share else "italic"),
             "mode": self.mode_cell(record.mode),
             "connected": Text(fmt.coarse(self.now - record.since), justify="right"),
             "idle": Text(fmt.coarse(self.now - idle_since), justify="right"),
@@ -72,7 +72,7 @@ def client_detail(client: ClientInfo, now: float) -> Content:
         tty=printable(client.tty or "?"),
         pid=str(client.pid or "?"),
         fp=client.fingerprint,
-        share=client.share or "…",
+        share=client.share or "none (connected, no terminal)",
         mode=client.mode,
         connected=fmt.duration(now - client.since),
         idle=fmt.duration(now - (client.last_input or client.since)),
