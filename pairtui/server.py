@@ -50,7 +50,7 @@ from pairtui.limits import (
 )
 from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
-from pairtui.ssh import address, fingerprint, load_or_create_host_key
+from pairtui.ssh import address, fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
 
 if TYPE_CHECKING:
@@ -68,10 +68,6 @@ IDLE_SHOWN_AFTER = 0.5  # s: a login without a terminal is listed once it has wa
 MAX_SIZE = 1000  # columns or rows: no real terminal is larger, and tmux pays for every cell
 TERM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # always used with fullmatch
 FOCUS_REPORTS = re.compile(rb"\x1b\[[IO]")  # focus in/out; tmux 3.3 passes them on
-
-
-def _peer_host(peer: str) -> str:
-    return peer.rsplit(":", 1)[0].strip("[]")
 
 
 def _msg(text: str) -> bytes:
@@ -322,7 +318,7 @@ class Engine:
 
     def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
         """Audited and shown; past a few per peer and interval only counted (see flush)."""
-        if not self._refusals.allow(f"{_peer_host(peer)} {via}"):
+        if not self._refusals.allow(f"{host_of(peer)} {via}"):
             return
         self.audit.record("refused", peer=peer, via=via or None, fingerprint=fp, reason=reason,
                           **extra)  # fmt: skip

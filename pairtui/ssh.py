@@ -72,6 +72,11 @@ def address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def host_of(peer: str) -> str:
+    """The host of an :func:`address`: ``198.51.100.7``, ``::1``."""
+    return peer.rsplit(":", 1)[0].strip("[]")
+
+
 def ssh_strings(listen: str, port: int, share: str | None = None) -> list[SshString]:
     """One string per reachable address; a share name other than the default goes last."""
     hosts = ["localhost"] if listen in {"127.0.0.1", "::1", "localhost"} else []

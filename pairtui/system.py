@@ -384,6 +384,7 @@ class SystemClient:
             "pid": self.pid,
             "via": "sshd",
             "user": self.user,
+            "terminal": True,
         }
 
 

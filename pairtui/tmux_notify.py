@@ -24,12 +24,8 @@ from pairtui.events import (
     where,
 )
 from pairtui.shares import Share
+from pairtui.ssh import host_of
 from pairtui.tmux import Tmux
-
-
-def peer_host(peer: str) -> str:
-    host = peer.rsplit(":", 1)[0]
-    return host.strip("[]")
 
 
 def status_text(shares: list[str]) -> str:
@@ -58,7 +54,7 @@ class TmuxNotifier:
     def __call__(self, event: Event) -> None:
         if isinstance(event, ClientJoined):
             c = event.client
-            text = f"pairtui: {c.guest} joined ({c.mode}) from {where(peer_host(c.peer), c.via)}"
+            text = f"pairtui: {c.guest} joined ({c.mode}) from {where(host_of(c.peer), c.via)}"
         elif isinstance(event, ClientLeft):
             c = event.client
             # The host's own unshare already said so; a later "left" line would hide it.
