@@ -176,6 +176,19 @@ def _joined(srv: Server, key: Path, guests: Connect) -> SshGuest | None:
     return g
 
 
+def test_a_connection_that_does_not_log_in_in_time_is_closed(
+    host: TmuxHost, serve: Callable[..., Server]
+) -> None:
+    write_limits("login_grace_time = 1")
+    srv = serve()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"SSH-2.0-slowpoke\r\n")
+        started = time.monotonic()
+        while s.recv(65536):  # the server's version and key exchange, then EOF
+            pass
+        assert time.monotonic() - started < 5
+
+
 def test_key_after_key_is_cut_off_and_refusals_are_counted_not_each_written(
     host: TmuxHost, keys: Callable[[str], Path], guests: Connect, serve: Callable[..., Server]
 ) -> None:
