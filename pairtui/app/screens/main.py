@@ -314,9 +314,8 @@ class MainScreen(Screen[None]):
         if isinstance(event, ClientJoined):
             table.put(event.client)
             c = event.client
-            self.notify(
-                f"{c.guest} joined {c.share} as {c.mode} from {c.origin}", title="Guest joined"
-            )
+            joined = f"joined {c.share} as {c.mode}" if c.terminal else "logged in, no terminal"
+            self.notify(f"{c.guest} {joined} from {c.origin}", title="Guest joined")
         elif isinstance(event, ClientLeft):
             if table.drop(event.client.id) is not None:
                 c = event.client
