@@ -7,6 +7,7 @@ does for a host who runs ``pairtui``; keys are pressed through Textual's pilot.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,29 @@ async def test_kick_asks_then_removes_the_row_and_ends_the_guests_ssh(
         await eventually(lambda: not g.child.isalive(), what="the guest's ssh to exit")
         assert "disconnected by the host" in g.output
         await notified(app, "alice left")
+
+
+async def test_a_login_without_a_terminal_is_a_row_the_host_can_kick(
+    tmux_host: TmuxHost, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    share_host_session(tmux_host)
+    invite("alice", keys("alice"))
+    ctl = Path(os.environ["TMUX_TMPDIR"]).parent / "ctl"
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        g = guests(app.server.port, keys("alice"), "-N", "-M", "-S", str(ctl), tty=False)
+        table = app.main.clients_table
+        await eventually(lambda: table.row_count == 1, what="alice's row")
+        client = table.selected
+        assert client is not None and not client.terminal
+        assert table.get_row(client.id)[3].plain == "no terminal"
+        await notified(app, "alice logged in, no terminal")
+        await pilot.press("k")
+        await until_screen(app, ConfirmDialog)
+        await pilot.press("y")
+        await eventually(lambda: table.row_count == 0, what="the row to go")
+        await eventually(lambda: not g.child.isalive(), what="the guest's ssh to exit")
 
 
 async def test_toggling_the_mode_switches_the_live_tmux_client_and_stays(
