@@ -5,6 +5,13 @@ mode, that contain exactly the shared windows (a session group for a whole-sessi
 share, a linked window for a pane share). Those sessions use their own key tables
 with the prefix disabled, so no default or host binding (``(``, ``)``, ``s``, ``w``,
 ``:``, ``D``, the mouse on the status line, ...) is reachable from a guest client.
+
+Modes belong to a pane, not to a client, so the host can open one in a shared pane
+that the guests' keys would then drive. Three guards keep guests confined (see
+:meth:`Tmux._guard_commands`): a pair guest's key reaches a pane only while the pane
+is in no mode (or through copy mode's own table); a chooser (choose-tree,
+choose-client, choose-buffer, customize-mode) opened in a pane guests can see is closed
+before tmux draws it; and a guest client that lands outside its share is put back.
 """
 
 from __future__ import annotations
@@ -67,6 +74,26 @@ _PAIR_PREFIX_KEYS: list[tuple[str, str]] = [
     ("[", "copy-mode"),
     *[(str(i), f"select-window -t :={i}") for i in range(10)],
 ]
+
+# A pair guest's key goes to its pane only while the pane is in no mode: tmux hands keys
+# to a mode with the pressing client, so in a chooser they would switch, kill or run
+# commands as that client. In copy mode the mode's own key table still applies first.
+_NOT_IN_MODE = "#{?pane_in_mode,0,1}"
+
+# The hooks pairtui adds to the host's server use this index of each hook array, so the
+# host's own hooks (index 0, or any other) stay as they are.
+GUARD_INDEX = 4242
+
+# Modes that list or act on what is outside the share, by the command that opens them.
+_CHOOSERS = {
+    "tree-mode": "choose-tree",
+    "client-mode": "choose-client",
+    "buffer-mode": "choose-buffer",
+    "options-mode": "customize-mode",
+}
+_IN_CHOOSER = (
+    "#{m/r:^(" + "|".join(m.removesuffix("-mode") for m in _CHOOSERS) + ")-mode$,#{pane_mode}}"
+)
 
 
 @functools.cache
@@ -233,8 +260,85 @@ class Tmux:
             for key, command in keys:
                 cmds.append(["bind-key", "-T", pre, key, *shlex.split(command)])
             if mode == "pair":
-                cmds.append(["bind-key", "-T", pre, prefix, "send-prefix"])
+                cmds += [
+                    ["bind-key", "-T", root, "Any", "if-shell", "-F", _NOT_IN_MODE, "send-keys"],
+                    ["bind-key", "-T", pre, prefix, "if-shell", "-F", _NOT_IN_MODE,
+                     "send-prefix"],
+                    # As before the Any key above: prefix + an unbound key does nothing.
+                    ["bind-key", "-T", pre, "Any", "switch-client", "-T", root],
+                ]  # fmt: skip
         return _chain(cmds)
+
+    def _guard_commands(self) -> list[list[str]]:
+        """The server-wide hooks that keep guests in their shares (idempotent).
+
+        They run from tmux's command queue in the same pass as what triggered them, before
+        tmux redraws any client or reads more input:
+
+        - ``pane-mode-changed``: a chooser opened in a pane of a window linked into a guest
+          session is closed at once (``copy-mode -q`` leaves every mode) and the host is
+          told why. Guests never see it; their keys could not act in it anyway. (The
+          notification is queued when the mode opens, so a hook alone would come too late
+          for guest keys read in the same pass: hence the key guard.)
+        - ``client-session-changed``: a client whose previous session was a guest session
+          and whose new one is not of the same share goes back (``switch-client -l``), or
+          is detached if that fails. tmux gives such a hook no client of its own: its
+          "current client" is the most recently active one of the new session, which is
+          the moved guest whenever the guest's own keys moved it or nobody else there is
+          more recent. Hook arguments are not format-expanded (only ``run-shell -C``
+          does, one event-loop pass later), so no other client can be named in time.
+        """
+        shown = f"#{{m/r:(^|#,){SESSION_PREFIX},#{{window_linked_sessions_list}}}}"
+        label = "#{pane_mode}"
+        for mode, command in reversed(_CHOOSERS.items()):
+            label = f"#{{?#{{==:#{{pane_mode}},{mode}}},{command},{label}}}"
+        message = f"pairtui: {label} closed: guests can see this pane"
+        # The message goes to tmux's current client, the host's when the host's keys
+        # opened the chooser; never to a guest, for whom it is noise.
+        to_host = f"#{{?#{{m/r:^{SESSION_PREFIX},#{{client_session}}}},0,1}}"
+        close = (
+            f"if-shell -F '{_and(_IN_CHOOSER, shown)}' {{ "
+            f"if-shell -F '{to_host}' {{ display-message -d 4000 '{message}' }} ; copy-mode -q }}"
+        )
+        last, now = "#{client_last_session}", "#{client_session}"
+        guest = SESSION_PREFIX + ".+-(view|pair)$"
+        moved = _and(
+            "#{==:#{client_name},#{hook_client}}",
+            _and(
+                f"#{{m/r:^{guest},{last}}}",
+                _and(
+                    f"#{{!=:{now},#{{s/-(view|pair)$/-view/:client_last_session}}}}",
+                    f"#{{!=:{now},#{{s/-(view|pair)$/-pair/:client_last_session}}}}",
+                ),
+            ),
+        )
+        i = GUARD_INDEX
+        return [
+            ["set-hook", "-gw", f"pane-mode-changed[{i}]", close],
+            ["set-hook", "-g", f"client-session-changed[{i}]",
+             f"if-shell -F '{moved}' 'switch-client -l'"],
+            ["set-hook", "-g", f"client-session-changed[{i + 1}]",
+             f"if-shell -F '{moved}' 'detach-client'"],
+        ]  # fmt: skip
+
+    def _remove_guards(self) -> None:
+        """Take the hooks away once no guest session is left (they would be harmless)."""
+        try:
+            names = self.run("list-sessions", "-F", "#{session_name}")
+        except PairtuiError:  # no session left: the server has exited with its hooks
+            return
+        if any(n.startswith(SESSION_PREFIX) for n in names):
+            return
+        i = GUARD_INDEX
+        self.run(
+            "set-hook", "-gwu", f"pane-mode-changed[{i}]", ";",
+            "set-hook", "-gu", f"client-session-changed[{i}]", ";",
+            "set-hook", "-gu", f"client-session-changed[{i + 1}]",
+        )  # fmt: skip
+
+    def _close_choosers(self, panes: list[str]) -> list[list[str]]:
+        """Close a chooser the host left open in a pane before sharing it."""
+        return [["if-shell", "-F", "-t", p, _IN_CHOOSER, f"copy-mode -q -t {p}"] for p in panes]
 
     def _session_options(
         self, session: str, mode: str, host: str, share: str, prefix: str
@@ -247,6 +351,8 @@ class Tmux:
             "prefix": "None",
             "prefix2": "None",
             "mouse": "off",
+            # Paste detection would hand fast input to the pane past the key table.
+            "assume-paste-time": "0",
             "destroy-unattached": "off",
             "detach-on-destroy": "on",
             "lock-after-time": "0",
@@ -267,6 +373,8 @@ class Tmux:
             if self.has_session(name):
                 self.run("kill-session", "-t", f"={name}")
         prefix = self.global_prefix()
+        # Guards first: a chooser opened once the windows are linked is closed by the hook.
+        self.run(*_chain(self._guard_commands()))
         cmds: list[list[str]] = []
         placeholders: list[str] = []
         for mode, name in (("view", names.view), ("pair", names.pair)):
@@ -289,6 +397,12 @@ class Tmux:
                 cmds.append(["link-window", "-d", "-s", window, "-t", f"={name}:"])
             cmds += self._session_options(name, mode, host, share, prefix)
         cmds += [["kill-window", "-t", w] for w in placeholders]
+        panes = (
+            self.run("list-panes", "-s", "-t", f"={session}", "-F", "#{pane_id}")
+            if session is not None
+            else self.run("list-panes", "-t", str(window), "-F", "#{pane_id}")
+        )
+        cmds += self._close_choosers(panes)
         self.run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
 
@@ -324,6 +438,7 @@ class Tmux:
         for name in (names.view, names.pair):
             if self.has_session(name):
                 self.run("kill-session", "-t", f"={name}")
+        self._remove_guards()
 
     def attach_argv(self, session: str, readonly: bool) -> list[str]:
         flags = "read-only,ignore-size" if readonly else "ignore-size"
@@ -457,6 +572,10 @@ def _message(text: str) -> str:
     a final ``;`` does not end the tmux command."""
     shown = printable(text).replace("#", "##")
     return shown[:-1] + "\\;" if shown.endswith(";") else shown
+
+
+def _and(left: str, right: str) -> str:
+    return f"#{{&&:{left},{right}}}"
 
 
 def _chain(cmds: list[list[str]]) -> list[str]:
