@@ -510,7 +510,7 @@ def _grant_access(tmux: Tmux, user: str) -> None:
         return
     if readonly:
         tmux.deny_user(user)
-    tmux.allow_user(user, readonly=False)
+    tmux.allow_writer(user)
 
 
 def _reconcile(

@@ -25,7 +25,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -544,16 +543,13 @@ class Tmux:
                 out[name] = flag == "(R)"
         return out
 
-    def allow_user(self, user: str, readonly: bool, keep_readonly: Sequence[str] = ()) -> None:
-        """Let Unix ``user`` attach (``server-access -r|-w``, which adds it if missing).
+    def allow_writer(self, user: str) -> None:
+        """``server-access -w``: let Unix ``user`` attach and type (added if missing).
 
-        ``-w`` makes every client of that user writable, so the clients in ``keep_readonly``
-        are made read-only again in the same command sequence: no key is read in between.
+        It frees *every* client of that user, read-only ones included: call it only
+        while the user has no client tmux still serves (see ``system._grant_access``).
         """
-        cmds = [["server-access", "-r" if readonly else "-w", user]]
-        cmds += [["refresh-client", "-t", tty, "-f", "read-only,ignore-size"]
-                 for tty in keep_readonly]  # fmt: skip
-        self.run(*_chain(cmds))
+        self.run("server-access", "-w", user)
 
     def deny_user(self, user: str) -> bool:
         """``server-access -d``: the user's clients exit. False when it had no access."""
