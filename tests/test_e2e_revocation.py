@@ -41,28 +41,30 @@ def control_path() -> Iterator[Path]:
     path.unlink(missing_ok=True)
 
 
-def master(srv: Server, key: Path, ctl: Path, guests: Connect) -> SshGuest:
-    """A logged-in connection with no terminal, listed by `pairtui clients`."""
-    g = guests(srv.port, key, "-N", "-M", "-S", str(ctl), tty=False)
-    wait_until(ctl.exists, what="the ControlMaster socket")
-    return g
-
-
 def idle_rows() -> list[dict[str, object]]:
     rows: list[dict[str, object]] = pairtui_json("clients")
     return [r for r in rows if not r["terminal"]]
 
 
-def test_a_login_without_a_terminal_is_listed_and_can_be_kicked(
+@pytest.fixture
+def idle_alice(
     shared: tuple[TmuxHost, Server],
     keys: Callable[[str], Path],
     guests: Connect,
     control_path: Path,
-) -> None:
+) -> SshGuest:
+    """Pair guest alice, logged in with no terminal (a ControlMaster), listed as such."""
     _, srv = shared
-    add_guest("alice", keys("alice"), "--mode", "pair")
-    g = master(srv, keys("alice"), control_path, guests)
-    rows = wait_until(idle_rows, what="the idle connection in `pairtui clients`")
+    add_guest("alice", keys("alice"), "--mode", "pair", "--expires", "1h")
+    g = guests(srv.port, keys("alice"), "-N", "-M", "-S", str(control_path), tty=False)
+    wait_until(control_path.exists, what="the ControlMaster socket")
+    wait_until(idle_rows, what="the idle connection in `pairtui clients`")
+    return g
+
+
+def test_a_login_without_a_terminal_is_listed_and_can_be_kicked(idle_alice: SshGuest) -> None:
+    g = idle_alice
+    rows = idle_rows()
     assert rows[0]["guest"] == "alice" and rows[0]["share"] == ""
     assert "connected, no terminal" in pairtui("clients").stdout
     res = pairtui("kick", "alice")
@@ -75,15 +77,14 @@ def test_a_login_without_a_terminal_is_listed_and_can_be_kicked(
 
 
 def test_removing_a_guest_closes_its_connection_without_a_terminal(
+    idle_alice: SshGuest,
     shared: tuple[TmuxHost, Server],
     keys: Callable[[str], Path],
     guests: Connect,
     control_path: Path,
 ) -> None:
     host, srv = shared
-    add_guest("alice", keys("alice"), "--mode", "pair")
-    g = master(srv, keys("alice"), control_path, guests)
-    wait_until(idle_rows, what="the idle connection")
+    g = idle_alice
     assert pairtui("guest", "remove", "alice").returncode == 0
     assert g.wait_exit() != 0
     assert "invitation was withdrawn" in g.output
@@ -96,15 +97,13 @@ def test_removing_a_guest_closes_its_connection_without_a_terminal(
 
 
 def test_a_terminal_opened_after_a_demotion_is_a_view_terminal(
+    idle_alice: SshGuest,
     shared: tuple[TmuxHost, Server],
     keys: Callable[[str], Path],
     guests: Connect,
     control_path: Path,
 ) -> None:
     host, srv = shared
-    add_guest("alice", keys("alice"), "--mode", "pair")
-    master(srv, keys("alice"), control_path, guests)
-    wait_until(idle_rows, what="the idle connection")
     assert pairtui("guest", "set", "alice", "--mode", "view").returncode == 0
     g = guests(srv.port, keys("alice"), "-S", str(control_path))
     g.wait_for("MARK-21")
@@ -116,15 +115,9 @@ def test_a_terminal_opened_after_a_demotion_is_a_view_terminal(
 
 
 def test_an_invitation_that_expires_closes_a_connection_without_a_terminal(
-    shared: tuple[TmuxHost, Server],
-    keys: Callable[[str], Path],
-    guests: Connect,
-    control_path: Path,
+    idle_alice: SshGuest,
 ) -> None:
-    _, srv = shared
-    add_guest("alice", keys("alice"), "--mode", "pair", "--expires", "1h")
-    g = master(srv, keys("alice"), control_path, guests)
-    wait_until(idle_rows, what="the idle connection")
+    g = idle_alice
     Registry().update("alice", expires=datetime.now(UTC) + timedelta(seconds=1))
     assert g.wait_exit(timeout=6) != 0
     assert "invitation has expired" in g.output
