@@ -4,7 +4,7 @@ One JSON object per line each way over a 0600 Unix socket in the state dir. Most
 requests get one reply and the connection closes; ``subscribe`` keeps it open and the
 server writes a snapshot line, then one line per engine event (see :func:`encode_event`).
 :class:`RemoteEngine` is the client side of that stream, shaped like the in-process
-:class:`~pairtui.server.Engine` so the dashboard can drive either.
+:class:`~pairtui.engine.Engine` so the dashboard can drive either.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from pairtui.events import (
 )
 
 if TYPE_CHECKING:
+    from pairtui.engine import Engine
     from pairtui.registry import Mode
-    from pairtui.server import Engine
 
 TIMEOUT = 5.0
 STREAM_BACKLOG = 1000  # events queued for one subscriber before it is dropped
@@ -303,7 +303,7 @@ def ping(path: Path | None = None) -> bool:
 class RemoteEngine:
     """A ``pairtui serve`` in another process, driven through its control socket.
 
-    It has the parts of :class:`~pairtui.server.Engine` a front end uses (``clients``,
+    It has the parts of :class:`~pairtui.engine.Engine` a front end uses (``clients``,
     ``subscribe``, ``kick``, ``set_mode``, ``reconcile``, the address and fingerprint)
     and keeps ``clients`` current from the ``subscribe`` stream. :meth:`stop` only
     hangs up: the server and its guests carry on.

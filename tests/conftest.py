@@ -22,7 +22,7 @@ from support import (
 )
 
 if TYPE_CHECKING:
-    from pairtui.server import Engine
+    from pairtui.engine import Engine
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,7 @@ def shared(tmux_host: TmuxHost) -> Iterator[tuple[TmuxHost, Server]]:
 @pytest.fixture
 async def engine(tmux_host: TmuxHost) -> AsyncIterator[Engine]:
     """The real engine in this process, on a free port, with the host's session shared as main."""
-    from pairtui.server import Engine
+    from pairtui.engine import Engine
 
     share_host_session(tmux_host)
     eng = Engine("127.0.0.1", 0)

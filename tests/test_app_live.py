@@ -24,8 +24,8 @@ from pairtui.app.backend import Services, TmuxShareHost, load_services
 from pairtui.app.dialogs import AddGuestDialog, ConfirmDialog
 from pairtui.app.widgets import Field
 from pairtui.control import RemoteEngine
+from pairtui.engine import Engine
 from pairtui.registry import Mode, Registry
-from pairtui.server import Engine
 from pairtui.shares import ShareStore
 
 pytestmark = pytest.mark.e2e

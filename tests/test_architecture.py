@@ -34,7 +34,7 @@ def test_core_modules_do_not_import_textual() -> None:
 
 def test_the_headless_engine_loads_without_textual_in_the_process() -> None:
     code = (
-        "import sys, pairtui.server, pairtui.cli, pairtui.registry, pairtui.shares;"
+        "import sys, pairtui.engine, pairtui.cli, pairtui.registry, pairtui.shares;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"
     )
     out = fresh_python(code)
@@ -99,7 +99,7 @@ def test_the_tmux_layer_imports_under_a_stdout_without_an_encoding() -> None:
         "    def write(self, s): return len(s)\n"
         "    def flush(self): pass\n"
         "sys.stdout = Capture()\n"
-        "import pairtui.tmux, pairtui.server\n"
+        "import pairtui.tmux, pairtui.engine\n"
         "assert isinstance(sys.stdout, Capture)\n"
         "sys.__stdout__.write('ok')\n"
     )

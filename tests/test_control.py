@@ -14,6 +14,7 @@ import pytest
 from support import SshGuest, TmuxHost, share_host_session
 
 from pairtui import control, paths
+from pairtui.engine import Engine
 from pairtui.errors import PairtuiError
 from pairtui.events import (
     AccessRefused,
@@ -24,7 +25,6 @@ from pairtui.events import (
     Event,
 )
 from pairtui.registry import Mode, Registry, parse_public_keys
-from pairtui.server import Engine
 
 T = TypeVar("T")
 Connect = Callable[..., SshGuest]

@@ -18,8 +18,8 @@ from asyncssh.constants import MSG_CHANNEL_DATA, MSG_IGNORE
 from support import SshGuest, TmuxHost, holds_for, wait_until
 
 from pairtui import ssh_fastpath
+from pairtui.engine import Engine
 from pairtui.registry import Mode, Registry, parse_public_keys
-from pairtui.server import Engine
 
 Connect = Callable[..., SshGuest]
 

@@ -26,9 +26,9 @@ import pytest
 from support import TmuxHost, keygen, pairtui, pairtui_json
 
 from pairtui import control, paths
+from pairtui.engine import Engine
 from pairtui.errors import PairtuiError
 from pairtui.events import Event, TunnelChanged, TunnelInfo
-from pairtui.server import Engine
 from pairtui.tunnels import (
     Backoff,
     Tunnel,

@@ -1,6 +1,6 @@
 """What the dashboard drives: an engine, the guest registry and the host's shares.
 
-The engine is either the in-process :class:`~pairtui.server.Engine` or, when a
+The engine is either the in-process :class:`~pairtui.engine.Engine` or, when a
 ``pairtui serve`` already answers on the control socket, a
 :class:`~pairtui.control.RemoteEngine` attached to it. Both satisfy :class:`EngineLike`.
 
@@ -396,7 +396,7 @@ def load_services(
         engine: EngineLike = control.RemoteEngine()
         attached = True
     else:
-        from pairtui.server import Engine
+        from pairtui.engine import Engine
 
         engine = Engine(listen or cfg.listen, cfg.port if port is None else port, limits=cfg.limits)
         attached = False

@@ -21,7 +21,7 @@ from pairtui.ssh import ssh_strings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pairtui.server import Engine
+    from pairtui.engine import Engine
     from pairtui.tmux import tmux_binary
 
     tmux_binary()

@@ -1,0 +1,455 @@
+"""The pairtui core that ``pairtui serve``, the CLI and the dashboard drive.
+
+The :class:`Engine` owns the embedded SSH server's state: every connection (logged in
+or not), every guest terminal, the event bus, the registry and share watch that keeps
+connected guests in line with the files, and the start-up of tunnels, the control
+socket and the tmux notifier. What a guest's connection and terminal do lives in
+:mod:`pairtui.guest_ssh`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import itertools
+import math
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from pairtui import paths, ssh_fastpath, system
+from pairtui.audit import Audit
+from pairtui.errors import PairtuiError
+from pairtui.events import (
+    SESSION_ENDED,
+    SHARE_STOPPED,
+    AccessRefused,
+    ClientInfo,
+    ClientJoined,
+    ClientLeft,
+    Event,
+)
+from pairtui.fileutil import NO_FILE, Stamp, file_stamp
+from pairtui.guest_ssh import ENCRYPTION_ALGS, GuestConnection, GuestSession
+from pairtui.limits import (
+    Limits,
+    QuietExceptionHandler,
+    RefusalCounter,
+    StartupGate,
+    raise_fd_limit,
+)
+from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
+from pairtui.shares import Share, ShareStore, resolve_share
+from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
+from pairtui.tmux_notify import TmuxNotifier
+
+if TYPE_CHECKING:
+    from pairtui.control import ControlServer
+
+IDLE_SHOWN_AFTER = 0.5  # s: a login without a terminal is listed once it has waited this long
+
+
+class Engine:
+    """The pairtui core that ``serve``, the CLI and the dashboard drive."""
+
+    def __init__(
+        self,
+        listen: str = "127.0.0.1",
+        port: int = 2222,
+        *,
+        registry_path: Path | None = None,
+        shares: ShareStore | None = None,
+        audit: Audit | None = None,
+        control_path: Path | None = None,
+        limits: Limits | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.listen = listen
+        self.port = port
+        self.registry_path = registry_path or paths.registry_file()
+        self.shares = shares or ShareStore()
+        self.audit = audit or Audit()
+        self.control_path = control_path or paths.control_socket()
+        self.limits = limits or Limits()
+        self.clients: dict[str, ClientInfo] = {}
+        self.started = time.time()
+        self._sessions: dict[str, GuestSession] = {}
+        self._connections: set[GuestConnection] = set()  # every logged-in connection
+        self._idle: dict[str, GuestConnection] = {}  # listed clients with no terminal
+        self._gate = StartupGate(self.limits.max_startups)
+        self._refusals = RefusalCounter()
+        self._log = log or (lambda line: self.audit.record("error", reason=line))
+        self._ids = itertools.count(1)
+        self._index = KeyIndex.load(self.registry_path)
+        self._share_cache: tuple[Stamp, list[Share]] = ((-1, -1, -1), [])
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._server: asyncssh.SSHAcceptor | None = None
+        self._control: ControlServer | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.host_key: asyncssh.SSHKey | None = None
+        self._notifier = TmuxNotifier(self.share_list, lambda: list(self.clients.values()))
+        self.subscribe(self._notifier)
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        from pairtui.control import ControlServer
+        from pairtui.tunnels import TunnelManager
+
+        # Made first so the control socket can answer about tunnels; started once bound.
+        self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
+        self.host_key = load_or_create_host_key()
+        raise_fd_limit()
+        asyncio.get_running_loop().set_exception_handler(QuietExceptionHandler(self._log))
+        _use_pidfd_child_watcher()
+        ssh_fastpath.install()
+        self._control = ControlServer(self, self.control_path)
+        await self._control.start()
+        try:
+            self._server = await asyncssh.create_server(
+                lambda: GuestConnection(self),
+                self.listen,
+                self.port,
+                server_host_keys=[self.host_key],
+                encoding=None,
+                line_editor=False,
+                encryption_algs=ENCRYPTION_ALGS,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                allow_scp=False,
+                allow_pty=True,
+                login_timeout=self.limits.login_grace_time,
+                keepalive_interval=30,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            await self._control.stop()
+            if exc.errno == errno.EADDRINUSE:
+                raise PairtuiError(
+                    f"port {self.port} on {self.listen} is already in use "
+                    "(is another pairtui running? choose one with --port)"
+                ) from None
+            raise PairtuiError(
+                f"cannot listen on {self.listen}:{self.port}: {exc.strerror}"
+            ) from None
+        sockets = self._server.sockets
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        self.started = time.time()
+        self._watch = asyncio.create_task(self._watch_loop())
+        await self.tunnels.start()
+
+    async def stop(self, reason: str = "the host stopped sharing") -> None:
+        if self._watch:
+            self._watch.cancel()
+        if self._server:
+            self._server.close()
+        if hasattr(self, "tunnels"):  # made by start()
+            await self.tunnels.stop()
+        await asyncio.gather(
+            *(s.disconnect(reason, event="leave") for s in list(self._sessions.values())),
+            return_exceptions=True,
+        )
+        for conn in list(self._connections):
+            conn.close(reason, "leave")
+        if self._server:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+        self._flush_refusals(final=True)
+        await self._notifier.close()
+        if self._control:
+            await self._control.stop()
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.host_key) if self.host_key else ""
+
+    # --- events ----------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
+
+    # --- lookups for connections --------------------------------------------------
+
+    def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None:
+        return self.lookup_blob(key.public_data)
+
+    def lookup_blob(self, blob: bytes) -> tuple[Guest, GuestKey] | None:
+        self._index = self._index.fresh(self.registry_path)
+        return self._index.by_blob.get(blob)
+
+    def origin(self, host: str, port: int) -> tuple[str, str] | None:
+        """``(peer, tunnel)`` for a connection a reverse tunnel brought, else None."""
+        tunnels = getattr(self, "tunnels", None)  # made by start()
+        return tunnels.origin(host, port) if tunnels is not None else None
+
+    def current_guest(self, blob: bytes) -> Guest | str:
+        """The guest a key belongs to *now*, or why it may no longer come in.
+
+        Asked again for every terminal a connection opens: a login is not a licence.
+        """
+        hit = self.lookup_blob(blob)
+        if hit is None:
+            return "your invitation was withdrawn"
+        if hit[0].expired():
+            return "your invitation has expired"
+        return hit[0]
+
+    def share_list(self) -> list[Share]:
+        stamp = file_stamp(self.shares.path)
+        if stamp == NO_FILE:
+            return []
+        if stamp != self._share_cache[0]:
+            self._share_cache = (stamp, self.shares.load())
+        return self._share_cache[1]
+
+    async def why_tmux_ended(self, share: Share | None) -> str | None:
+        """Why a guest's tmux client ended, if not because the guest detached."""
+        if share is None:
+            return None
+        current = share.now_in(self.share_list())
+        if current is None:
+            return SHARE_STOPPED
+        try:
+            alive = await asyncio.to_thread(self.shares.live, current)
+        except (PairtuiError, OSError):
+            alive = False
+        return None if alive else SESSION_ENDED
+
+    def resolve_share(self, guest: Guest, requested: str) -> Share | str:
+        return resolve_share(guest, requested, self.share_list())
+
+    def next_id(self) -> str:
+        return f"c{next(self._ids)}"
+
+    def register(self, session: GuestSession) -> None:
+        info = session.info
+        conn = session.conn
+        if conn.info is not None and conn.info.id == info.id:
+            # Its first terminal takes over the connection's "no terminal" row.
+            conn.info = None
+            self._idle.pop(info.id, None)
+        self._sessions[info.id] = session
+        self.clients[info.id] = info
+        self.audit.record(
+            "join", client=info.id, guest=info.guest, fingerprint=info.fingerprint,
+            peer=info.peer, via=info.via or None, share=info.share, mode=info.mode,
+            tmux_client=info.tty,
+        )  # fmt: skip
+        self.emit(ClientJoined(info))
+
+    def unregister(self, session: GuestSession, reason: str, event: str) -> None:
+        info = session.info
+        if self._sessions.pop(info.id, None) is None:
+            return
+        self._forget(info, reason, event)
+
+    def _forget(self, info: ClientInfo, reason: str, event: str) -> None:
+        self.clients.pop(info.id, None)
+        self.audit.record(
+            event, client=info.id, guest=info.guest, fingerprint=info.fingerprint,
+            peer=info.peer, via=info.via or None, share=info.share or None, reason=reason,
+            seconds=round(time.time() - info.since, 1),
+        )  # fmt: skip
+        self.emit(ClientLeft(info, reason))
+
+    # --- connections, with or without a terminal --------------------------------------
+
+    def arriving(self, conn: GuestConnection) -> None:
+        """A TCP connection that has not logged in yet: counted, and room made if needed."""
+        self._gate.arrive(conn)
+
+    def logged_in(self, conn: GuestConnection) -> None:
+        self._gate.leave(conn)
+        self._connections.add(conn)
+        asyncio.get_running_loop().call_later(IDLE_SHOWN_AFTER, self._list_if_idle, conn)
+
+    def _list_if_idle(self, conn: GuestConnection) -> None:
+        """A login that opened no terminal (``ssh -N``, a ControlMaster) is listed too, so
+        the host sees it and can kick it."""
+        if conn not in self._connections or conn.sessions or conn.info is not None:
+            return
+        assert conn.guest is not None and conn.key is not None
+        info = ClientInfo(
+            id=self.next_id(), guest=conn.guest.name, fingerprint=conn.key.fingerprint,
+            peer=conn.peer, via=conn.via, share="", mode=conn.guest.mode.value,
+        )  # fmt: skip
+        conn.info = info
+        self._idle[info.id] = conn
+        self.clients[info.id] = info
+        self.audit.record("connect", client=info.id, guest=info.guest,
+                          fingerprint=info.fingerprint, peer=info.peer, via=info.via or None,
+                          terminal=False)  # fmt: skip
+        self.emit(ClientJoined(info))
+
+    def gone(self, conn: GuestConnection, reason: str, event: str) -> None:
+        """The connection closed, logged in or not."""
+        self._gate.leave(conn)
+        self._connections.discard(conn)
+        info = conn.info
+        if info is not None and self._idle.pop(info.id, None) is not None:
+            conn.info = None
+            self._forget(info, reason, event)
+
+    def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
+        """Audited and shown; past a few per peer and interval only counted (see flush)."""
+        if not self._refusals.allow(f"{host_of(peer)} {via}"):
+            return
+        self.audit.record("refused", peer=peer, via=via or None, fingerprint=fp, reason=reason,
+                          **extra)  # fmt: skip
+        self.emit(AccessRefused(peer, fp, reason, via))
+
+    def _flush_refusals(self, final: bool = False) -> None:
+        for key, count in self._refusals.flush(math.inf if final else None):
+            host, _, via = key.partition(" ")
+            reason = f"{count} more refusals (not logged one by one)"
+            self.audit.record("refused", peer=host, via=via or None, fingerprint="",
+                              reason=reason, count=count)  # fmt: skip
+            self.emit(AccessRefused(host, "", reason, via))
+
+    # --- host actions ------------------------------------------------------------
+
+    def find(self, target: str) -> list[ClientInfo]:
+        return [c for c in self.clients.values() if target in (c.id, c.guest, c.tty)]
+
+    async def kick(self, target: str) -> list[ClientInfo]:
+        found = self.find(target)
+        if not found:
+            raise PairtuiError(f"no connected guest or client {target!r} (see `pairtui clients`)")
+        reason = "you were disconnected by the host"
+        for c in found:
+            if c.id in self._idle:
+                self._idle[c.id].close(reason, "kick")
+        await asyncio.gather(
+            *(self._sessions[c.id].disconnect(reason, "kick")
+              for c in found if c.id in self._sessions)
+        )  # fmt: skip
+        return found
+
+    async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
+        found = self.find(target)
+        if not found:
+            raise PairtuiError(f"no connected guest or client {target!r} (see `pairtui clients`)")
+        for c in found:
+            if c.id in self._sessions:
+                await self._sessions[c.id].switch_mode(mode)
+        return found
+
+    async def reconcile(self, force: bool = True) -> None:
+        """Apply registry and share changes to every connection, with a terminal or not.
+
+        ``force`` re-reads the registry even when its stat looks unchanged (a pairtui
+        process told us it wrote); the once-a-second watch relies on the stat.
+
+        Every guest that loses access stops typing first, all of them before the first
+        await: no key sent after the change reaches a pane, whatever the order of the
+        slower work (a goodbye, a tmux call) that follows.
+        """
+        if force:
+            self._index = KeyIndex.load(self.registry_path)
+            self._share_cache = ((-1, -1, -1), [])
+        else:
+            self._index = self._index.fresh(self.registry_path)
+        share_list = self.share_list()
+        shares = {s.name for s in share_list}
+        work: list[Awaitable[None]] = []
+        for session in list(self._sessions.values()):
+            info = session.info
+            hit = self._index.by_blob.get(session.key_blob)
+            if hit is None:
+                work.append(session.disconnect("your invitation was withdrawn", "kick"))
+                continue
+            guest = hit[0]
+            if info.share not in shares:
+                session.follow_rename(share_list)
+            if guest.expired():
+                work.append(session.disconnect("your invitation has expired", "kick"))
+            elif info.share not in shares:
+                work.append(session.disconnect(SHARE_STOPPED, "leave"))
+            elif (
+                guest.share
+                and guest.share != info.share
+                and not (
+                    # Invited to this share by its former name: the registry follows a
+                    # rename right after shares.json does.
+                    guest.share in session.former_names and guest.share not in shares
+                )
+            ):
+                work.append(session.disconnect("you are no longer invited to this share", "kick"))
+            elif guest.mode is not session.registry_mode:
+                # Only a change in the registry moves the client; a live switch made
+                # with `pairtui mode` stays until then.
+                session.registry_mode = guest.mode
+                work.append(session.switch_mode(guest.mode))
+        for conn in list(self._connections):
+            if conn.sessions or conn.key is None:
+                continue  # its terminals were dealt with above; they close it
+            why = self.current_guest(conn.key.blob)
+            if isinstance(why, str):
+                conn.close(why, "kick")
+        if work:
+            await asyncio.gather(*work, return_exceptions=True)
+
+    async def _watch_loop(self) -> None:
+        """Cheap stat-based watch so hand edits and expiries take effect within a second.
+
+        System guests (under the machine's sshd) follow the same changes: their keys file
+        is re-synced when the registry changes or an invitation runs out.
+        """
+        seen = self._index
+        next_expiry = _next_expiry(seen)
+        while True:
+            await asyncio.sleep(1)
+            try:
+                await self.reconcile(force=False)
+                self._flush_refusals()
+                expired = next_expiry is not None and datetime.now(UTC) >= next_expiry
+                if self._index is not seen or expired:
+                    seen = self._index
+                    next_expiry = _next_expiry(seen)
+                    await asyncio.to_thread(system.sync_if_set_up)
+            except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
+                self.audit.record("error", reason=f"reconcile: {exc}")
+
+    def status(self) -> dict[str, object]:
+        return {
+            "pid": os.getpid(),
+            "listen": self.listen,
+            "port": self.port,
+            "fingerprint": self.fingerprint,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "clients": len(self.clients),
+            "shares": [s.name for s in self.share_list()],
+            "tunnels": self.tunnels.status() if hasattr(self, "tunnels") else [],
+        }
+
+
+def _use_pidfd_child_watcher() -> None:
+    """Python 3.11 waits for each child (a `tmux attach` per guest) in its own thread;
+    a pidfd watcher waits on the event loop instead. 3.12+ does this by itself."""
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    if not isinstance(loop, asyncio.SelectorEventLoop):  # uvloop reaps children itself
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(loop)
+    asyncio.set_child_watcher(watcher)
+
+
+def _next_expiry(index: KeyIndex) -> datetime | None:
+    now = datetime.now(UTC)
+    pending = [g.expires for g in index.guests().values() if g.expires and g.expires > now]
+    return min(pending, default=None)
