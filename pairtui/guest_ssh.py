@@ -6,6 +6,10 @@ share and mode in a local PTY and copies raw bytes both ways. Nothing the guest 
 for (a command, a subsystem, forwarding) is run; a requested command only selects a
 share. Both ask the engine (:class:`GuestHost`, which :class:`pairtui.engine.Engine`
 is) for everything they decide on.
+
+Over 400 lines because :class:`GuestSession` still holds the PTY bridge (the child,
+the window size, the pump and its flow control); it moves to a module of its own in
+the next step of the restructuring (issue 14).
 """
 
 from __future__ import annotations
