@@ -7,21 +7,18 @@ for (a command, a subsystem, forwarding) is run; a requested command only select
 share. Both ask the engine (:class:`GuestHost`, which :class:`pairtui.engine.Engine`
 is) for everything they decide on.
 
-Over 400 lines because :class:`GuestSession` still holds the PTY bridge (the child,
-the window size, the pump and its flow control); it moves to a module of its own in
-the next step of the restructuring (issue 14).
+The PTY itself (the child, its window size, the pump and its bounds) is
+:class:`pairtui.pty_bridge.PtyBridge`'s. Over 400 lines: the two classes are the two
+halves of asyncssh's server API for one guest (connection and session callbacks), and
+the session's part is the guest's side of every rule in docs/security.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import re
-import signal
-import struct
-import termios
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -33,11 +30,11 @@ from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
 from pairtui.limits import Limits
+from pairtui.pty_bridge import PtyBridge
 from pairtui.registry import Guest, GuestKey, Mode
 from pairtui.shares import Share, ShareStore
 from pairtui.ssh import address
 
-READ_SIZE = 65536
 # asyncssh's chacha20-poly1305 builds three cryptography Cipher objects per packet;
 # AES-GCM is one call (benchmarks: K=50 server CPU 1.6x -> 1.1x of sshd). Clients take
 # the first of *their* list that we offer, and OpenSSH lists chacha20 and the CTR modes
@@ -273,13 +270,13 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._term = "xterm-256color"
         self._has_pty = False
         self._requested = ""
-        self._master = -1
-        self._proc: asyncio.subprocess.Process | None = None
         self._share: Share | None = None
         self.former_names: set[str] = set()  # of its share, renamed while connected
-        self._pending = b""
+        self._pty = PtyBridge(
+            self._screen, self._pty_closed, engine.limits.input_buffer,
+            self._input_full, self._input_ok,
+        )  # fmt: skip
         self._input_paused = False
-        self._reading = False
         self._channel_full = False  # asyncssh's own send buffer is over its limit
         self._input_open = True  # False from the moment the guest must stop typing
         self._narrowing = False  # moving to view: its keys are dropped until it is there
@@ -354,26 +351,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if not self._input_open or self._narrowing:
             return
         self.info.last_input = time.time()
-        if self._master < 0:
-            return
         if self.info.mode != Mode.PAIR.value:
             data = self._without_focus_reports(data)
             if not data:
                 return
-        if self._pending:
-            self._pending += data
-            self._limit_input()
-            return
-        try:
-            n = os.write(self._master, data)
-        except BlockingIOError:
-            n = 0
-        except OSError:
-            return
-        if n < len(data):
-            self._pending = data[n:]
-            self._loop.add_writer(self._master, self._flush_input)
-            self._limit_input()
+        self._pty.write(data)
 
     def _without_focus_reports(self, data: bytes) -> bytes:
         """A view guest's input less focus reports, which tmux 3.3 passes from read-only
@@ -392,7 +374,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._tail = b"\x1b[" if last == b"\x1b[" else b"\x1b" if last[-1:] == b"\x1b" else b""
         return out
 
-    def _limit_input(self) -> None:
+    def _input_full(self) -> None:
         """Stop reading the channel while the pane is this far behind (the guest's SSH
         window then runs out and its client stops sending).
 
@@ -400,24 +382,25 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         when it hands over the first of the packets it buffered while paused, so what
         it buffered must all be taken in one go, or it buffers a window more each time.
         """
-        if not self._input_paused and len(self._pending) > self.engine.limits.input_buffer:
-            self._input_paused = True
-            self._loop.call_soon(self._pause_input)
+        self._input_paused = True
+        self._loop.call_soon(self._pause_input)
 
     def _pause_input(self) -> None:
         chan = self._chan
         if chan is not None and self._input_paused:
             chan.pause_reading()
 
+    def _input_ok(self) -> None:
+        self._input_paused = False
+        if self._chan is not None:
+            self._chan.resume_reading()
+
     def terminal_size_changed(self, width: int, height: int, pixw: int, pixh: int) -> None:
         cols, rows = _clamp(width, self.info.cols), _clamp(height, self.info.rows)
         if (cols, rows) == (self.info.cols, self.info.rows):
             return
         self.info.cols, self.info.rows = cols, rows
-        if self._master >= 0:
-            _set_winsize(self._master, self.info.rows, self.info.cols)
-            if self._proc is not None and self._proc.returncode is None:
-                os.kill(self._proc.pid, signal.SIGWINCH)
+        self._pty.resize(rows, cols)
         if self.info.id in self.engine.clients:
             self.engine.emit(ClientChanged(self.info))
 
@@ -431,17 +414,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     def update_reading(self) -> None:
         """Read tmux's output only while the guest can take it."""
-        want = (
-            self._master >= 0
-            and self._closing is None
-            and not self._channel_full
-            and not self.conn.output_full
+        self._pty.reading(
+            self._closing is None and not self._channel_full and not self.conn.output_full
         )
-        if want and not self._reading:
-            self._loop.add_reader(self._master, self._pty_readable)
-        elif self._reading and not want and self._master >= 0:
-            self._loop.remove_reader(self._master)
-        self._reading = want
 
     def eof_received(self) -> bool:
         # Keep sending: an EOF from the guest (``ssh host </dev/null``) must not stop
@@ -487,26 +462,12 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "TMUX_TMPDIR": os.environ.get("TMUX_TMPDIR", "/tmp"),
         }
-        master, slave = os.openpty()
         try:
-            _set_winsize(slave, self.info.rows, self.info.cols)
-            self.info.tty = os.ttyname(slave)
-            self._proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                start_new_session=True, close_fds=True,
-            )  # fmt: skip
+            await self._pty.start(argv, env, self.info.rows, self.info.cols)
         except OSError as exc:
-            os.close(master)
             self._turn_away(f"cannot start tmux: {exc.strerror}")
             return
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
-        os.set_blocking(master, False)
-        self._master = master
-        self.info.pid = self._proc.pid
+        self.info.tty, self.info.pid = self._pty.tty, self._pty.pid
         # The registry may have changed while tmux started; nothing between this check
         # and register() yields, and every later change reaches it through reconcile().
         now = self.engine.current_guest(self.key_blob)
@@ -530,21 +491,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.info.mode = guest.mode.value
         self.info.guest = guest.name
 
-    def _pty_readable(self) -> None:
-        try:
-            data = os.read(self._master, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._stop_reading()
-            if self._closing is None:
-                self._loop.create_task(self._tmux_ended())
-            return
+    def _screen(self, data: bytes) -> None:
+        """tmux's output, on its way to the guest (one SSH packet by the fast path)."""
         chan = self._chan
         if chan is None or chan.is_closing():  # the guest is gone; _shutdown reaps tmux
-            self._stop_reading()
+            self._pty.reading(False)
             if self._closing is None:
                 self._loop.create_task(self._shutdown())
             return
@@ -553,26 +504,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         else:
             chan.write(data)
 
-    def _stop_reading(self) -> None:
-        if self._reading:
-            self._loop.remove_reader(self._master)
-            self._reading = False
-
-    def _flush_input(self) -> None:
-        try:
-            n = os.write(self._master, self._pending)
-        except BlockingIOError:
-            return
-        except OSError:
-            n = len(self._pending)
-        self._pending = self._pending[n:]
-        if not self._pending:
-            self._loop.remove_writer(self._master)
-        chan = self._chan
-        if self._input_paused and len(self._pending) <= self.engine.limits.input_buffer // 2:
-            self._input_paused = False
-            if chan is not None:
-                chan.resume_reading()
+    def _pty_closed(self) -> None:
+        if self._closing is None:
+            self._loop.create_task(self._tmux_ended())
 
     def follow_rename(self, shares: list[Share]) -> None:
         """If this guest's share lives on under another name, say so (no reconnect)."""
@@ -617,7 +551,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         self._closing = self._loop.create_future()
         try:
-            await self._stop_child()
+            await self._pty.stop(self._last_screen)
             self.conn.sessions.discard(self)
             self.engine.unregister(self, self._end_reason, self._end_event)
             chan = self._chan
@@ -635,37 +569,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         finally:
             self._closing.set_result(None)
 
-    async def _stop_child(self) -> None:
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 3)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        if self._master >= 0:
-            self._drain_pty()
-            self._stop_reading()
-            if self._pending:
-                self._loop.remove_writer(self._master)
-            os.close(self._master)
-            self._master = -1
-
-    def _drain_pty(self) -> None:
-        """Forward what tmux printed on its way out (it restores the guest's terminal)."""
+    def _last_screen(self, data: bytes) -> None:
+        """What tmux prints on its way out (it restores the guest's terminal)."""
         chan = self._chan
-        for _ in range(64):
-            try:
-                data = os.read(self._master, READ_SIZE)
-            except OSError:
-                return
-            if not data:
-                return
-            if chan is not None and not chan.is_closing():
-                chan.write(data)
+        if chan is not None and not chan.is_closing():
+            chan.write(data)
 
     def switch_mode(self, mode: Mode) -> Awaitable[None]:
         """Move the live client to ``mode``. Towards view its keys stop at once, before
@@ -702,7 +610,3 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 def _clamp(size: int, default: int) -> int:
     """A terminal size a guest asked for, within what a real terminal can be."""
     return default if size <= 0 else min(size, MAX_SIZE)
-
-
-def _set_winsize(fd: int, rows: int, cols: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
