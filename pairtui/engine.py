@@ -305,15 +305,14 @@ class Engine:
 
     def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
         """Audited and shown; past a few per peer and interval only counted (see flush)."""
-        if not self._refusals.allow(f"{host_of(peer)} {via}"):
+        if not self._refusals.allow((host_of(peer), via)):
             return
         self.audit.record("refused", peer=peer, via=via or None, fingerprint=fp, reason=reason,
                           **extra)  # fmt: skip
         self.emit(AccessRefused(peer, fp, reason, via))
 
     def _flush_refusals(self, final: bool = False) -> None:
-        for key, count in self._refusals.flush(math.inf if final else None):
-            host, _, via = key.partition(" ")
+        for (host, via), count in self._refusals.flush(math.inf if final else None):
             reason = f"{count} more refusals (not logged one by one)"
             self.audit.record("refused", peer=host, via=via or None, fingerprint="",
                               reason=reason, count=count)  # fmt: skip

@@ -44,6 +44,7 @@ CHANNEL_WINDOW = 2 * 1024 * 1024
 CLOSE_GRACE = 2.0
 MAX_SIZE = 1000  # columns or rows: no real terminal is larger, and tmux pays for every cell
 TERM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # always used with fullmatch
+PAIR = Mode.PAIR.value  # looked up once: the mode is checked on every key a guest types
 FOCUS_REPORTS = re.compile(rb"\x1b\[[IO]")  # focus in/out; tmux 3.3 passes them on
 
 
@@ -351,7 +352,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if not self._input_open or self._narrowing:
             return
         self.info.last_input = time.time()
-        if self.info.mode != Mode.PAIR.value:
+        if self.info.mode != PAIR:
             data = self._without_focus_reports(data)
             if not data:
                 return
@@ -578,7 +579,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
     def switch_mode(self, mode: Mode) -> Awaitable[None]:
         """Move the live client to ``mode``. Towards view its keys stop at once, before
         the returned awaitable runs, and flow again once tmux has made it read-only."""
-        if mode is not Mode.PAIR and self.info.mode == Mode.PAIR.value:
+        if mode is not Mode.PAIR and self.info.mode == PAIR:
             self._narrowing = True
             self._tail = b"\x1b["  # its last keys as a pair guest may start a report
         return self._switch_mode(mode)

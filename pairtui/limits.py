@@ -128,6 +128,9 @@ class StartupGate:
         self._waiting.pop(conn, None)
 
 
+Peer = tuple[str, str]  # (host, the tunnel it came through or "")
+
+
 class RefusalCounter:
     """Per peer host: the first few refusals of an interval in full, the rest counted.
 
@@ -138,25 +141,25 @@ class RefusalCounter:
     def __init__(self, interval: float = REFUSAL_INTERVAL, shown: int = REFUSALS_SHOWN) -> None:
         self.interval = interval
         self.shown = shown
-        self._peers: dict[str, tuple[float, int]] = {}  # host -> (interval start, count)
+        self._peers: dict[Peer, tuple[float, int]] = {}  # -> (interval start, count)
 
-    def allow(self, host: str, now: float | None = None) -> bool:
+    def allow(self, peer: Peer, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        start, count = self._peers.get(host, (now, 0))
+        start, count = self._peers.get(peer, (now, 0))
         if now - start >= self.interval:
             start, count = now, 0
-        self._peers[host] = (start, count + 1)
+        self._peers[peer] = (start, count + 1)
         return count < self.shown
 
-    def flush(self, now: float | None = None) -> list[tuple[str, int]]:
-        """``(host, held back)`` for every interval that is over; they are forgotten."""
+    def flush(self, now: float | None = None) -> list[tuple[Peer, int]]:
+        """``(peer, held back)`` for every interval that is over; they are forgotten."""
         now = time.monotonic() if now is None else now
         out = []
-        for host, (start, count) in list(self._peers.items()):
+        for peer, (start, count) in list(self._peers.items()):
             if now - start >= self.interval:
-                del self._peers[host]
+                del self._peers[peer]
                 if count > self.shown:
-                    out.append((host, count - self.shown))
+                    out.append((peer, count - self.shown))
         return out
 
 

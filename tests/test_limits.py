@@ -69,13 +69,13 @@ def test_below_full_room_is_made_only_as_often_as_the_rate_says() -> None:
 
 def test_refusals_are_shown_a_few_times_per_peer_then_counted() -> None:
     counter = RefusalCounter(interval=10, shown=3)
-    shown = [counter.allow("198.51.100.7", now=t) for t in range(6)]
+    shown = [counter.allow(("198.51.100.7", ""), now=t) for t in range(6)]
     assert shown == [True, True, True, False, False, False]
-    assert counter.allow("198.51.100.8", now=5)  # another peer has its own count
+    assert counter.allow(("198.51.100.8", ""), now=5)  # another peer has its own count
     assert counter.flush(now=9) == []
-    assert counter.flush(now=15) == [("198.51.100.7", 3)]
+    assert counter.flush(now=15) == [(("198.51.100.7", ""), 3)]
     assert counter.flush(now=100) == []  # the other peer's interval ends quietly
-    assert counter.allow("198.51.100.7", now=101)
+    assert counter.allow(("198.51.100.7", ""), now=101)
 
 
 def test_the_same_loop_error_is_written_once_per_interval() -> None:
