@@ -45,10 +45,12 @@ from pairtui.limits import (
     StartupGate,
     raise_fd_limit,
 )
+from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
 from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
+from pairtui.tunnels import TunnelManager
 
 if TYPE_CHECKING:
     from pairtui.control import ControlServer
@@ -96,15 +98,15 @@ class Engine:
         self.host_key: asyncssh.SSHKey | None = None
         self._notifier = TmuxNotifier(self.share_list, lambda: list(self.clients.values()))
         self.subscribe(self._notifier)
+        # Started once the server is bound (its origin is our listening address); the
+        # control socket answers about it from the start.
+        self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
 
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
         from pairtui.control import ControlServer
-        from pairtui.tunnels import TunnelManager
 
-        # Made first so the control socket can answer about tunnels; started once bound.
-        self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
         self.host_key = load_or_create_host_key()
         raise_fd_limit()
         asyncio.get_running_loop().set_exception_handler(QuietExceptionHandler(self._log))
@@ -151,8 +153,7 @@ class Engine:
             self._watch.cancel()
         if self._server:
             self._server.close()
-        if hasattr(self, "tunnels"):  # made by start()
-            await self.tunnels.stop()
+        await self.tunnels.stop()
         await asyncio.gather(
             *(s.disconnect(reason, event="leave") for s in list(self._sessions.values())),
             return_exceptions=True,
@@ -192,8 +193,7 @@ class Engine:
 
     def origin(self, host: str, port: int) -> tuple[str, str] | None:
         """``(peer, tunnel)`` for a connection a reverse tunnel brought, else None."""
-        tunnels = getattr(self, "tunnels", None)  # made by start()
-        return tunnels.origin(host, port) if tunnels is not None else None
+        return self.tunnels.origin(host, port)
 
     def current_guest(self, blob: bytes) -> Guest | str:
         """The guest a key belongs to *now*, or why it may no longer come in.
@@ -201,11 +201,7 @@ class Engine:
         Asked again for every terminal a connection opens: a login is not a licence.
         """
         hit = self.lookup_blob(blob)
-        if hit is None:
-            return "your invitation was withdrawn"
-        if hit[0].expired():
-            return "your invitation has expired"
-        return hit[0]
+        return may_enter(hit[0] if hit else None)
 
     def share_list(self) -> list[Share]:
         stamp = file_stamp(self.shares.path)
@@ -365,33 +361,16 @@ class Engine:
         shares = {s.name for s in share_list}
         work: list[Awaitable[None]] = []
         for session in list(self._sessions.values()):
-            info = session.info
             hit = self._index.by_blob.get(session.key_blob)
-            if hit is None:
-                work.append(session.disconnect("your invitation was withdrawn", "kick"))
-                continue
-            guest = hit[0]
-            if info.share not in shares:
+            if session.info.share not in shares:
                 session.follow_rename(share_list)
-            if guest.expired():
-                work.append(session.disconnect("your invitation has expired", "kick"))
-            elif info.share not in shares:
-                work.append(session.disconnect(SHARE_STOPPED, "leave"))
-            elif (
-                guest.share
-                and guest.share != info.share
-                and not (
-                    # Invited to this share by its former name: the registry follows a
-                    # rename right after shares.json does.
-                    guest.share in session.former_names and guest.share not in shares
-                )
-            ):
-                work.append(session.disconnect("you are no longer invited to this share", "kick"))
-            elif guest.mode is not session.registry_mode:
-                # Only a change in the registry moves the client; a live switch made
-                # with `pairtui mode` stays until then.
-                session.registry_mode = guest.mode
-                work.append(session.switch_mode(guest.mode))
+            term = Terminal(session.info.share, session.former_names, session.registry_mode)
+            match decide(term, hit[0] if hit else None, shares):
+                case Disconnect(reason, event):
+                    work.append(session.disconnect(reason, event))
+                case SwitchMode(mode):
+                    session.registry_mode = mode
+                    work.append(session.switch_mode(mode))
         for conn in list(self._connections):
             if conn.sessions or conn.key is None:
                 continue  # its terminals were dealt with above; they close it
@@ -431,7 +410,7 @@ class Engine:
             "uptime_seconds": round(time.time() - self.started, 1),
             "clients": len(self.clients),
             "shares": [s.name for s in self.share_list()],
-            "tunnels": self.tunnels.status() if hasattr(self, "tunnels") else [],
+            "tunnels": self.tunnels.status(),
         }
 
 
