@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from app_fakes import KEYS, FakeEngine, Scenario, busy_host, client, make_app
+from app_fakes import KEYS, FakeEngine, Scenario, busy_host, busy_scenario, client, make_app
 from support import SshGuest, TmuxHost, share_host_session
 from test_app_live import SIZE, dashboard, notified, started, until_screen
 from test_control import eventually, invite
@@ -15,10 +15,12 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.content import Content
 from textual.pilot import Pilot
+from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static
 
 from pairtui import config
 from pairtui.app import PairtuiApp
+from pairtui.app import dialogs as dialogs_mod
 from pairtui.app.commands import DashboardCommands
 from pairtui.app.dialogs import ConfirmDialog, EditGuestDialog, PromptDialog, ShareDialog
 from pairtui.app.screens import HelpScreen, MainScreen
@@ -293,3 +295,46 @@ async def test_what_guests_control_shows_escaped_never_raw_nor_as_markup(tmp_pat
         assert f"m{HOSTILE_SHOWN}" in plain(guest) and no_controls(plain(guest))
         assert no_controls(app.export_screenshot())
         assert app.is_running  # [@click=app.quit] is text, not a link
+
+
+# --- what the dialogs say and offer (issue 14) -------------------------------------------
+
+
+async def test_renaming_a_share_says_its_guests_stay_connected(tmp_path: Path) -> None:
+    """A rename keeps the share's guests in (the store renames in place); the prompt
+    must not warn that they will be disconnected."""
+    app = make_app(busy_scenario(tmp_path / "authorized_keys"))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("3")
+        table = app.main.shares_table
+        await eventually(lambda: "share:work" in table.records, what="the work share")
+        table.select_key("share:work")
+        await pilot.pause()
+        await pilot.press("r")
+        await until_screen(app, PromptDialog)
+        field = app.screen.query_one(Input)
+        field.value = "pairing"
+        message = app.screen.query_one(".field-message", Static)
+        await eventually(lambda: "connected" in plain(message), what="the rename's hint")
+        assert "disconnected" not in plain(message)
+        assert plain(message) == "its 2 connected clients stay connected, under the new name"
+
+
+async def test_the_keymap_can_remap_the_tunnel_dialogs_keys(tmp_path: Path) -> None:
+    cfg = config.Config(cursor_blink=False, keymap={"tunnel-cancel": "x"})
+    app = make_app(busy_scenario(tmp_path / "authorized_keys"))
+    app.config = cfg
+    async with app.run_test(size=SIZE):
+        await started(app)
+        assert "tunnel-cancel" in {b.id for _, b in app.all_bindings()}
+        assert not [n for n in app._notifications if "keymap" in n.message]
+
+
+def test_every_dialog_with_keys_is_one_the_keymap_knows() -> None:
+    """A dialog left out of ``SCREENS_WITH_KEYS`` has keys that no keymap can reach."""
+    listed = {cls for _, cls in PairtuiApp.SCREENS_WITH_KEYS}
+    dialogs = [getattr(dialogs_mod, name) for name in dialogs_mod.__all__]
+    screens = [d for d in dialogs if isinstance(d, type) and issubclass(d, ModalScreen)]
+    assert len(screens) >= 6
+    assert [s.__name__ for s in screens if s not in listed] == []

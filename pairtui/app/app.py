@@ -30,6 +30,7 @@ from pairtui.app.dialogs import (
     EditGuestDialog,
     PromptDialog,
     ShareDialog,
+    TunnelDialog,
 )
 from pairtui.app.screens.help import HelpScreen, binding_rows
 from pairtui.app.screens.main import Command, MainScreen
@@ -276,6 +277,7 @@ class PairtuiApp(App[None], inherit_bindings=False):
         ("Confirm", ConfirmDialog),
         ("Prompt", PromptDialog),
         ("Share", ShareDialog),
+        ("Tunnels", TunnelDialog),
     ]
 
     def all_bindings(self) -> Iterator[tuple[str, Binding]]:

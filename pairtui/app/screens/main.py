@@ -769,7 +769,10 @@ class MainScreen(Screen[None]):
             if value.strip() in taken:
                 raise PairtuiError(f"there is already a share named {value.strip()!r}")
             if row.guests and value.strip() != old:
-                return f"its {fmt.plural(row.guests, 'connected client')} will be disconnected"
+                # Renamed in place: its guests stay in and see the new name.
+                clients = fmt.plural(row.guests, "connected client")
+                verb = "stays" if row.guests == 1 else "stay"
+                return f"its {clients} {verb} connected, under the new name"
             return None
 
         new = await self.app.push_screen_wait(
