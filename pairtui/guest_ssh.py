@@ -20,7 +20,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import asyncssh
@@ -98,12 +98,11 @@ class GuestConnection(asyncssh.SSHServer):
         self._refused: set[str] = set()
         self._refused_sessions = False
         self._end = ("guest left", "leave")
-        self._stop_quick_acks: Callable[[], None] = lambda: None
+        self.fast: ssh_fastpath.ConnectionFastPath | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
-        self._stop_quick_acks = ssh_fastpath.ack_quickly(conn)
-        ssh_fastpath.tune(conn)
+        self.fast = ssh_fastpath.ConnectionFastPath(conn)
         self._watch_output(conn)
         peer = conn.get_extra_info("peername")
         if peer:
@@ -320,7 +319,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         return False
 
     def session_started(self) -> None:
-        self.conn._stop_quick_acks()  # the client is interactive now (TCP_NODELAY)
+        if self.conn.fast is not None:
+            self.conn.fast.interactive()  # the client is interactive now (TCP_NODELAY)
         self._loop.create_task(self._start_safely())
 
     async def _start_safely(self) -> None:
@@ -477,9 +477,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self._farewell, self._end_reason, self._end_event = _msg(why), why, "kick"
             await self._shutdown()
             return
-        if self.conn.conn is not None:
-            self.fast = ssh_fastpath.ChannelFastPath(self.conn.conn, chan, self._typed)
-            self.fast.start()
+        if self.conn.fast is not None:
+            self.fast = self.conn.fast.channel(chan, self._typed)
         self.update_reading()
         self.engine.register(self)
         if self._closing is not None:  # the guest left while tmux was starting
@@ -547,6 +546,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     async def _shutdown(self) -> None:
         self._input_open = False
+        if self.fast is not None:
+            self.fast.close()
         if self._closing is not None:
             await asyncio.shield(self._closing)
             return

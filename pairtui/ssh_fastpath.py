@@ -10,9 +10,14 @@ profile of `pairtui serve` found work asyncssh does per packet that buys us noth
   countermeasure for CBC ciphers; the embedded server only negotiates AES-GCM);
 - re-arming the keepalive timer (a heap push) for every packet received.
 
-:func:`install` changes the first two for the whole process (same behaviour, less work);
-:func:`tune` the last two, per connection. Each checks that asyncssh still has what it
-expects and otherwise leaves asyncssh alone, so a new asyncssh is slower, never broken.
+:func:`install` changes the first two for the whole process (same behaviour, less work:
+tunnel clients get them too, and the strict framing below is as welcome there);
+:class:`ConnectionFastPath` the last two, per guest connection, and owns the
+connection's ``data_received`` for its lifetime: quick ACKs during the handshake, then
+:class:`ChannelFastPath` for each guest terminal. All of it reaches into asyncssh's
+private state, so it runs only on the asyncssh versions it was tested with
+(:data:`TESTED_ASYNCSSH`, and ``pyproject.toml`` bounds asyncssh to them); any other
+asyncssh is used as it is: slower, never broken.
 
 Packets come from guests, so whatever reads them frames them as strictly as the RFCs
 say, on both paths: asyncssh 2.24 lets through padding under 4 bytes, packet lengths
@@ -41,13 +46,24 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 AEAD_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
+# asyncssh releases (major.minor) whose internals this module was written and tested
+# against. Moving on is deliberate: run tests/test_ssh_fastpath.py and the benchmarks on
+# the new release, then add it here and raise the bound in pyproject.toml.
+TESTED_ASYNCSSH = frozenset({"2.24"})
+
 _installed = False
+
+
+def tested(version: str | None = None) -> bool:
+    """Whether this asyncssh (or ``version``) is one the fast path knows."""
+    v = version if version is not None else getattr(asyncssh, "__version__", "")
+    return ".".join(v.split(".")[:2]) in TESTED_ASYNCSSH
 
 
 def install() -> None:
     """Process-wide: cache each direction's AES-GCM context; skip unused packet logs."""
     global _installed
-    if _installed:
+    if _installed or not tested():
         return
     _installed = True
     base = getattr(asyncssh.encryption, "GCMCipher", None)
@@ -102,25 +118,75 @@ def _whole_blocks(length: int) -> bool:
     return length > 0 and not length & 15
 
 
-def tune(conn: asyncssh.SSHServerConnection) -> None:
-    """Per connection: no CBC-only ignore packets under AES-GCM; a lazy keepalive timer."""
-    send_packet = conn.send_packet
-    depth = 0
+class ConnectionFastPath:
+    """One guest connection's packets: the only code that replaces its ``data_received``.
 
-    def send_packet_once(pkttype: int, *args: bytes, handler: Any = None) -> None:
-        nonlocal depth
-        if depth and pkttype == MSG_IGNORE and conn.get_extra_info("send_cipher") in AEAD_CIPHERS:
-            return  # the empty MSG_IGNORE asyncssh puts before each packet
-        depth += 1
-        try:
-            send_packet(pkttype, *args, handler=handler)
-        finally:
-            depth -= 1
+    Made when the connection is, it stays until the connection ends. During the
+    handshake it ACKs every segment at once: the OpenSSH client still has Nagle on and
+    waits for our ACK before sending its next small packet, while Linux delays that ACK
+    by ~40 ms when we have nothing to send back (one or two such stalls were most of a
+    guest's connect time); :meth:`interactive` ends that once a terminal starts. Each
+    terminal's channel joins with :meth:`channel`; a packet for a channel that joined is
+    read here, anything else goes to asyncssh as it came.
 
-    conn.send_packet = send_packet_once  # type: ignore[method-assign]
+    It also drops the empty MSG_IGNORE asyncssh sends before every packet (a CBC
+    countermeasure; the embedded server negotiates AES-GCM only) and arms the keepalive
+    timer once instead of re-creating it for every packet received.
+    """
 
-    needed = ("_keepalive_timer", "_set_keepalive_timer", "_auth_complete")
-    if all(hasattr(conn, a) for a in needed):
+    def __init__(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn: Any = conn
+        self.enabled = _installed and all(hasattr(conn, a) for a in _CONN_ATTRS)
+        self._slow_receive = conn.data_received
+        self._pkthdr = getattr(type(conn), "_recv_pkthdr", None)
+        self._channels: dict[int, ChannelFastPath] = {}
+        sock = conn.get_extra_info("socket")
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        self._quickack: tuple[socket.socket, int] | None = (
+            (sock, quickack) if sock is not None and quickack is not None else None
+        )
+        if self.enabled:
+            self._tune()
+        conn.data_received = self.receive  # type: ignore[method-assign]
+
+    def interactive(self) -> None:
+        """The guest's client is interactive now (TCP_NODELAY): no more quick ACKs."""
+        self._quickack = None
+
+    def channel(
+        self, chan: asyncssh.SSHServerChannel[bytes], deliver: Callable[[bytes], None]
+    ) -> ChannelFastPath:
+        """The fast path for one terminal's channel; ``deliver`` gets what the guest types."""
+        fast = ChannelFastPath(self, chan, deliver)
+        if fast.enabled:
+            self._channels[fast.number] = fast
+        return fast
+
+    def _leave(self, fast: ChannelFastPath) -> None:
+        if self._channels.get(fast.number) is fast:
+            del self._channels[fast.number]
+
+    def _tune(self) -> None:
+        conn = self._conn
+        send_packet = conn.send_packet
+        depth = 0
+
+        def send_packet_once(pkttype: int, *args: bytes, handler: Any = None) -> None:
+            nonlocal depth
+            if (
+                depth
+                and pkttype == MSG_IGNORE
+                and conn.get_extra_info("send_cipher") in AEAD_CIPHERS
+            ):
+                return  # the empty MSG_IGNORE asyncssh puts before each packet
+            depth += 1
+            try:
+                send_packet(pkttype, *args, handler=handler)
+            finally:
+                depth -= 1
+
+        conn.send_packet = send_packet_once
+
         # asyncssh cancels and re-creates the keepalive timer for every packet received.
         # Armed once instead, it fires every interval and asks for a reply; the count of
         # unanswered asks (reset only by a reply, as before) still ends a dead connection.
@@ -128,33 +194,72 @@ def tune(conn: asyncssh.SSHServerConnection) -> None:
             if conn._auth_complete and conn._keepalive_timer is None:
                 conn._set_keepalive_timer()
 
-        conn._reset_keepalive_timer = arm_once  # type: ignore[method-assign]
+        conn._reset_keepalive_timer = arm_once
 
+    def receive(self, data: bytes, datatype: int | None = None) -> None:
+        """Whole packets from the start of ``data`` while they are ours; the rest to asyncssh."""
+        if self._quickack is not None:
+            sock, quickack = self._quickack
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+        conn = self._conn
+        pos, end = 0, len(data)
+        if (
+            self._channels
+            and not conn._inpbuf
+            and conn._decompressor is None
+            and getattr(conn._recv_handler, "__func__", None) is self._pkthdr
+        ):
+            max_length = conn._max_recv_pktlen
+            while end - pos >= 4:
+                length = int.from_bytes(data[pos : pos + 4], "big")
+                # Not whole blocks, or more than asyncssh takes: asyncssh refuses it.
+                if length & 15 or not 0 < length <= max_length:
+                    break
+                size = 4 + length + 16  # length field, tag
+                if end - pos < size:
+                    break
+                if not self._open(data if size == end else data[pos : pos + size]):
+                    break
+                pos += size
+        if pos < end:
+            self._slow_receive(data[pos:] if pos else data, datatype)
 
-def ack_quickly(conn: asyncssh.SSHServerConnection) -> Callable[[], None]:
-    """ACK every segment at once until the session starts; returns how to stop.
+    def _open(self, packet: bytes) -> bool:
+        """Decrypt and deliver one packet if it is channel data for a channel that joined
+        (or an ignore).
 
-    During the handshake the OpenSSH client still has Nagle on and waits for our ACK
-    before sending its next small packet, while Linux delays that ACK by ~40 ms when we
-    have nothing to send back: one or two such stalls were most of a guest's connect time.
-    """
-    sock = conn.get_extra_info("socket")
-    quickack = getattr(socket, "TCP_QUICKACK", None)
-    if sock is None or quickack is None:
-        return lambda: None
-    received = conn.data_received
-
-    def data_received(data: bytes, datatype: int | None = None) -> None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        received(data, datatype)
-
-    conn.data_received = data_received  # type: ignore[method-assign]
-
-    def stop() -> None:
-        conn.data_received = received  # type: ignore[method-assign]
-
-    return stop
+        ``packet`` is whole 16-byte blocks (:meth:`receive` checked), so ``plain`` has at
+        least 16 bytes. Every ``return False`` leaves the IV and sequence number alone.
+        """
+        conn = self._conn
+        cipher: Any = getattr(conn._recv_encryption, "_cipher", None)
+        aead = getattr(cipher, "_aead", None)
+        if aead is None:
+            return False
+        try:
+            plain = aead.decrypt(cipher._iv, packet[4:], packet[:4])
+        except InvalidTag:  # asyncssh reports it (and drops the connection)
+            return False
+        pad, size = plain[0], len(plain)
+        if pad < 4 or pad + 2 > size:  # RFC 4253: 4+ bytes of padding, and a type byte
+            return False
+        if plain[1] == MSG_IGNORE:
+            if 6 + int.from_bytes(plain[2:6], "big") + pad != size:  # one string, no more
+                return False
+            fast, n = None, 0
+        elif plain[1] == MSG_CHANNEL_DATA:
+            fast = self._channels.get(int.from_bytes(plain[2:6], "big"))
+            n = fast.accepts(plain, pad) if fast is not None else 0
+            if not n:
+                return False
+        else:
+            return False
+        cipher._update_iv()
+        conn._recv_seq = (conn._recv_seq + 1) & 0xFFFFFFFF
+        if fast is not None:
+            fast.take(plain[10 : 10 + n])
+        return True
 
 
 class ChannelFastPath:
@@ -163,38 +268,48 @@ class ChannelFastPath:
     With caches cold after every idle moment (any shared machine), a packet's cost is the
     code it touches, and asyncssh's generic path (packet objects, dispatch, channel
     buffers, per-layer checks) touched several times more than the work needs. Here a
-    lone CHANNEL_DATA packet for this channel is decrypted, checked and delivered in one
-    function, and screen output becomes one packet in another, with asyncssh's own
-    state (sequence numbers, IVs, windows, rekey byte count) kept exactly as it would
-    keep it. Anything else (other packets, several in one read, a window or a rekey
-    due, buffered data, another cipher) goes to asyncssh untouched.
+    lone CHANNEL_DATA packet for this channel is decrypted (by its connection's
+    :class:`ConnectionFastPath`), checked and delivered in one pass, and screen output
+    becomes one packet, with asyncssh's own state (sequence numbers, IVs, windows, rekey
+    byte count) kept exactly as it would keep it. Anything else (other packets, several
+    in one read, a window or a rekey due, buffered data, another cipher) goes to asyncssh
+    untouched.
 
     The guest writes these packets, so one the protocol forbids (padding under 4 bytes,
     a length that is not whole blocks or over asyncssh's maximum, channel data over the
     maximum packet size we advertised, a malformed ignore) is not ours either: it goes
     to asyncssh with no state changed, and asyncssh (with :func:`install`'s cipher and
-    :meth:`start`'s channel check) ends the connection over it.
+    this channel's check) ends the connection over it.
     """
 
     def __init__(
         self,
-        conn: asyncssh.SSHServerConnection,
+        conn: ConnectionFastPath,
         chan: asyncssh.SSHServerChannel[bytes],
         deliver: Callable[[bytes], None],
     ) -> None:
-        self._conn: Any = conn
+        self._owner = conn
+        self._conn: Any = conn._conn
         self._chan: Any = chan
         self._deliver = deliver
-        self._slow_receive = conn.data_received
-        self._pkthdr = getattr(type(conn), "_recv_pkthdr", None)
         self._pool = b""
         self.fast_in = self.fast_out = 0  # packets that took this path (for tests)
-        self.enabled = _supported(conn, chan)
-
-    def start(self) -> None:
+        self.enabled = (
+            conn.enabled
+            # The channel itself, not a wrapper such as asyncssh's line editor (whose
+            # attributes read through to the channel but are written on the wrapper).
+            and isinstance(chan, asyncssh.SSHServerChannel)
+            and all(hasattr(chan, a) for a in _CHAN_ATTRS)
+        )
+        number: int | None = self._chan._recv_chan if self.enabled else None
+        self.enabled = number is not None  # (a channel is numbered once it is open)
+        self.number = number if number is not None else -1
         if self.enabled:
             self._refuse_oversized_data()
-            self._conn.data_received = self.receive
+
+    def close(self) -> None:
+        """The terminal ended: its packets are asyncssh's again."""
+        self._owner._leave(self)
 
     def _refuse_oversized_data(self) -> None:
         """End the connection over channel data longer than our advertised maximum.
@@ -215,76 +330,32 @@ class ChannelFastPath:
 
         chan._accept_data = accept_data
 
-    def receive(self, data: bytes, datatype: int | None = None) -> None:
-        """Whole packets from the start of ``data`` while they are ours; the rest to asyncssh."""
-        conn = self._conn
-        pos, end = 0, len(data)
-        if (
-            not conn._inpbuf
-            and conn._decompressor is None
-            and getattr(conn._recv_handler, "__func__", None) is self._pkthdr
-        ):
-            max_length = conn._max_recv_pktlen
-            while end - pos >= 4:
-                length = int.from_bytes(data[pos : pos + 4], "big")
-                # Not whole blocks, or more than asyncssh takes: asyncssh refuses it.
-                if length & 15 or not 0 < length <= max_length:
-                    break
-                size = 4 + length + 16  # length field, tag
-                if end - pos < size:
-                    break
-                if not self._open(data if size == end else data[pos : pos + size]):
-                    break
-                pos += size
-        if pos < end:
-            self._slow_receive(data[pos:] if pos else data, datatype)
-
-    def _open(self, packet: bytes) -> bool:
-        """Decrypt and deliver one packet if it is channel data for us (or an ignore).
-
-        ``packet`` is whole 16-byte blocks (:meth:`receive` checked), so ``plain`` has at
-        least 16 bytes. Every ``return False`` leaves the IV and sequence number alone.
-        """
-        conn, chan = self._conn, self._chan
-        cipher: Any = getattr(conn._recv_encryption, "_cipher", None)
-        aead = getattr(cipher, "_aead", None)
-        if aead is None:
-            return False
-        try:
-            plain = aead.decrypt(cipher._iv, packet[4:], packet[:4])
-        except InvalidTag:  # asyncssh reports it (and drops the connection)
-            return False
-        pad, size = plain[0], len(plain)
-        if pad < 4 or pad + 2 > size:  # RFC 4253: 4+ bytes of padding, and a type byte
-            return False
-        if plain[1] == MSG_IGNORE:
-            if 6 + int.from_bytes(plain[2:6], "big") + pad != size:  # one string, no more
-                return False
-            cipher._update_iv()
-            conn._recv_seq = (conn._recv_seq + 1) & 0xFFFFFFFF
-            return True
+    def accepts(self, plain: bytes, pad: int) -> int:
+        """The length of the data in ``plain`` (a decrypted CHANNEL_DATA for this channel
+        with ``pad`` bytes of padding) if this path may deliver it, else 0."""
+        chan = self._chan
         n = int.from_bytes(plain[6:10], "big")
         if (
-            plain[1] != MSG_CHANNEL_DATA
-            or int.from_bytes(plain[2:6], "big") != chan._recv_chan
-            or 10 + n + pad != size
+            10 + n + pad != len(plain)
             or not 0 < n <= min(chan._recv_window, chan._recv_pktsize)
             or chan._recv_state != "open"
             or chan._send_state != "open"
             or chan._recv_paused
             or chan._recv_buf
         ):
-            return False
-        cipher._update_iv()
-        conn._recv_seq = (conn._recv_seq + 1) & 0xFFFFFFFF
-        chan._recv_window -= n
+            return 0
+        return n
+
+    def take(self, data: bytes) -> None:
+        """Deliver data :meth:`accepts` allowed, once its packet is counted as read."""
+        chan = self._chan
+        chan._recv_window -= len(data)
         if chan._recv_window < chan._init_recv_window / 2:
             adjust = chan._init_recv_window - chan._recv_window
             chan.send_packet(MSG_CHANNEL_WINDOW_ADJUST, adjust.to_bytes(4, "big"))
             chan._recv_window = chan._init_recv_window
         self.fast_in += 1
-        self._deliver(plain[10 : 10 + n])
-        return True
+        self._deliver(data)
 
     def send(self, data: bytes) -> None:
         conn, chan = self._conn, self._chan
@@ -344,15 +415,3 @@ _CHAN_ATTRS = (
     "_send_state", "_recv_paused", "_recv_buf", "_send_buf", "_send_window", "_send_pktsize",
     "_accept_data",
 )  # fmt: skip
-
-
-def _supported(conn: asyncssh.SSHServerConnection, chan: Any) -> bool:
-    """Only with the asyncssh internals this was written against (else: asyncssh's path)."""
-    return (
-        _installed
-        # The channel itself, not a wrapper such as asyncssh's line editor (whose
-        # attributes read through to the channel but are written on the wrapper).
-        and isinstance(chan, asyncssh.SSHServerChannel)
-        and all(hasattr(conn, a) for a in _CONN_ATTRS)
-        and all(hasattr(chan, a) for a in _CHAN_ATTRS)
-    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,6 +30,9 @@ class Echo(asyncssh.SSHServerSession[bytes]):
 
     paths: list[ssh_fastpath.ChannelFastPath] = []
 
+    def __init__(self, conn_fast: ssh_fastpath.ConnectionFastPath) -> None:
+        self.conn_fast = conn_fast
+
     def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self.chan = chan
 
@@ -36,9 +40,7 @@ class Echo(asyncssh.SSHServerSession[bytes]):
         return True
 
     def session_started(self) -> None:
-        conn = self.chan.get_extra_info("connection")
-        self.fast = ssh_fastpath.ChannelFastPath(conn, self.chan, self.echo)
-        self.fast.start()
+        self.fast = self.conn_fast.channel(self.chan, self.echo)
         Echo.paths.append(self.fast)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
@@ -54,14 +56,15 @@ class Echo(asyncssh.SSHServerSession[bytes]):
 
 class EchoServer(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
-        ssh_fastpath.tune(conn)
+        self.fast = ssh_fastpath.ConnectionFastPath(conn)
 
     def begin_auth(self, username: str) -> bool:
         return False
 
     def session_requested(self) -> tuple[asyncssh.SSHServerChannel[bytes], Echo]:
         conn = self.conn  # type: ignore[attr-defined]
-        return conn.create_server_channel(encoding=None, window=4096, max_pktsize=1024), Echo()
+        chan = conn.create_server_channel(encoding=None, window=4096, max_pktsize=1024)
+        return chan, Echo(self.fast)
 
 
 async def _echo_server(line_editor: bool = False) -> asyncssh.SSHAcceptor:
@@ -112,6 +115,63 @@ async def test_small_packets_echo_through_windows_and_rekeys(echo_port: int) -> 
     [fast] = Echo.paths
     assert fast.enabled
     assert fast.fast_in > 2500 and fast.fast_out > 2500  # the rest: after a rekey, &c.
+
+
+async def _echo_once(writer: Any, reader: Any, data: bytes) -> bytes:
+    writer.write(data)
+    got = b""
+    while len(got) < len(data):
+        got += await asyncio.wait_for(reader.read(len(data) - len(got)), 10)
+    return got
+
+
+async def test_terminals_sharing_a_connection_each_take_the_fast_path_to_the_end(
+    echo_port: int,
+) -> None:
+    """One connection, two terminals (OpenSSH multiplexing does this): each terminal's
+    packets go fast to its own session, also once the other terminal has ended."""
+    async with asyncssh.connect(
+        "127.0.0.1", echo_port, known_hosts=None, username="x", encoding=None
+    ) as conn:
+        w1, r1, _ = await conn.open_session(encoding=None)
+        w2, r2, _ = await conn.open_session(encoding=None)
+        for i in range(20):
+            assert await _echo_once(w1, r1, b"one-%d" % i) == b"one-%d" % i
+            assert await _echo_once(w2, r2, b"two-%d" % i) == b"two-%d" % i
+        first, second = Echo.paths
+        assert first.fast_in >= 15 and second.fast_in >= 15
+        first.close()  # the first terminal ends: its packets are asyncssh's again
+        w1.close()
+        taken = second.fast_in
+        for i in range(20):
+            assert await _echo_once(w2, r2, b"more-%d" % i) == b"more-%d" % i
+        assert second.fast_in >= taken + 15
+
+
+def test_only_the_asyncssh_releases_it_was_tested_with_get_the_fast_path() -> None:
+    assert ssh_fastpath.tested("2.24.1") and ssh_fastpath.tested("2.24.0")
+    assert not ssh_fastpath.tested("2.25.0") and not ssh_fastpath.tested("2.23.9")
+    assert not ssh_fastpath.tested("3.0")
+
+
+def test_pyproject_allows_no_asyncssh_newer_than_the_fast_path_knows() -> None:
+    """Moving to a new asyncssh is deliberate: the bound and TESTED_ASYNCSSH move together."""
+    text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    [spec] = re.findall(r'"asyncssh([^"]*)"', text)
+    upper = re.search(r"<\s*(\d+)\.(\d+)", spec)
+    assert upper, f"asyncssh{spec} has no upper bound"
+    newest = max(tuple(int(p) for p in v.split(".")) for v in ssh_fastpath.TESTED_ASYNCSSH)
+    assert (int(upper[1]), int(upper[2])) == (newest[0], newest[1] + 1), spec
+
+
+async def test_an_asyncssh_it_was_not_tested_with_is_used_as_it_is(
+    echo_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ssh_fastpath, "_installed", False)  # what install() does then
+    chunks = [b"abc"] * 50
+    assert await _echo_all(echo_port, chunks) == b"".join(chunks)
+    [fast] = Echo.paths
+    assert not fast.enabled and (fast.fast_in, fast.fast_out) == (0, 0)
 
 
 async def test_big_writes_and_other_ciphers_take_asyncssh_path_and_stay_correct(
@@ -343,7 +403,7 @@ async def test_a_length_over_asyncssh_limit_is_left_to_asyncssh(echo_port: int) 
         ignore = g.seal(b"%c%b" % (MSG_IGNORE, limit.to_bytes(4, "big")) + bytes(limit))
         # asyncio reads 256 KiB at a time, so such a packet reaches the fast path in one
         # piece only from an event loop with bigger reads: hand it over as one would.
-        fast.receive(ignore + g.seal(g.data(b"BAD-KEYS")))
+        fast._owner.receive(ignore + g.seal(g.data(b"BAD-KEYS")))
         assert seen == []
         exc = await asyncio.wait_for(client.lost, 5)
     assert isinstance(exc, asyncssh.ProtocolError), exc
