@@ -3,8 +3,9 @@
 One JSON object per line each way over a 0600 Unix socket in the state dir. Most
 requests get one reply and the connection closes; ``subscribe`` keeps it open and the
 server writes a snapshot line, then one line per engine event (see :func:`encode_event`).
-:class:`RemoteEngine` is the client side of that stream, shaped like the in-process
-:class:`~pairtui.engine.Engine` so the dashboard can drive either.
+:class:`RemoteEngine` is the client side of that stream; it keeps
+:class:`~pairtui.engine_api.EngineAPI`, as the in-process engine does, so a front end
+can drive either. The server needs only that contract of the engine it serves.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pairtui.events import (
 )
 
 if TYPE_CHECKING:
-    from pairtui.engine import Engine
+    from pairtui.engine_api import EngineAPI
     from pairtui.registry import Mode
 
 TIMEOUT = 5.0
@@ -44,7 +45,7 @@ _STREAM_LIMIT = 1 << 22  # a snapshot line with many clients can be long
 
 
 class ControlServer:
-    def __init__(self, engine: Engine, path: Path) -> None:
+    def __init__(self, engine: EngineAPI, path: Path) -> None:
         self.engine = engine
         self.path = path
         self._server: asyncio.AbstractServer | None = None
@@ -119,10 +120,13 @@ class ControlServer:
         if op == "tunnels":
             return {"tunnels": engine.tunnels.status(), "error": engine.tunnels.error or None}
         if op == "tunnel-up":
-            return {"tunnel": (await engine.tunnels.up(str(request["name"]))).to_json()}
+            info = await engine.tunnels.up(str(request["name"]))
+            return {"tunnel": info.to_json(), "info": dataclasses.asdict(info)}
         if op == "tunnel-down":
-            info = await engine.tunnels.down(str(request["name"]))
-            return {"tunnel": info.to_json() if info else None}
+            down = await engine.tunnels.down(str(request["name"]))
+            if down is None:
+                return {"tunnel": None, "info": None}
+            return {"tunnel": down.to_json(), "info": dataclasses.asdict(down)}
         raise PairtuiError(f"unknown request {op!r}")
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -149,6 +153,8 @@ class ControlServer:
             "status": engine.status(),
             "started": engine.started,
             "clients": [dataclasses.asdict(c) for c in engine.clients.values()],
+            "tunnels": [dataclasses.asdict(t) for t in engine.tunnels.infos()],
+            "tunnel_error": engine.tunnels.error,
         }
         activity = asyncio.create_task(self._report_activity(queue))
         hangup = asyncio.create_task(reader.read())  # returns at EOF: the subscriber left
@@ -223,8 +229,7 @@ def decode_event(data: dict[str, Any]) -> Event | None:
         peer, fp, reason = str(data["peer"]), str(data["fingerprint"]), str(data["reason"])
         return AccessRefused(peer, fp, reason, str(data.get("via", "")))
     if kind == "tunnel":
-        fields = {f.name for f in dataclasses.fields(TunnelInfo)}
-        return TunnelChanged(TunnelInfo(**{k: v for k, v in data["tunnel"].items() if k in fields}))
+        return TunnelChanged(decode_tunnel(data["tunnel"]))
     return None
 
 
@@ -234,6 +239,14 @@ _CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientInfo)}
 def decode_client(data: dict[str, Any]) -> ClientInfo:
     """A client from its raw fields; fields this version does not know are ignored."""
     return ClientInfo(**{k: v for k, v in data.items() if k in _CLIENT_FIELDS})
+
+
+_TUNNEL_FIELDS = {f.name for f in dataclasses.fields(TunnelInfo)}
+
+
+def decode_tunnel(data: dict[str, Any]) -> TunnelInfo:
+    """A tunnel's state from its raw fields; fields this version does not know are ignored."""
+    return TunnelInfo(**{k: v for k, v in data.items() if k in _TUNNEL_FIELDS})
 
 
 # --- clients ---------------------------------------------------------------------------
@@ -300,13 +313,42 @@ def ping(path: Path | None = None) -> bool:
         return False
 
 
+class RemoteTunnels:
+    """The server's tunnels: their states as its stream reports them, ``up`` and
+    ``down`` as requests."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: dict[str, TunnelInfo] = {}  # by name, kept by RemoteEngine
+        self.error = ""  # as the server reported it when we subscribed
+
+    def infos(self) -> list[TunnelInfo]:
+        return list(self.current.values())
+
+    def status(self) -> list[dict[str, object]]:
+        return [i.to_json() for i in self.infos()]
+
+    async def up(self, name: str) -> TunnelInfo:
+        return decode_tunnel((await _ask(self.path, "tunnel-up", name=name))["info"])
+
+    async def down(self, name: str) -> TunnelInfo | None:
+        info = (await _ask(self.path, "tunnel-down", name=name))["info"]
+        return None if info is None else decode_tunnel(info)
+
+
+async def _ask(path: Path, op: str, **args: object) -> dict[str, Any]:
+    reply = await request_async(op, path, **args)
+    if reply is None:
+        raise PairtuiError("the pairtui server is no longer running")
+    return reply
+
+
 class RemoteEngine:
     """A ``pairtui serve`` in another process, driven through its control socket.
 
-    It has the parts of :class:`~pairtui.engine.Engine` a front end uses (``clients``,
-    ``subscribe``, ``kick``, ``set_mode``, ``reconcile``, the address and fingerprint)
-    and keeps ``clients`` current from the ``subscribe`` stream. :meth:`stop` only
-    hangs up: the server and its guests carry on.
+    It keeps :class:`~pairtui.engine_api.EngineAPI` and keeps ``clients`` and the
+    tunnels' states current from the ``subscribe`` stream. :meth:`stop` only hangs up:
+    the server and its guests carry on.
     """
 
     def __init__(self, path: Path | None = None) -> None:
@@ -317,7 +359,7 @@ class RemoteEngine:
         self.pid = 0
         self.started = time.time()
         self._fingerprint = ""
-        self.tunnel_summaries: dict[str, str] = {}  # as the server reported them at subscribe
+        self.tunnels = RemoteTunnels(self.path)
         self._subscribers: list[Callable[[Event], None]] = []
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -345,10 +387,9 @@ class RemoteEngine:
         self._fingerprint = str(status.get("fingerprint", ""))
         self.started = float(hello.get("started", time.time()))
         self.clients = {c.id: c for c in map(decode_client, hello.get("clients", []))}
-        self.tunnel_summaries = {
-            str(t["name"]): str(t.get("summary", t.get("state", "")))
-            for t in status.get("tunnels", [])
-        }
+        tunnels = map(decode_tunnel, hello.get("tunnels", []))
+        self.tunnels.current = {t.name: t for t in tunnels}
+        self.tunnels.error = str(hello.get("tunnel_error", ""))
         self._writer = writer
         self._closed = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read(reader))
@@ -393,6 +434,8 @@ class RemoteEngine:
             self.clients[event.client.id] = event.client
         elif isinstance(event, ClientLeft):
             self.clients.pop(event.client.id, None)
+        elif isinstance(event, TunnelChanged):
+            self.tunnels.current[event.tunnel.name] = event.tunnel
         elif isinstance(event, ClientChanged) and event.client.id in self.clients:
             # Update in place: whoever holds the info sees the change.
             current = self.clients[event.client.id]
@@ -410,18 +453,12 @@ class RemoteEngine:
         for callback in list(self._subscribers):
             callback(event)
 
-    async def _ask(self, op: str, **args: object) -> dict[str, Any]:
-        reply = await request_async(op, self.path, **args)
-        if reply is None:
-            raise PairtuiError("the pairtui server is no longer running")
-        return reply
-
     async def kick(self, target: str) -> list[ClientInfo]:
-        reply = await self._ask("kick", target=target)
+        reply = await _ask(self.path, "kick", target=target)
         return [self.clients.get(c["id"]) or _brief(c) for c in reply["kicked"]]
 
     async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
-        reply = await self._ask("mode", target=target, mode=mode.value)
+        reply = await _ask(self.path, "mode", target=target, mode=mode.value)
         changed = []
         for row in reply["changed"]:
             info = self.clients.get(row["id"])
@@ -432,7 +469,7 @@ class RemoteEngine:
         return changed
 
     async def reconcile(self) -> None:
-        await self._ask("reload")
+        await _ask(self.path, "reload")
 
     def status(self) -> dict[str, object]:
         return {

@@ -15,7 +15,7 @@ from pairtui.app import PairtuiApp
 from pairtui.app.backend import HostState, Services
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
-from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event
+from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event, TunnelInfo
 from pairtui.registry import Mode, Registry, parse_public_keys
 from pairtui.shares import Share
 from pairtui.tmux import HostWindow
@@ -40,6 +40,24 @@ def fingerprint_of(name: str) -> str:
     return parse_public_keys(KEYS[name])[0].fingerprint
 
 
+class FakeTunnels:
+    """An engine's tunnels when there are none."""
+
+    error = ""
+
+    def infos(self) -> list[TunnelInfo]:
+        return []
+
+    def status(self) -> list[dict[str, object]]:
+        return []
+
+    async def up(self, name: str) -> TunnelInfo:
+        raise PairtuiError(f"no tunnel {name!r}")
+
+    async def down(self, name: str) -> TunnelInfo | None:
+        return None
+
+
 class FakeEngine:
     """An engine that holds clients in memory and answers instantly."""
 
@@ -59,6 +77,7 @@ class FakeEngine:
         self.fail = fail
         self.stopped = False
         self.reconciled = 0
+        self.tunnels = FakeTunnels()
         self._subscribers: list[Callable[[Event], None]] = []
 
     @property
@@ -102,6 +121,9 @@ class FakeEngine:
 
     async def reconcile(self) -> None:
         self.reconciled += 1
+
+    def status(self) -> dict[str, object]:
+        return {"pid": self.pid, "listen": self.listen, "port": self.port}
 
 
 def share(name: str, session: str) -> Share:

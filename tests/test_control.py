@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -25,6 +26,7 @@ from pairtui.events import (
     Event,
 )
 from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.tunnels import Tunnel, TunnelStore
 
 T = TypeVar("T")
 Connect = Callable[..., SshGuest]
@@ -174,6 +176,36 @@ async def test_the_stream_ends_with_a_reason_when_the_server_stops(tmux_host: Tm
         reason = await asyncio.wait_for(remote.wait_closed(), 10)
         assert reason == "the pairtui server stopped"
         assert not paths.control_socket().exists()
+    finally:
+        await remote.stop()
+        await eng.stop()
+
+
+async def test_a_remote_engine_follows_and_drives_the_server_s_tunnels(
+    tmux_host: TmuxHost,
+) -> None:
+    with socket.socket() as s:  # nothing listens here: the tunnel keeps retrying
+        s.bind(("127.0.0.1", 0))
+        closed = int(s.getsockname()[1])
+    TunnelStore().add(Tunnel("vps", "me", "127.0.0.1", closed, 2300))
+    eng = Engine("127.0.0.1", 0)
+    await eng.start()
+    remote = control.RemoteEngine()
+    try:
+        await eventually(lambda: eng.tunnels.infos()[0].state == "retrying", what="retrying")
+        await remote.start()
+        [info] = remote.tunnels.infos()  # from the snapshot, exactly as the engine has it
+        assert info == eng.tunnels.infos()[0]
+        assert remote.tunnels.error == ""
+        down = await remote.tunnels.down("vps")
+        assert down is not None and down.state == "disabled"
+        await eventually(lambda: remote.tunnels.infos()[0].state == "disabled", what="streamed")
+        assert remote.tunnels.status()[0]["summary"] == "disabled"
+        up = await remote.tunnels.up("vps")
+        assert up.state == "connecting"
+        with pytest.raises(PairtuiError, match="no tunnel named 'nope'"):
+            await remote.tunnels.up("nope")
+        assert await remote.tunnels.down("nope") is None
     finally:
         await remote.stop()
         await eng.stop()

@@ -2,7 +2,8 @@
 
 The engine is either the in-process :class:`~pairtui.engine.Engine` or, when a
 ``pairtui serve`` already answers on the control socket, a
-:class:`~pairtui.control.RemoteEngine` attached to it. Both satisfy :class:`EngineLike`.
+:class:`~pairtui.control.RemoteEngine` attached to it. Both keep
+:class:`~pairtui.engine_api.EngineAPI`, which is all this module asks of them.
 
 The heavy core (asyncssh, libtmux) is imported only inside :func:`load_services`,
 which the app calls from a worker after its first paint.
@@ -11,7 +12,6 @@ which the app calls from a worker after its first paint.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -19,43 +19,20 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pairtui import control, paths
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
-from pairtui.events import ClientInfo, Event
+from pairtui.events import ClientInfo
 from pairtui.fileutil import file_stamp
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from pairtui.registry import Guest, GuestKey, Mode, Registry
+    from pairtui.engine_api import EngineAPI
+    from pairtui.registry import Guest, GuestKey, Registry
     from pairtui.shares import Share, ShareStore
     from pairtui.tmux import HostWindow
     from pairtui.tunnels import Tunnel
 
 
 SYSTEM_CLIENT_PREFIX = "sys-"  # pairtui.system's client ids
-
-
-class EngineLike(Protocol):
-    """The parts of an engine the dashboard uses."""
-
-    clients: dict[str, ClientInfo]
-    listen: str
-    port: int
-    started: float
-
-    @property
-    def fingerprint(self) -> str: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]: ...
-
-    async def kick(self, target: str) -> list[ClientInfo]: ...
-
-    async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]: ...
-
-    async def reconcile(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -229,7 +206,7 @@ class Services:
     to connected guests at once (it would within a second on its own).
     """
 
-    engine: EngineLike
+    engine: EngineAPI
     registry: Registry
     shares: ShareHost
     attached: bool = False  # the engine is a separate `pairtui serve`
@@ -346,21 +323,12 @@ class Services:
 
     async def set_tunnel(self, name: str, up: bool) -> None:
         """Bring a tunnel up or down (kept across restarts), in-process or via the server."""
-        manager = getattr(self.engine, "tunnels", None)
-        if manager is not None:
-            await (manager.up(name) if up else manager.down(name))
-            return
-        from pairtui.control import request_async
-
-        if await request_async("tunnel-up" if up else "tunnel-down", name=name) is None:
-            raise PairtuiError("the pairtui server is no longer running")
+        tunnels = self.engine.tunnels
+        await (tunnels.up(name) if up else tunnels.down(name))
 
     def tunnel_summaries(self) -> dict[str, str]:
         """Each tunnel's state in words, as the engine knows it now (updates are events)."""
-        manager = getattr(self.engine, "tunnels", None)
-        if manager is not None:  # the in-process engine
-            return {i.name: i.describe() for i in manager.infos()}
-        return dict(getattr(self.engine, "tunnel_summaries", {}))
+        return {i.name: i.describe() for i in self.engine.tunnels.infos()}
 
     def relay_strings(self, share: str | None) -> list[tuple[str, str]]:
         """``(command, tunnel name)`` for guests who come in through a relay."""
@@ -393,7 +361,7 @@ def load_services(
     socket = resolve_socket(tmux_socket or cfg.tmux_socket)
     shares = TmuxShareHost(ShareStore(), socket)
     if control.ping(paths.control_socket()):
-        engine: EngineLike = control.RemoteEngine()
+        engine: EngineAPI = control.RemoteEngine()
         attached = True
     else:
         from pairtui.engine import Engine

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from pairtui.app.screens.main import Command, MainScreen
 
-if TYPE_CHECKING:
-    from pairtui.app.app import PairtuiApp
+
+@runtime_checkable
+class HasCommands(Protocol):
+    """What the palette asks of the app (the app module registers this provider, so
+    this module cannot import the app)."""
+
+    def commands(self) -> Iterable[Command]: ...
 
 
 class DashboardCommands(Provider):
     """The app's bindings everywhere, the dashboard's when it is the screen below."""
 
     def _commands(self) -> list[Command]:
-        app: PairtuiApp = self.app  # type: ignore[assignment]
-        commands = list(app.commands())
+        app = self.app
+        commands = list(app.commands()) if isinstance(app, HasCommands) else []
         if isinstance(self.screen, MainScreen):
             commands += self.screen.commands()
         return commands

@@ -1,0 +1,113 @@
+"""The engine's contract: what ``pairtui serve``'s control socket and every front end use.
+
+Two engines keep it: :class:`pairtui.engine.Engine` in this process, and
+:class:`pairtui.control.RemoteEngine`, a ``pairtui serve`` in another process reached
+through its control socket. Code that drives an engine types against
+:class:`EngineAPI`, never against either class, so it works with both and neither
+needs to look for attributes the other lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from pairtui.events import ClientInfo, Event, TunnelInfo
+    from pairtui.registry import Mode
+
+
+class TunnelControl(Protocol):
+    """The engine's reverse tunnels, by name."""
+
+    @property
+    def error(self) -> str:
+        """Why ``tunnels.json`` could not be read ("" when it could)."""
+        ...
+
+    def infos(self) -> list[TunnelInfo]:
+        """Each tunnel's state now; a :class:`~pairtui.events.TunnelChanged` says when
+        one changes."""
+        ...
+
+    def status(self) -> list[dict[str, object]]:
+        """:meth:`infos` as JSON, for people and scripts."""
+        ...
+
+    async def up(self, name: str) -> TunnelInfo:
+        """Enable a tunnel (kept across restarts) and start it.
+
+        Raises:
+            PairtuiError: there is no such tunnel, or the engine is gone.
+        """
+        ...
+
+    async def down(self, name: str) -> TunnelInfo | None:
+        """Disable a tunnel (kept across restarts) and stop it; ``None`` when it no
+        longer exists.
+
+        Raises:
+            PairtuiError: the engine is gone.
+        """
+        ...
+
+
+class EngineAPI(Protocol):
+    """A running engine: its address, its clients and events, and the host's actions."""
+
+    clients: dict[str, ClientInfo]  # kept current by the engine, by client id
+    listen: str
+    port: int
+    started: float  # time.time() when it started serving
+
+    @property
+    def fingerprint(self) -> str:
+        """The SSH host key's fingerprint, as guests see it ("" before start)."""
+        ...
+
+    @property
+    def tunnels(self) -> TunnelControl: ...
+
+    async def start(self) -> None:
+        """Serve (or attach to the server).
+
+        Raises:
+            PairtuiError: it cannot, for a reason to show the host.
+        """
+        ...
+
+    async def stop(self) -> None:
+        """Stop serving; an attached front end only hangs up."""
+        ...
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with every event from now on; returns how to stop."""
+        ...
+
+    async def kick(self, target: str) -> list[ClientInfo]:
+        """Disconnect the clients of a guest, a client id or a tmux tty.
+
+        Raises:
+            PairtuiError: no client matches ``target``, or the engine is gone.
+        """
+        ...
+
+    async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
+        """Switch live clients to ``mode`` until the registry next changes theirs.
+
+        Raises:
+            PairtuiError: no client matches ``target``, or the engine is gone.
+        """
+        ...
+
+    async def reconcile(self) -> None:
+        """Apply registry and share files written just now to every connection.
+
+        Raises:
+            PairtuiError: the engine is gone.
+        """
+        ...
+
+    def status(self) -> dict[str, object]:
+        """What ``pairtui status --json`` shows of the engine."""
+        ...
