@@ -19,6 +19,10 @@ private state, so it runs only on the asyncssh versions it was tested with
 (:data:`TESTED_ASYNCSSH`, and ``pyproject.toml`` bounds asyncssh to them); any other
 asyncssh is used as it is: slower, never broken.
 
+Over 400 lines: the connection's half and the channel's half keep asyncssh's private
+state (sequence numbers, IVs, windows, rekey counts) exactly as asyncssh would, and
+those invariants are easiest to check side by side, in one file.
+
 Packets come from guests, so whatever reads them frames them as strictly as the RFCs
 say, on both paths: asyncssh 2.24 lets through padding under 4 bytes, packet lengths
 that are not whole cipher blocks and channel data over the channel's maximum packet
