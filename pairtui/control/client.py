@@ -1,0 +1,275 @@
+"""The control socket's client side: one-shot requests, and :class:`RemoteEngine`.
+
+:class:`RemoteEngine` follows a running server's ``subscribe`` stream and keeps
+:class:`~pairtui.engine_api.EngineAPI`, as the in-process engine does, so a front end
+can drive either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pairtui import paths
+from pairtui.control.codec import (
+    CLIENT_FIELDS,
+    TIMEOUT,
+    decode_client,
+    decode_event,
+    decode_reply,
+    decode_tunnel,
+)
+from pairtui.errors import PairtuiError
+from pairtui.events import (
+    ClientChanged,
+    ClientInfo,
+    ClientJoined,
+    ClientLeft,
+    Event,
+    TunnelChanged,
+    TunnelInfo,
+)
+
+if TYPE_CHECKING:
+    from pairtui.registry import Mode
+
+_STREAM_LIMIT = 1 << 22  # a snapshot line with many clients can be long
+
+
+def request(op: str, path: Path | None = None, **args: object) -> dict[str, Any] | None:
+    """Ask the running engine; ``None`` when no engine is running."""
+    path = path or paths.control_socket()
+    if not path.exists():
+        return None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(TIMEOUT)
+    try:
+        sock.connect(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        return None
+    try:
+        sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError as exc:
+        raise PairtuiError(f"the running pairtui server did not answer: {exc}") from None
+    finally:
+        sock.close()
+    return decode_reply(buf)
+
+
+async def request_async(op: str, path: Path | None = None, **args: object) -> dict[str, Any] | None:
+    """:func:`request` for code running in an event loop (which must not block)."""
+    path = path or paths.control_socket()
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=_STREAM_LIMIT)
+    except (ConnectionRefusedError, FileNotFoundError):
+        return None
+    try:
+        writer.write(json.dumps({"op": op, **args}).encode() + b"\n")
+        buf = await asyncio.wait_for(reader.readline(), TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise PairtuiError(f"the running pairtui server did not answer: {exc}") from None
+    finally:
+        writer.close()
+    return decode_reply(buf)
+
+
+def ping(path: Path | None = None) -> bool:
+    try:
+        return request("ping", path) is not None
+    except (PairtuiError, ValueError):
+        return False
+
+
+class RemoteTunnels:
+    """The server's tunnels: their states as its stream reports them, ``up`` and
+    ``down`` as requests."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: dict[str, TunnelInfo] = {}  # by name, kept by RemoteEngine
+        self.error = ""  # as the server reported it when we subscribed
+
+    def infos(self) -> list[TunnelInfo]:
+        return list(self.current.values())
+
+    def status(self) -> list[dict[str, object]]:
+        return [i.to_json() for i in self.infos()]
+
+    async def up(self, name: str) -> TunnelInfo:
+        return decode_tunnel((await _ask(self.path, "tunnel-up", name=name))["info"])
+
+    async def down(self, name: str) -> TunnelInfo | None:
+        info = (await _ask(self.path, "tunnel-down", name=name))["info"]
+        return None if info is None else decode_tunnel(info)
+
+
+async def _ask(path: Path, op: str, **args: object) -> dict[str, Any]:
+    reply = await request_async(op, path, **args)
+    if reply is None:
+        raise PairtuiError("the pairtui server is no longer running")
+    return reply
+
+
+class RemoteEngine:
+    """A ``pairtui serve`` in another process, driven through its control socket.
+
+    It keeps :class:`~pairtui.engine_api.EngineAPI` and keeps ``clients`` and the
+    tunnels' states current from the ``subscribe`` stream. :meth:`stop` only hangs up:
+    the server and its guests carry on.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.control_socket()
+        self.clients: dict[str, ClientInfo] = {}
+        self.listen = ""
+        self.port = 0
+        self.pid = 0
+        self.started = time.time()
+        self._fingerprint = ""
+        self.tunnels = RemoteTunnels(self.path)
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._closed: asyncio.Future[str] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    async def start(self) -> None:
+        """Subscribe; raises :class:`PairtuiError` when no server answers."""
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=_STREAM_LIMIT)
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise PairtuiError("no pairtui server is running") from None
+        try:
+            writer.write(b'{"op": "subscribe"}\n')
+            hello = decode_reply(await asyncio.wait_for(reader.readline(), TIMEOUT))
+        except (OSError, TimeoutError, PairtuiError) as exc:
+            writer.close()
+            raise PairtuiError(f"the running pairtui server did not answer: {exc}") from None
+        status = hello["status"]
+        self.listen, self.port = str(status["listen"]), int(status["port"])
+        self.pid = int(status.get("pid", 0))
+        self._fingerprint = str(status.get("fingerprint", ""))
+        self.started = float(hello.get("started", time.time()))
+        self.clients = {c.id: c for c in map(decode_client, hello.get("clients", []))}
+        tunnels = map(decode_tunnel, hello.get("tunnels", []))
+        self.tunnels.current = {t.name: t for t in tunnels}
+        self.tunnels.error = str(hello.get("tunnel_error", ""))
+        self._writer = writer
+        self._closed = asyncio.get_running_loop().create_future()
+        self._reader_task = asyncio.create_task(self._read(reader))
+
+    async def stop(self) -> None:
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    async def wait_closed(self) -> str:
+        """Wait until the server ends the stream; returns why, for the user."""
+        assert self._closed is not None, "start() first"
+        return await asyncio.shield(self._closed)
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        reason = "the pairtui server stopped"
+        try:
+            while line := await reader.readline():
+                self._apply(json.loads(line))
+        except (OSError, ValueError) as exc:
+            reason = f"lost the connection to the pairtui server ({exc})"
+        finally:
+            # Everyone the server had is gone from our point of view.
+            for info in list(self.clients.values()):
+                self.clients.pop(info.id, None)
+                self._emit(ClientLeft(info, reason))
+            if self._closed is not None and not self._closed.done():
+                self._closed.set_result(reason)
+
+    def _apply(self, data: dict[str, Any]) -> None:
+        if data.get("event") == "activity":
+            for cid, ts in data.get("last_input", {}).items():
+                if cid in self.clients:
+                    self.clients[cid].last_input = float(ts)
+            return
+        event = decode_event(data)
+        if isinstance(event, ClientJoined):
+            self.clients[event.client.id] = event.client
+        elif isinstance(event, ClientLeft):
+            self.clients.pop(event.client.id, None)
+        elif isinstance(event, TunnelChanged):
+            self.tunnels.current[event.tunnel.name] = event.tunnel
+        elif isinstance(event, ClientChanged) and event.client.id in self.clients:
+            # Update in place: whoever holds the info sees the change.
+            current = self.clients[event.client.id]
+            for name in CLIENT_FIELDS:
+                setattr(current, name, getattr(event.client, name))
+            event = ClientChanged(current)
+        if event is not None:
+            self._emit(event)
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def _emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):
+            callback(event)
+
+    async def kick(self, target: str) -> list[ClientInfo]:
+        reply = await _ask(self.path, "kick", target=target)
+        return [self.clients.get(c["id"]) or _brief(c) for c in reply["kicked"]]
+
+    async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
+        reply = await _ask(self.path, "mode", target=target, mode=mode.value)
+        changed = []
+        for row in reply["changed"]:
+            info = self.clients.get(row["id"])
+            if info is None:
+                info = _brief(row)
+            info.mode = str(row["mode"])  # the stream's ClientChanged may still be in flight
+            changed.append(info)
+        return changed
+
+    async def reconcile(self) -> None:
+        await _ask(self.path, "reload")
+
+    def status(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "listen": self.listen,
+            "port": self.port,
+            "fingerprint": self.fingerprint,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "clients": len(self.clients),
+        }
+
+
+def _brief(row: dict[str, Any]) -> ClientInfo:
+    """A client from a reply row (the ``to_json`` shape), for one the stream did not show."""
+    return ClientInfo(
+        id=str(row["id"]),
+        guest=str(row["guest"]),
+        fingerprint=str(row.get("fingerprint", "")),
+        peer=str(row.get("peer", "")),
+        via=str(row.get("via", "")),
+        share=str(row.get("share", "")),
+        mode=str(row.get("mode", "")),
+    )
