@@ -182,6 +182,14 @@ def share_sessions(share_name: str) -> ShareSessions:
     )
 
 
+def share_of_session(session: str) -> tuple[str, str] | None:
+    """``pairtui-SHARE-view`` -> ``("SHARE", "view")``; None for any other session."""
+    if not session.startswith(SESSION_PREFIX):
+        return None
+    base, _, mode = session.removeprefix(SESSION_PREFIX).rpartition("-")
+    return (base, mode) if base and mode in ("view", "pair") else None
+
+
 class Tmux:
     """One tmux server, addressed by socket path; all calls go through :meth:`run`."""
 

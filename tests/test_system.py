@@ -32,9 +32,12 @@ from pathlib import Path
 import pytest
 from support import SshGuest, TmuxHost, holds_for, pairtui, pairtui_json, wait_until
 
-from pairtui import cli, system
+from pairtui import cli
 from pairtui.registry import Guest, GuestKey, Mode, Registry, parse_public_keys
 from pairtui.shares import Share
+from pairtui.system.keys_file import render
+from pairtui.system.state import load_state, state_file
+from pairtui.system.sync import sync, sync_if_set_up
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +69,7 @@ def unix_user() -> Iterator[str]:
     name = f"pt-{secrets.token_hex(4)}"
     assert not _user_exists(name)
     yield name
-    if system.state_file().exists():
+    if state_file().exists():
         pairtui("system", "teardown")
     if _user_exists(name):
         uid = pwd.getpwnam(name).pw_uid
@@ -308,7 +311,7 @@ def test_render_confines_every_guest_to_its_share_and_mode() -> None:
         Guest("elsewhere", Mode.PAIR, "other", None, [GuestKey(key[0].key)]),
         Guest("gone", Mode.PAIR, None, datetime.now(UTC) - timedelta(hours=1), list(key)),
     ]
-    lines = key_lines_of(system.render(guests, shares))
+    lines = key_lines_of(render(guests, shares))
     assert len(lines) == 3  # the expired guest has no line at all
     viewer, pairer, elsewhere = lines
     assert viewer.startswith('restrict,pty,command="')
@@ -356,7 +359,7 @@ def test_too_old_tmux_is_refused_before_anything_changes(
     err = capsys.readouterr().err
     assert "tmux 3.2a is too old for system guests: they need tmux 3.3 or newer" in err
     assert not _user_exists(unix_user)
-    assert not system.state_file().exists()
+    assert not state_file().exists()
 
 
 def test_sync_is_a_no_op_that_reads_nothing_when_not_set_up(
@@ -364,13 +367,13 @@ def test_sync_is_a_no_op_that_reads_nothing_when_not_set_up(
 ) -> None:
     add_guest("alice", keys("alice"))
     share(tmux_host)  # its notify_engine ran sync_if_set_up already
-    assert not system.state_file().exists()
+    assert not state_file().exists()
 
     def boom(*args: object) -> None:
         raise AssertionError("sync read the registry although nothing is set up")
 
     monkeypatch.setattr(Registry, "guests", boom)
-    system.sync_if_set_up()
+    assert sync_if_set_up() is None
     assert server_access(tmux_host) == ""
     assert "system.posix_acl_access" not in os.listxattr(tmux_host.socket)
 
@@ -466,9 +469,9 @@ def looping(step: Callable[[], object]) -> Iterator[Callable[[], int]]:
 
 
 def sync_now() -> None:
-    state = system.load_state()
+    state = load_state()
     assert state is not None
-    system.sync(state)
+    sync(state)
 
 
 def test_view_clients_are_never_writable_while_syncs_run(
@@ -975,7 +978,7 @@ def test_teardown_leaves_no_trace(
     assert _trace(tmux_host) == before
     assert not home.exists()
     assert not _user_exists(unix_user)
-    assert not system.state_file().exists()
+    assert not state_file().exists()
     assert pairtui_json("system", "status") == {"set_up": False}
     assert pairtui("system", "teardown").returncode == 1  # nothing left to undo
     again = subprocess.run(["ssh", "-F", "/dev/null", "-p", str(sshd.port), "-i",

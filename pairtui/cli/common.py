@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -36,11 +37,13 @@ def notify_engine() -> None:
 
     System guests (``pairtui system setup``) are brought in line as well.
     """
-    from pairtui import system
+    from pairtui.system import sync
 
     with contextlib.suppress(PairtuiError):
         control.request("reload")
-    system.sync_if_set_up()
+    report = sync.sync_if_set_up()
+    for problem in report.problems() if report else []:
+        print(f"pairtui: system guests: {problem}", file=sys.stderr)
 
 
 def mode_arg(value: str) -> Mode:

@@ -7,13 +7,15 @@ import pwd
 from pathlib import Path
 from typing import Any
 
-from pairtui import system
 from pairtui.cli.common import Adder, print_json
 from pairtui.errors import PairtuiError
+from pairtui.system import provision, sshd, sync
+from pairtui.system.state import load_state
+from pairtui.system.sudo import host_uid, require_root
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    state, report = system.setup(args.user)
+    state, report = provision.setup(args.user)
     if args.json:
         print_json({"user": state.user, "created_user": state.created_user,
                     "authorized_keys": str(state.authorized_keys), "keys": report.lines,
@@ -33,11 +35,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    system.require_root("system", "sync")
-    state = system.load_state()
+    require_root("system", "sync")
+    state = load_state()
     if state is None:
         raise PairtuiError("system guests are not set up (see `pairtui system setup`)")
-    report = system.sync(state)
+    report = sync.sync(state)
     if args.json:
         print_json({"wrote": report.wrote, "keys": report.lines, "detached": report.detached,
                     "warnings": report.warnings})  # fmt: skip
@@ -50,7 +52,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    info = system.status()
+    info = provision.status()
     if args.json:
         print_json(info)
     elif not info["set_up"]:
@@ -58,8 +60,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         made = "created by pairtui" if info["created_user"] else "not created by pairtui"
         print(f"user {info['user']} (uid {info['uid']}, {made}), home {info['home']}")
-        sync = {True: "up to date", False: "OUT OF DATE (pairtui system sync)"}[info["in_sync"]]
-        print(f"{info['authorized_keys']}: {info['keys']} key line(s), {sync}")
+        fresh = {True: "up to date", False: "OUT OF DATE (pairtui system sync)"}[info["in_sync"]]
+        print(f"{info['authorized_keys']}: {info['keys']} key line(s), {fresh}")
         for s in info["tmux_sockets"]:
             state = "running" if s["live"] else "not running"
             access = s["server_access"] or "no access"
@@ -71,7 +73,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_teardown(args: argparse.Namespace) -> int:
-    done = system.teardown()
+    done = provision.teardown()
     if args.json:
         print_json(done)
     else:
@@ -82,10 +84,10 @@ def cmd_teardown(args: argparse.Namespace) -> int:
 
 
 def cmd_sshd_config(args: argparse.Namespace) -> int:
-    state = system.load_state()
-    user = args.user or (state.user if state else system.DEFAULT_USER)
-    command_user = args.command_user or pwd.getpwuid(system.host_uid()).pw_name
-    out = system.sshd_config(user, command_user, Path(args.wrapper))
+    state = load_state()
+    user = args.user or (state.user if state else provision.DEFAULT_USER)
+    command_user = args.command_user or pwd.getpwuid(host_uid()).pw_name
+    out = sshd.sshd_config(user, command_user, Path(args.wrapper))
     if args.json:
         print_json(out)
         return 0
@@ -100,7 +102,7 @@ def cmd_sshd_config(args: argparse.Namespace) -> int:
 def cmd_authorized_keys_command(args: argparse.Namespace) -> int:
     """sshd logs what this prints on stderr; a failure lets no key in."""
     try:
-        line = system.authorized_keys_command(args.user, args.key_type, args.key)
+        line = sshd.authorized_keys_command(args.user, args.key_type, args.key)
     except OSError as exc:
         raise PairtuiError(f"cannot read the registry: {exc}") from None
     print(line, end="")
@@ -112,7 +114,7 @@ def register(sub: Any, add: Adder) -> None:
     ssub = parent.add_subparsers(dest="system_command", metavar="ACTION", required=True)
     setup_help = "as root: create the guest user, write its authorized_keys, grant tmux access"
     s = add(ssub, "setup", cmd_setup, setup_help)
-    s.add_argument("--user", default=system.DEFAULT_USER, help="Unix user (default: guest)")
+    s.add_argument("--user", default=provision.DEFAULT_USER, help="Unix user (default: guest)")
     add(ssub, "status", cmd_status, "what is set up, and whether it is in sync")
     add(ssub, "sync", cmd_sync, "as root: rewrite the guest user's authorized_keys now")
     add(ssub, "teardown", cmd_teardown, "as root: undo exactly what setup did")
@@ -120,7 +122,7 @@ def register(sub: Any, add: Adder) -> None:
             "print an sshd snippet that asks pairtui for keys (AuthorizedKeysCommand)")  # fmt: skip
     c.add_argument("--user", help="the guests' Unix user (default: the one set up, or guest)")
     c.add_argument("--command-user", help="who sshd runs the command as (default: you)")
-    c.add_argument("--wrapper", default=str(system.DEFAULT_WRAPPER), help="wrapper script path")
+    c.add_argument("--wrapper", default=str(sshd.DEFAULT_WRAPPER), help="wrapper script path")
     akc_help = "for sshd's AuthorizedKeysCommand %%u %%t %%k: the line for a registered key"
     a = add(sub, "authorized-keys-command", cmd_authorized_keys_command, akc_help)
     a.add_argument("user")
