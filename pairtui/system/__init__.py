@@ -28,8 +28,9 @@ client belongs to.
 One module per concern, each importing only those before it: ``state`` (the record),
 ``sudo`` (acting as root for the host), ``keys_file``, ``acl`` (the xattr), ``procfs``,
 ``clients`` (list, kick), ``sync``, ``provision`` (setup, status, teardown) and
-``sshd`` (the ``AuthorizedKeysCommand``). Here are only the names that the engine and
-the dashboard call as ``system.NAME``; everything else is imported from its module.
+``sshd`` (the ``AuthorizedKeysCommand``). Here are only the names other packages call
+as ``system.NAME`` (the engine, the dashboard, ``pairtui clients``); everything else is
+imported from its module.
 """
 
 from __future__ import annotations
