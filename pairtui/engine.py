@@ -82,6 +82,7 @@ class Engine:
         self.limits = limits or Limits()
         self.clients: dict[str, ClientInfo] = {}
         self.started = time.time()
+        self.pid = os.getpid()  # the serving process
         self._sessions: dict[str, GuestSession] = {}
         self._connections: set[GuestConnection] = set()  # every logged-in connection
         self._idle: dict[str, GuestConnection] = {}  # listed clients with no terminal
@@ -403,7 +404,7 @@ class Engine:
 
     def status(self) -> dict[str, object]:
         return {
-            "pid": os.getpid(),
+            "pid": self.pid,
             "listen": self.listen,
             "port": self.port,
             "fingerprint": self.fingerprint,

@@ -59,6 +59,7 @@ class EngineAPI(Protocol):
     listen: str
     port: int
     started: float  # time.time() when it started serving
+    pid: int  # the serving process
 
     @property
     def fingerprint(self) -> str:
