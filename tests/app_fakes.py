@@ -263,9 +263,10 @@ class Scenario:
     host: FakeShareHost
     registry: Registry
     attached: bool = False
+    forges: dict[str, str] = dataclasses.field(default_factory=lambda: dict(Config().forges))
 
     def services(self) -> Services:
-        return Services(self.engine, self.registry, self.host, self.attached, {})
+        return Services(self.engine, self.registry, self.host, self.attached, self.forges)
 
 
 def make_app(

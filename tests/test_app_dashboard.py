@@ -22,7 +22,13 @@ from pairtui import config
 from pairtui.app import PairtuiApp
 from pairtui.app import dialogs as dialogs_mod
 from pairtui.app.commands import DashboardCommands
-from pairtui.app.dialogs import ConfirmDialog, EditGuestDialog, PromptDialog, ShareDialog
+from pairtui.app.dialogs import (
+    AddGuestDialog,
+    ConfirmDialog,
+    EditGuestDialog,
+    PromptDialog,
+    ShareDialog,
+)
 from pairtui.app.screens import HelpScreen, MainScreen
 from pairtui.app.widgets import JoinBar, SharesTable
 from pairtui.events import AccessRefused
@@ -338,3 +344,27 @@ def test_every_dialog_with_keys_is_one_the_keymap_knows() -> None:
     screens = [d for d in dialogs if isinstance(d, type) and issubclass(d, ModalScreen)]
     assert len(screens) >= 6
     assert [s.__name__ for s in screens if s not in listed] == []
+
+
+async def test_the_add_guest_dialog_reads_keys_as_the_cli_does(tmp_path: Path) -> None:
+    """Every forge of the config is offered, and a forge user name is checked whole (a
+    name the CLI refuses is not accepted here, to fail only when Add fetches)."""
+    scenario = busy_scenario(tmp_path / "authorized_keys")
+    scenario.forges["codeberg"] = "https://codeberg.org"
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("a")
+        await until_screen(app, AddGuestDialog)
+        key = app.screen.query_one("#key", Input)
+        message = app.screen.query(".field-message").nodes[1]
+        assert isinstance(message, Static)
+        assert "github:USER / gitlab:USER / codeberg:USER" in plain(message)
+        key.value = "codeberg:carol"
+        await eventually(lambda: "fetched" in plain(message), what="the forge's hint")
+        assert plain(message) == "the keys of carol on codeberg are fetched when you add"
+        key.value = "github:alice/../x"
+        await eventually(lambda: "invalid" in plain(message), what="the error")
+        assert plain(message) == "invalid github user name 'alice/../x'"

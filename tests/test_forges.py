@@ -210,6 +210,28 @@ def test_invalid_forge_user_names_are_not_fetched(forge: Forge, user: str) -> No
     assert forge.requests == []
 
 
+def test_any_forge_of_the_config_is_a_key_source(forge: Forge, two_keys: tuple[Path, Path]) -> None:
+    """``--key FORGE:USER`` reads as the dashboard's key field does (pairtui.keys)."""
+    one, two = two_keys
+    forge.pages["/cb/carol.keys"] = (200, as_forge_serves(one))
+    forge.pages["/alice.keys"] = (200, as_forge_serves(two))
+    paths.config_file().write_text(
+        f'[forges]\ncodeberg = "{forge.url}/cb"\ngithub = "{forge.url}"\n'
+    )
+    out = pairtui_json("guest", "add", "carol", "--key", "codeberg:carol")
+    assert [k["fingerprint"] for k in out["keys"]] == [fingerprint(one)]
+    out = pairtui_json("guest", "add", "alice", "--key", "github:alice")
+    assert [k["fingerprint"] for k in out["keys"]] == [fingerprint(two)]
+    assert forge.requests == ["/cb/carol.keys", "/alice.keys"]
+
+
+def test_a_bad_source_is_refused_before_any_forge_is_asked(forge: Forge) -> None:
+    use_forge(forge.url)
+    line = fails("guest", "add", "x", "--github", "alice", "--key", "github:a/b")
+    assert line == "pairtui: invalid github user name 'a/b'"
+    assert forge.requests == []
+
+
 def test_malformed_base_url_in_the_config_is_a_clear_error() -> None:
     use_forge("github.com")
     line = fails("guest", "add", "alice", "--github", "alice")  # one line, no traceback

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pairtui import config as config_mod
@@ -18,27 +17,20 @@ from pairtui.registry import Guest, GuestKey, Mode, Registry, parse_expiry, pars
 from pairtui.shares import validate_share_name
 
 
-def _read_keys(args: argparse.Namespace) -> list[GuestKey]:
-    from pairtui.forges import fetch_keys
+def _read_keys(args: argparse.Namespace, forges: dict[str, str]) -> list[GuestKey]:
+    """Every source is read and checked before any forge is asked."""
+    from pairtui.keys import KeySource, fetch, forge_user, read_key_source
 
-    keys: list[GuestKey] = []
-    for source in args.key or []:
-        if source == "-":
-            keys += parse_public_keys(sys.stdin.read(), source="standard input")
-            continue
-        try:
-            with Path(source).expanduser().open(encoding="utf-8") as f:
-                text = f.read(1 << 20)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PairtuiError(f"cannot read key file {source}: {exc}") from None
-        keys += parse_public_keys(text, source=source)
-    cfg = config_mod.load() if (args.github or args.gitlab) else None
-    for forge in ("github", "gitlab"):
-        user = getattr(args, forge)
-        if user:
-            assert cfg is not None
-            keys += fetch_keys(forge, cfg.forges[forge], user)
-    return keys
+    sources: list[KeySource] = []
+    for given in args.key or []:
+        if given == "-":
+            keys = parse_public_keys(sys.stdin.read(), source="standard input")
+            sources.append(KeySource(tuple(keys)))
+        else:
+            sources.append(read_key_source(given, forges))
+    sources += [forge_user(forge, getattr(args, forge))
+                for forge in ("github", "gitlab") if getattr(args, forge)]  # fmt: skip
+    return [key for source in sources for key in fetch(source, forges)]
 
 
 def _check_share(name: str | None) -> str | None:
@@ -48,13 +40,15 @@ def _check_share(name: str | None) -> str | None:
 
 
 def cmd_guest_add(args: argparse.Namespace) -> int:
-    keys = _read_keys(args)
+    cfg = config_mod.load()
+    keys = _read_keys(args, cfg.forges)
     if not keys:
-        raise PairtuiError("give a key: --key PATH, --key - (standard input), --github or --gitlab")
+        raise PairtuiError("give a key: --key PATH, --key - (standard input), --key FORGE:USER, "
+                           "--github or --gitlab")  # fmt: skip
     expires = parse_expiry(args.expires) if args.expires is not None else False
     registry = Registry()
     existing = registry.guests().get(args.name)
-    mode = args.mode or (None if existing else Mode(config_mod.load().default_mode))
+    mode = args.mode or (None if existing else Mode(cfg.default_mode))
     guest = registry.add(args.name, keys, mode=mode, share=_check_share(args.share),
                          expires=expires)  # fmt: skip
     notify_engine()
@@ -133,7 +127,8 @@ def register(sub: Any, add: Adder) -> None:
     ga = add(gsub, "add", cmd_guest_add, "add a guest, or a key to an existing guest")
     ga.add_argument("name")
     ga.add_argument("--key", action="append", metavar="PATH",
-                    help="public key file, or - for standard input (repeatable)")  # fmt: skip
+                    help="public key file, - for standard input, or FORGE:USER for a forge "
+                         "of the config, e.g. github:alice (repeatable)")  # fmt: skip
     ga.add_argument("--github", metavar="USER", help="import USER's keys from GitHub")
     ga.add_argument("--gitlab", metavar="USER", help="import USER's keys from GitLab")
     ga.add_argument("--mode", type=mode_arg, help="view (read-only, default) or pair")

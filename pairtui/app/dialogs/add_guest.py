@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -22,11 +21,8 @@ from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
 if TYPE_CHECKING:
+    from pairtui.keys import KeySource
     from pairtui.registry import Guest, GuestKey
-
-FORGES = ("github", "gitlab")
-KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-")
-MAX_KEY_FILE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -38,43 +34,6 @@ class GuestDraft:
     mode: str
     expires: datetime | bool | None  # False: left empty (an existing guest keeps its expiry)
     share: str | None
-
-
-@dataclass(frozen=True)
-class KeySource:
-    """What the key field holds: parsed keys, or a forge user to fetch them from."""
-
-    keys: list[GuestKey]
-    forge: str | None = None
-    user: str | None = None
-
-
-def read_key_source(text: str) -> KeySource:
-    """A pasted key, ``github:USER`` / ``gitlab:USER``, or the path of a ``.pub`` file."""
-    from pairtui.forges import USER_RE
-    from pairtui.registry import parse_public_keys
-
-    text = text.strip()
-    if not text:
-        raise PairtuiError("paste a public key, give the path of a .pub file, or github:USER")
-    forge, sep, user = text.partition(":")
-    if sep and forge.lower() in FORGES and " " not in text:
-        if not USER_RE.match(user):
-            raise PairtuiError(f"{user!r} is not a valid {forge.lower()} user name")
-        return KeySource([], forge.lower(), user)
-    if text.startswith(KEY_PREFIXES) or "PRIVATE KEY" in text:
-        return KeySource(parse_public_keys(text, source="the pasted key"))
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise PairtuiError(
-            f"no file {text!r}: paste a public key, give the path of a .pub file, or github:USER"
-        )
-    try:
-        with path.open(encoding="utf-8") as f:
-            content = f.read(MAX_KEY_FILE)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PairtuiError(f"cannot read {text}: {exc}") from None
-    return KeySource(parse_public_keys(content, source=text))
 
 
 class AddGuestDialog(ModalScreen[GuestDraft | None]):
@@ -110,7 +69,12 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
         self.owners = {k.blob: g.name for g in guests.values() for k in g.keys}
         self.shares = shares
         self.default_mode = default_mode
-        self.forges = forges or {}
+        self.forges = forges or {}  # name -> base URL: every forge of the config
+
+    def read_key(self, text: str) -> KeySource:
+        from pairtui.keys import read_key_source  # the core loads after the first paint
+
+        return read_key_source(text, self.forges)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-wide"):
@@ -123,11 +87,11 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
             yield Field(
                 "Public key",
                 Input(
-                    placeholder="ssh-ed25519 AAAA… · ~/alice.pub · github:alice",
+                    placeholder=self._key_placeholder(),
                     id="key",
                     validators=[CoreCheck(self.check_key)],
                 ),
-                hint="Paste the key, give the path of a .pub file, or github:USER / gitlab:USER.",
+                hint=self._key_hint(),
             )
             with Horizontal(classes="field-row"):
                 with Vertical(classes="field"):
@@ -160,6 +124,14 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Add guest", id="add", variant="primary")
 
+    def _key_placeholder(self) -> str:
+        forge = next(iter(self.forges), None)
+        return "ssh-ed25519 AAAA… · ~/alice.pub" + (f" · {forge}:alice" if forge else "")
+
+    def _key_hint(self) -> str:
+        users = " / ".join(f"{forge}:USER" for forge in self.forges)
+        return "Paste the key, give the path of a .pub file" + (f", or {users}." if users else ".")
+
     # --- checks (the core's own rules) ---------------------------------------------
 
     def check_name(self, value: str) -> str | None:
@@ -171,7 +143,7 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
         return None
 
     def check_key(self, value: str) -> str | None:
-        source = read_key_source(value)
+        source = self.read_key(value)
         if source.forge:
             return f"the keys of {source.user} on {source.forge} are fetched when you add"
         for key in source.keys:
@@ -227,18 +199,17 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
 
     @work(exclusive=True, group="add-guest")
     async def finish(self) -> None:
+        from pairtui.keys import fetch
         from pairtui.registry import parse_expiry
 
-        source = read_key_source(self.query_one("#key", Input).value)
-        keys = source.keys
+        source = self.read_key(self.query_one("#key", Input).value)
+        keys = list(source.keys)
         status = self.query_one("#add-guest-status", Static)
         if source.forge and source.user:
-            from pairtui.forges import fetch_keys
-
-            base = self.forges.get(source.forge, f"https://{source.forge}.com")
+            base = self.forges[source.forge]
             status.update(Content(f"Fetching the keys of {source.user} from {base}…"))
             try:
-                keys = await asyncio.to_thread(fetch_keys, source.forge, base, source.user)
+                keys = await asyncio.to_thread(fetch, source, self.forges)
             except PairtuiError as exc:  # it may quote what the forge sent
                 status.update(Content(printable(str(exc), multiline=True)))
                 status.add_class("-error")
