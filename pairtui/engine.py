@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from pairtui import paths, ssh_fastpath, system
+from pairtui import paths, ssh_fastpath
 from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -72,6 +72,7 @@ class Engine:
         control_path: Path | None = None,
         limits: Limits | None = None,
         log: Callable[[str], None] | None = None,
+        keys_changed: Callable[[], list[str]] | None = None,
     ) -> None:
         self.listen = listen
         self.port = port
@@ -89,6 +90,9 @@ class Engine:
         self._gate = StartupGate(self.limits.max_startups)
         self._refusals = RefusalCounter()
         self._log = log or (lambda line: self.audit.record("error", reason=line))
+        # Run in a worker thread after the registry changed or an invitation ran out
+        # (front ends pass the system guests' sync); returns what the host should hear.
+        self._keys_changed = keys_changed
         self._ids = itertools.count(1)
         self._index = KeyIndex.load(self.registry_path)
         self._share_cache: tuple[Stamp, list[Share]] = ((-1, -1, -1), [])
@@ -384,8 +388,8 @@ class Engine:
     async def _watch_loop(self) -> None:
         """Cheap stat-based watch so hand edits and expiries take effect within a second.
 
-        System guests (under the machine's sshd) follow the same changes: their keys file
-        is re-synced when the registry changes or an invitation runs out.
+        System guests (under the machine's sshd) follow the same changes: ``keys_changed``
+        (their sync) runs when the registry changes or an invitation runs out.
         """
         seen = self._index
         next_expiry = _next_expiry(seen)
@@ -398,7 +402,9 @@ class Engine:
                 if self._index is not seen or expired:
                     seen = self._index
                     next_expiry = _next_expiry(seen)
-                    await asyncio.to_thread(system.sync_if_set_up)
+                    if self._keys_changed is not None:
+                        for problem in await asyncio.to_thread(self._keys_changed):
+                            self.audit.record("error", reason=f"system guests: {problem}")
             except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
                 self.audit.record("error", reason=f"reconcile: {exc}")
 

@@ -354,6 +354,7 @@ def load_services(
     tmux_socket: str | None = None,
 ) -> Services:
     """Attach to a running ``pairtui serve`` if one answers, else build an in-process engine."""
+    from pairtui import system
     from pairtui.registry import Registry
     from pairtui.shares import ShareStore
     from pairtui.tmux import resolve_socket
@@ -366,6 +367,11 @@ def load_services(
     else:
         from pairtui.engine import Engine
 
-        engine = Engine(listen or cfg.listen, cfg.port if port is None else port, limits=cfg.limits)
+        engine = Engine(
+            listen or cfg.listen,
+            cfg.port if port is None else port,
+            limits=cfg.limits,
+            keys_changed=system.sync_problems,
+        )
         attached = False
     return Services(engine, Registry(), shares, attached, dict(cfg.forges))

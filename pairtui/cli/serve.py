@@ -21,6 +21,7 @@ from pairtui.ssh import ssh_strings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pairtui import system
     from pairtui.engine import Engine
     from pairtui.tmux import tmux_binary
 
@@ -30,7 +31,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = cfg.port if args.port is None else args.port
 
     async def run() -> None:
-        engine = Engine(listen, port, limits=cfg.limits, log=_log)
+        engine = Engine(
+            listen, port, limits=cfg.limits, log=_log, keys_changed=system.sync_problems
+        )
         await engine.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

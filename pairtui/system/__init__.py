@@ -29,7 +29,8 @@ One module per concern, each importing only those before it: ``state`` (the reco
 ``sudo`` (acting as root for the host), ``keys_file``, ``acl`` (the xattr), ``procfs``,
 ``clients`` (list, kick), ``sync``, ``provision`` (setup, status, teardown) and
 ``sshd`` (the ``AuthorizedKeysCommand``). Here are only the names other packages call
-as ``system.NAME`` (the engine, the dashboard, ``pairtui clients``); everything else is
+as ``system.NAME`` (the front ends that start an engine, the dashboard, ``pairtui
+clients``); everything else is
 imported from its module.
 """
 
@@ -37,6 +38,6 @@ from __future__ import annotations
 
 from pairtui.system.clients import kick, list_clients
 from pairtui.system.state import state_file
-from pairtui.system.sync import sync_if_set_up
+from pairtui.system.sync import sync_problems
 
-__all__ = ["kick", "list_clients", "state_file", "sync_if_set_up"]
+__all__ = ["kick", "list_clients", "state_file", "sync_problems"]

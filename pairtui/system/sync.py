@@ -180,3 +180,11 @@ def sync_if_set_up() -> SyncReport | None:
         return sync(state)
     except (PairtuiError, OSError) as exc:
         return SyncReport(error=str(exc))
+
+
+def sync_problems() -> list[str]:
+    """:func:`sync_if_set_up` for a server: what the host should hear ([] when fine or
+    not set up). The engine calls it, in a worker thread, after the registry changed or
+    an invitation ran out, and writes each problem to the audit log."""
+    report = sync_if_set_up()
+    return report.problems() if report is not None else []
