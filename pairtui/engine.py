@@ -35,6 +35,7 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    EventBus,
 )
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
 from pairtui.guest_ssh import ENCRYPTION_ALGS, GuestConnection, GuestSession
@@ -96,7 +97,7 @@ class Engine:
         self._ids = itertools.count(1)
         self._index = KeyIndex.load(self.registry_path)
         self._share_cache: tuple[Stamp, list[Share]] = ((-1, -1, -1), [])
-        self._subscribers: list[Callable[[Event], None]] = []
+        self._bus = EventBus()
         self._server: asyncssh.SSHAcceptor | None = None
         self._control: ControlServer | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -180,12 +181,10 @@ class Engine:
     # --- events ----------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
+        return self._bus.subscribe(callback)
 
     def emit(self, event: Event) -> None:
-        for callback in list(self._subscribers):
-            callback(event)
+        self._bus.emit(event)
 
     # --- lookups for connections --------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -154,3 +155,23 @@ class TunnelChanged:
 
 
 Event = ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged
+
+
+class EventBus:
+    """Who gets the engine's events: the one subscribe/emit that the in-process engine
+    and a dashboard's connection to a running server (control.client) both use."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Add ``callback``; returns what removes it again."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    def emit(self, event: Event) -> None:
+        for callback in list(self._subscribers):  # a callback may unsubscribe itself
+            callback(event)

@@ -589,7 +589,7 @@ class Tmux:
         """``server-access -w``: let Unix ``user`` attach and type (added if missing).
 
         It frees *every* client of that user, read-only ones included: call it only
-        while the user has no client tmux still serves (see ``system._grant_access``).
+        while the user has no client tmux still serves (see ``system.sync._grant_access``).
         """
         self.run("server-access", "-w", user)
 

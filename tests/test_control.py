@@ -156,12 +156,12 @@ async def test_subscribe_streams_joins_changes_and_leaves_to_a_remote_engine(
 
 
 async def test_a_subscriber_that_hangs_up_is_forgotten(engine: Engine) -> None:
-    baseline = len(engine._subscribers)
+    baseline = len(engine._bus)
     remote = control.RemoteEngine()
     await remote.start()
-    await eventually(lambda: len(engine._subscribers) == baseline + 1, what="subscribed")
+    await eventually(lambda: len(engine._bus) == baseline + 1, what="subscribed")
     await remote.stop()
-    await eventually(lambda: len(engine._subscribers) == baseline, what="unsubscribed")
+    await eventually(lambda: len(engine._bus) == baseline, what="unsubscribed")
     assert await control.request_async("ping") is not None  # the server is fine
 
 

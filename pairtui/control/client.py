@@ -32,6 +32,7 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    EventBus,
     TunnelChanged,
     TunnelInfo,
 )
@@ -140,7 +141,7 @@ class RemoteEngine:
         self.started = time.time()
         self._fingerprint = ""
         self.tunnels = RemoteTunnels(self.path)
-        self._subscribers: list[Callable[[Event], None]] = []
+        self._bus = EventBus()
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._closed: asyncio.Future[str] | None = None
@@ -226,12 +227,10 @@ class RemoteEngine:
             self._emit(event)
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
+        return self._bus.subscribe(callback)
 
     def _emit(self, event: Event) -> None:
-        for callback in list(self._subscribers):
-            callback(event)
+        self._bus.emit(event)
 
     async def kick(self, target: str) -> list[ClientInfo]:
         reply = await _ask(self.path, "kick", target=target)
