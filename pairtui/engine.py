@@ -5,6 +5,11 @@ or not), every guest terminal, the event bus, the registry and share watch that 
 connected guests in line with the files, and the start-up of tunnels, the control
 socket and the tmux notifier. What a guest's connection and terminal do lives in
 :mod:`pairtui.guest_ssh`.
+
+Over 400 lines: it is where connections, the registry, the shares and the front ends
+meet, and what could leave has left (the reconcile decision to :mod:`pairtui.reconcile`,
+the SSH side to :mod:`pairtui.guest_ssh`, the bus to :mod:`pairtui.events`, the limits
+to :mod:`pairtui.limits`); what stays is the bookkeeping that ties them together.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ that the guests' keys would then drive. Three guards keep guests confined (see
 is in no mode (or through copy mode's own table); a chooser (choose-tree,
 choose-client, choose-buffer, customize-mode) opened in a pane guests can see is closed
 before tmux draws it; and a guest client that lands outside its share is put back.
+
+Over 400 lines: it is the one place for tmux commands (nothing else builds a tmux command
+line or format), and the share sessions, the guards and the client calls are written
+against each other's formats and hooks.
 """
 
 from __future__ import annotations
