@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +35,11 @@ from pairtui.app.dialogs import (
 from pairtui.app.screens import HelpScreen, MainScreen
 from pairtui.app.widgets import JoinBar, SharesTable
 from pairtui.events import AccessRefused
-from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry, authorized_line, parse_public_keys
 from pairtui.shares import ShareStore
+from pairtui.system import state_file
+from pairtui.system.keys_file import forced_command, key_line
+from pairtui.system.state import SystemState
 from pairtui.tunnels import Tunnel, TunnelStore
 
 pytestmark = pytest.mark.e2e
@@ -368,3 +374,51 @@ async def test_the_add_guest_dialog_reads_keys_as_the_cli_does(tmp_path: Path) -
         key.value = "github:alice/../x"
         await eventually(lambda: "invalid" in plain(message), what="the error")
         assert plain(message) == "invalid github user name 'alice/../x'"
+
+
+def set_up_system_guests(user: str = "guest") -> None:
+    """The record ``pairtui system setup`` leaves (no Unix user is made: only the copy
+    reads it here, and nothing is shared, so no tmux client list is asked for)."""
+    record = SystemState(user, 1234, 1234, f"/home/{user}", True, True, True, os.getuid())
+    state_file().write_text(json.dumps(dataclasses.asdict(record)))
+
+
+async def copied_key_lines(app: PairtuiApp, pilot: Pilot[None]) -> list[str]:
+    """Copy the selected guest's key line on the Guests tab; the clipboard's lines."""
+    await started(app)
+    await pilot.press("2")
+    await eventually(lambda: app.main.guests_table.selected is not None, what="a guest")
+    await pilot.press("c")
+    await eventually(lambda: app.clipboard, what="the clipboard")
+    return app.clipboard.splitlines()
+
+
+async def test_copy_key_line_copies_the_pairtui_join_line_without_system_guests(
+    tmp_path: Path,
+) -> None:
+    scenario = busy_scenario(tmp_path / "authorized_keys")
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        lines = await copied_key_lines(app, pilot)
+    alice = scenario.registry.get("alice")
+    assert lines == [authorized_line(alice, alice.keys[0])]
+
+
+async def test_copy_key_line_copies_the_system_guests_line_when_they_are_set_up(
+    tmp_path: Path,
+) -> None:
+    """sshd runs the literal tmux attach for a system guest, not ``pairtui join`` (the
+    guest user cannot read the registry): that line comes first, each one labelled."""
+    set_up_system_guests("visitor")
+    scenario = busy_scenario(tmp_path / "authorized_keys")
+    app = make_app(scenario)
+    async with app.run_test(size=SIZE) as pilot:
+        lines = await copied_key_lines(app, pilot)
+    alice = scenario.registry.get("alice")
+    (key,) = alice.keys
+    system_line = key_line(alice, key, forced_command(alice, scenario.host.shares))
+    assert lines[1] == system_line
+    assert lines[3] == authorized_line(alice, key)
+    assert lines[0].startswith("# ") and "visitor" in lines[0]
+    assert lines[2].startswith("# ") and "pairtui join" in lines[2]
+    assert [ln for ln in lines if not ln.startswith("#")] == [system_line, lines[3]]

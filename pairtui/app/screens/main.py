@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from pairtui.app.widgets import (
     StatusBar,
 )
 from pairtui.app.widgets.clients import client_detail
-from pairtui.app.widgets.guests import guest_detail
+from pairtui.app.widgets.guests import authorized_keys_lines, guest_detail
 from pairtui.app.widgets.shares import share_detail, share_rows
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -658,13 +659,19 @@ class MainScreen(Screen[None]):
         self.notify(f"{guest.name} removed", title="Guest removed")
         self.reload_guests()
 
-    def action_guest_copy(self) -> None:
-        from pairtui.registry import authorized_line
-
+    @work(group="actions")
+    async def action_guest_copy(self) -> None:
         row = self.guests_table.selected
-        if row is not None:
-            lines = [authorized_line(row.guest, k) for k in row.guest.keys]
-            self.copy("\n".join(lines), f"authorized_keys line of {row.guest.name}")
+        if row is None:
+            return
+        guest = row.guest
+        try:
+            text, system = await asyncio.to_thread(authorized_keys_lines, guest, self.host.shares)
+        except PairtuiError as exc:  # e.g. no tmux to name in a system guest's line
+            self._fail(exc, "Not copied")
+            return
+        what = "system guest's and pairtui join " if system else ""
+        self.copy(text, f"{what}authorized_keys line of {guest.name}")
 
     @work(group="actions")
     async def action_tunnel_toggle(self) -> None:

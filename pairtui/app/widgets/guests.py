@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.registry import Guest
+    from pairtui.shares import Share
 
 
 @dataclass(frozen=True)
@@ -117,3 +119,38 @@ def guest_detail(row: GuestRow, now: float) -> Content:
             )
         )
     return Content("\n").join(parts)
+
+
+def authorized_keys_lines(guest: Guest, shares: Sequence[Share]) -> tuple[str, bool]:
+    """What to paste into an authorized_keys file for the guest's keys, and whether
+    system guests are set up.
+
+    With system guests, sshd runs each key's literal tmux attach (the guest user cannot
+    read the registry to run ``pairtui join``): those lines come first, then the
+    registry's ``pairtui join`` lines for a sshd of the host's own, each set under a
+    ``#`` label (a comment to sshd). Blocks: a stat, the tmux binary's path.
+    """
+    from pairtui import system
+    from pairtui.registry import authorized_line
+
+    join = [authorized_line(guest, key) for key in guest.keys]
+    if not system.state_file().exists():
+        return "\n".join(join), False
+    from pairtui.errors import PairtuiError
+    from pairtui.system.keys_file import forced_command, key_line
+    from pairtui.system.state import load_state
+
+    try:
+        state = load_state()
+    except PairtuiError:
+        state = None
+    user = f"{state.user}'s" if state else "the system guest's"
+    command = forced_command(guest, list(shares))
+    return "\n".join(
+        [
+            f"# {user} ~/.ssh/authorized_keys (pairtui system setup): the tmux attach",
+            *(key_line(guest, key, command) for key in guest.keys),
+            "# a sshd of your own, reading pairtui's registry: pairtui join",
+            *join,
+        ]
+    ), True
