@@ -453,9 +453,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         self._share = share
         self.info.share = share.name
-        tmux = share.tmux()
-        pair = guest.mode is Mode.PAIR
-        argv = tmux.attach_argv(share.sessions.for_mode(pair), readonly=not pair)
+        argv = share.attach_argv(guest.mode)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", "/"),

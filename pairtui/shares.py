@@ -10,7 +10,7 @@ import contextlib
 import getpass
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from pathlib import Path
 from pairtui import paths
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, locked, read_text
-from pairtui.registry import Guest, Registry
+from pairtui.registry import Guest, Mode, Registry
 from pairtui.tmux import ShareSessions, Tmux, share_sessions
 
 SHARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -39,6 +39,12 @@ class Share:
 
     def tmux(self) -> Tmux:
         return Tmux(Path(self.socket))
+
+    def attach_argv(self, mode: Mode) -> list[str]:
+        """The ``tmux attach`` a guest in ``mode`` runs: the embedded server's, the
+        ``pairtui join`` forced command's and the system guests' alike."""
+        pair = mode is Mode.PAIR
+        return self.tmux().attach_argv(self.sessions.for_mode(pair), readonly=not pair)
 
     def same_as(self, other: Share) -> bool:
         """The same share, whatever it is called now (a rename keeps everything else)."""
@@ -85,8 +91,7 @@ class ShareStore:
         raise PairtuiError(f"no share named {name!r} (see `pairtui share list`)")
 
     def default(self) -> Share | None:
-        shares = self.load()
-        return shares[-1] if shares else None
+        return default_share(self.load())
 
     @contextlib.contextmanager
     def _edit(self) -> Iterator[list[Share]]:
@@ -197,9 +202,15 @@ def resolve_share(guest: Guest, requested: str, shares: list[Share]) -> Share | 
         return by_name[requested]
     if guest.share:
         return by_name.get(guest.share) or "the share you were invited to is not running right now"
-    if not shares:
-        return "nothing is shared right now; ask the host to run `pairtui share`"
-    return shares[-1]
+    return default_share(shares) or (
+        "nothing is shared right now; ask the host to run `pairtui share`"
+    )
+
+
+def default_share(shares: Sequence[Share]) -> Share | None:
+    """The share a guest joins without naming one: the most recent (the one place that
+    says so; the CLI, the dashboard and the server all ask here)."""
+    return shares[-1] if shares else None
 
 
 def suggested_name(name: str) -> str:

@@ -16,6 +16,7 @@ from pairtui.app.backend import HostState, Services
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event, TunnelInfo
+from pairtui.host import Host
 from pairtui.registry import Mode, Registry, parse_public_keys
 from pairtui.shares import Share
 from pairtui.tmux import HostWindow
@@ -266,7 +267,8 @@ class Scenario:
     forges: dict[str, str] = dataclasses.field(default_factory=lambda: dict(Config().forges))
 
     def services(self) -> Services:
-        return Services(self.engine, self.registry, self.host, self.attached, self.forges)
+        host = Host(registry=self.registry)
+        return Services(self.engine, host, self.host, self.attached, self.forges)
 
 
 def make_app(

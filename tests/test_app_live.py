@@ -25,8 +25,8 @@ from pairtui.app.dialogs import AddGuestDialog, ConfirmDialog
 from pairtui.app.widgets import Field
 from pairtui.control import RemoteEngine
 from pairtui.engine import Engine
+from pairtui.host import Host
 from pairtui.registry import Mode, Registry
-from pairtui.shares import ShareStore
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,8 @@ def dashboard(
     socket = tmux_socket or Path("/nonexistent/tmux")
 
     def load() -> Services:
-        return Services(Engine("127.0.0.1", 0), Registry(), TmuxShareHost(ShareStore(), socket))
+        host = Host()
+        return Services(Engine("127.0.0.1", 0), host, TmuxShareHost(host, socket))
 
     return PairtuiApp(
         load,
@@ -225,8 +226,8 @@ async def test_a_port_in_use_is_shown_in_the_ui_and_guests_still_load(
     await blocker.start()
     try:
         app = PairtuiApp(
-            lambda: Services(Engine("127.0.0.1", blocker.port), Registry(), TmuxShareHost(
-                ShareStore(), tmux_host.socket)),
+            lambda: Services(Engine("127.0.0.1", blocker.port), Host(), TmuxShareHost(
+                Host(), tmux_host.socket)),
             config=config.Config(cursor_blink=False),
         )  # fmt: skip
         Registry().add("dora", [])

@@ -271,3 +271,57 @@ def test_a_module_over_400_lines_says_why_in_its_docstring() -> None:
         if name not in NOT_YET_EXPLAINED and not says_why_long(PACKAGE / name)
     }
     assert unexplained == {}, f"split them, or start a docstring sentence with {WHY_LONG!r}"
+
+
+# --- front ends act through the host layer ----------------------------------------------
+
+# The files of the host's guests, shares and tunnels: front ends reach them only through
+# pairtui.host (every host action once), never by opening a store themselves.
+PERSISTENCE = {"Registry", "ShareStore", "TunnelStore", "KeyIndex"}
+FRONT_ENDS = ("cli", "app")
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """Line numbers of the statements under ``if TYPE_CHECKING:``."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                for sub in ast.walk(child):
+                    if hasattr(sub, "lineno"):
+                        lines.add(sub.lineno)
+    return lines
+
+
+def persistence_uses(source: str) -> list[str]:
+    """Where ``source`` imports or names a persistence class outside type hints."""
+    tree = ast.parse(source)
+    hints = _type_checking_only(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.lineno not in hints:
+            found += [f"line {node.lineno}: imports {a.name}" for a in node.names
+                      if a.name in PERSISTENCE]  # fmt: skip
+        elif isinstance(node, ast.Attribute) and node.attr in PERSISTENCE:
+            found.append(f"line {node.lineno}: uses .{node.attr}")
+    return found
+
+
+def test_the_persistence_check_sees_imports_and_attributes_but_not_type_hints() -> None:
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pairtui.registry import Registry\n"
+        "def f():\n    from pairtui.shares import ShareStore\n"
+        "def g():\n    import pairtui.tunnels\n    return pairtui.tunnels.TunnelStore()\n"
+    )
+    assert persistence_uses(source) == ["line 5: imports ShareStore", "line 8: uses .TunnelStore"]
+
+
+def test_front_ends_reach_the_hosts_files_only_through_the_host_layer() -> None:
+    offenders = {
+        str(path.relative_to(PACKAGE)): uses
+        for front in FRONT_ENDS
+        for path in sorted((PACKAGE / front).rglob("*.py"))
+        if (uses := persistence_uses(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}, "use pairtui.host.Host instead"

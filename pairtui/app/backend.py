@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from pairtui.engine_api import EngineAPI
-    from pairtui.registry import Guest, GuestKey, Registry
-    from pairtui.shares import Share, ShareStore
+    from pairtui.host import Host
+    from pairtui.registry import Guest, GuestKey
+    from pairtui.shares import Share
     from pairtui.tmux import HostWindow
     from pairtui.tunnels import Tunnel
 
@@ -103,7 +104,9 @@ class HostState:
     @property
     def default(self) -> Share | None:
         """The share a plain ``ssh guest@host`` joins: the most recent one."""
-        return self.shares[-1] if self.shares else None
+        from pairtui.shares import default_share
+
+        return default_share(self.shares)
 
 
 class ShareHost(Protocol):
@@ -138,19 +141,20 @@ class FileWatch:
 
 
 class TmuxShareHost:
-    """:class:`ShareHost` over ``shares.json`` and the host's real tmux server."""
+    """:class:`ShareHost` over the host's shares (:class:`~pairtui.host.Host`) and its
+    real tmux server."""
 
-    def __init__(self, store: ShareStore, socket: Path) -> None:
-        self.store = store
+    def __init__(self, host: Host, socket: Path) -> None:
+        self.host = host
         self.socket = socket
-        self._watch = FileWatch(store.path)
+        self._watch = FileWatch(host.shares.path)
 
     def state(self) -> HostState:
         from pairtui.tmux import Tmux
 
         self._watch.changed()  # what we read now is the latest
         try:
-            shares = tuple(self.store.load())
+            shares = tuple(self.host.share_list())
         except PairtuiError as exc:
             return HostState(error=str(exc))
         try:
@@ -158,7 +162,7 @@ class TmuxShareHost:
             error = None
         except PairtuiError as exc:
             windows, error = (), str(exc)
-        live = frozenset(s.name for s in shares if self.store.live(s))
+        live = frozenset(s.name for s in shares if self.host.share_live(s))
         return HostState(shares, windows, live, error)
 
     def changed(self) -> bool:
@@ -170,17 +174,15 @@ class TmuxShareHost:
 
         tmux = Tmux(self.socket)
         if pane:
-            return self.store.create(tmux, pane=pane, name=name)
-        return self.store.create(tmux, session=session, name=name)
+            return self.host.share(tmux, pane=pane, name=name)
+        return self.host.share(tmux, session=session, name=name)
 
     def unshare(self, name: str) -> Share:
-        return self.store.remove(name)
+        return self.host.unshare(name)
 
     def rename(self, old: str, new: str) -> Share:
         """Renamed in place: its guests stay connected and see the new name."""
-        from pairtui.registry import Registry
-
-        return self.store.rename(old, new, Registry())
+        return self.host.rename_share(old, new)
 
     def set_buffer(self, text: str) -> bool:
         """Also copy into the tmux paste buffer when the dashboard runs inside tmux."""
@@ -207,7 +209,7 @@ class Services:
     """
 
     engine: EngineAPI
-    registry: Registry
+    host: Host
     shares: ShareHost
     attached: bool = False  # the engine is a separate `pairtui serve`
     forges: dict[str, str] = field(default_factory=dict)
@@ -215,12 +217,12 @@ class Services:
 
     def __post_init__(self) -> None:
         if self.registry_watch is None:
-            self.registry_watch = FileWatch(self.registry.path)
+            self.registry_watch = FileWatch(self.host.registry.path)
 
     async def guests(self) -> dict[str, Guest]:
         assert self.registry_watch is not None
         self.registry_watch.changed()  # what we read now is the latest
-        return await asyncio.to_thread(self.registry.guests)
+        return await asyncio.to_thread(self.host.guests)
 
     def guests_changed(self) -> bool:
         assert self.registry_watch is not None
@@ -262,7 +264,7 @@ class Services:
         """
         from pairtui.registry import Mode
 
-        await asyncio.to_thread(self.registry.update, name, mode=Mode(mode))
+        await asyncio.to_thread(self.host.update_guest, name, mode=Mode(mode))
         if any(c.guest == name for c in self.engine.clients.values()):
             await self.engine.set_mode(name, Mode(mode))
 
@@ -277,7 +279,7 @@ class Services:
         from pairtui.registry import Mode
 
         guest = await asyncio.to_thread(
-            self.registry.add, name, keys, mode=Mode(mode), share=share, expires=expires
+            self.host.add_guest, name, keys, mode=Mode(mode), share=share, expires=expires
         )
         await self.engine.reconcile()
         return guest
@@ -288,13 +290,13 @@ class Services:
         from pairtui.registry import Mode
 
         guest = await asyncio.to_thread(
-            self.registry.update, name, mode=Mode(mode), share=share, expires=expires
+            self.host.update_guest, name, mode=Mode(mode), share=share, expires=expires
         )
         await self.engine.reconcile()
         return guest
 
     async def remove_guest(self, name: str) -> Guest:
-        guest = await asyncio.to_thread(self.registry.remove, name)
+        guest = await asyncio.to_thread(self.host.remove_guest, name)
         await self.engine.reconcile()
         return guest
 
@@ -314,10 +316,8 @@ class Services:
         return share
 
     def tunnels(self) -> list[Tunnel]:
-        from pairtui.tunnels import TunnelStore
-
         try:
-            return TunnelStore().load()
+            return self.host.tunnels()
         except PairtuiError:
             return []
 
@@ -332,10 +332,10 @@ class Services:
 
     def relay_strings(self, share: str | None) -> list[tuple[str, str]]:
         """``(command, tunnel name)`` for guests who come in through a relay."""
-        from pairtui.tunnels import TunnelStore, guest_strings
+        from pairtui.tunnels import guest_strings
 
         try:
-            tunnels = TunnelStore().load()
+            tunnels = self.host.tunnels()
         except PairtuiError:
             return []
         return [(s.command, t.name) for t in tunnels for s in guest_strings(t, share)]
@@ -355,12 +355,12 @@ def load_services(
 ) -> Services:
     """Attach to a running ``pairtui serve`` if one answers, else build an in-process engine."""
     from pairtui import system
-    from pairtui.registry import Registry
-    from pairtui.shares import ShareStore
+    from pairtui.host import Host
     from pairtui.tmux import resolve_socket
 
     socket = resolve_socket(tmux_socket or cfg.tmux_socket)
-    shares = TmuxShareHost(ShareStore(), socket)
+    host = Host()
+    shares = TmuxShareHost(host, socket)
     if control.ping(paths.control_socket()):
         engine: EngineAPI = control.RemoteEngine()
         attached = True
@@ -374,4 +374,4 @@ def load_services(
             keys_changed=system.sync_problems,
         )
         attached = False
-    return Services(engine, Registry(), shares, attached, dict(cfg.forges))
+    return Services(engine, host, shares, attached, dict(cfg.forges))

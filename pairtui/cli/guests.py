@@ -12,8 +12,9 @@ from pairtui import config as config_mod
 from pairtui import control
 from pairtui.cli.common import Adder, mode_arg, notify_engine, print_json
 from pairtui.errors import PairtuiError
+from pairtui.host import Host
 from pairtui.printable import printable
-from pairtui.registry import Guest, GuestKey, Mode, Registry, parse_expiry, parse_public_keys
+from pairtui.registry import Guest, GuestKey, Mode, parse_expiry, parse_public_keys
 from pairtui.shares import validate_share_name
 
 
@@ -46,12 +47,11 @@ def cmd_guest_add(args: argparse.Namespace) -> int:
         raise PairtuiError("give a key: --key PATH, --key - (standard input), --key FORGE:USER, "
                            "--github or --gitlab")  # fmt: skip
     expires = parse_expiry(args.expires) if args.expires is not None else False
-    registry = Registry()
-    existing = registry.guests().get(args.name)
+    host = Host(notify_engine)
+    existing = host.guests().get(args.name)
     mode = args.mode or (None if existing else Mode(cfg.default_mode))
-    guest = registry.add(args.name, keys, mode=mode, share=_check_share(args.share),
-                         expires=expires)  # fmt: skip
-    notify_engine()
+    guest = host.add_guest(args.name, keys, mode=mode, share=_check_share(args.share),
+                           expires=expires)  # fmt: skip
     if args.json:
         print_json(guest.to_json())
     else:
@@ -75,7 +75,7 @@ def _describe(guest: Guest) -> str:
 
 
 def cmd_guest_list(args: argparse.Namespace) -> int:
-    guests = list(Registry().guests().values())
+    guests = list(Host().guests().values())
     if args.json:
         print_json([g.to_json() for g in guests])
     elif not guests:
@@ -86,10 +86,9 @@ def cmd_guest_list(args: argparse.Namespace) -> int:
 
 
 def cmd_guest_remove(args: argparse.Namespace) -> int:
-    registry = Registry()
-    before = registry.guests().get(args.name)
-    guest = registry.remove(args.name, fingerprint=args.key)
-    notify_engine()
+    host = Host(notify_engine)
+    before = host.guests().get(args.name)
+    guest = host.remove_guest(args.name, fingerprint=args.key)
     if args.json:
         print_json(guest.to_json())
     else:
@@ -106,10 +105,9 @@ def cmd_guest_set(args: argparse.Namespace) -> int:
     expires: datetime | bool | None = False
     if args.expires is not None:
         expires = parse_expiry(args.expires)
-    guest = Registry().update(
+    guest = Host(notify_engine).update_guest(
         args.name, mode=args.mode, share=_check_share(args.share), expires=expires
     )
-    notify_engine()
     if args.mode is not None:
         # An explicit mode also overrides a live `pairtui mode` switch of its clients.
         with contextlib.suppress(PairtuiError):

@@ -15,8 +15,8 @@ from pairtui import __version__, control, paths
 from pairtui import config as config_mod
 from pairtui.cli.common import Adder
 from pairtui.errors import PairtuiError
-from pairtui.registry import Mode, Registry
-from pairtui.shares import ShareStore, resolve_share
+from pairtui.host import Host
+from pairtui.shares import resolve_share
 from pairtui.ssh import ssh_strings
 
 
@@ -61,15 +61,15 @@ def _log(line: str) -> None:
 
 def cmd_join(args: argparse.Namespace) -> int:
     """The forced command a system sshd runs for a guest: exec the right tmux attach."""
-    guest = Registry().get(args.guest)
+    host = Host()
+    guest = host.guest(args.guest)
     if guest.expired():
         raise PairtuiError("your invitation has expired")
     requested = os.environ.get("SSH_ORIGINAL_COMMAND", "").strip()
-    share = resolve_share(guest, requested, ShareStore().load())
+    share = resolve_share(guest, requested, host.share_list())
     if isinstance(share, str):
         raise PairtuiError(share)
-    pair = guest.mode is Mode.PAIR
-    argv = share.tmux().attach_argv(share.sessions.for_mode(pair), readonly=not pair)
+    argv = share.attach_argv(guest.mode)
     os.environ.pop("TMUX", None)
     os.execv(argv[0], argv)
 

@@ -9,45 +9,43 @@ from pairtui import paths
 from pairtui.cli.common import Adder, notify_engine, print_json, server_address, tmux_from_args
 from pairtui.cli.serve import ensure_server
 from pairtui.errors import PairtuiError
-from pairtui.shares import Share, ShareStore
+from pairtui.host import Host
+from pairtui.shares import Share, default_share
 from pairtui.ssh import ssh_strings
 from pairtui.tmux import Tmux
 
 
-def _share_json(share: Share, store: ShareStore, default: Share | None) -> dict[str, Any]:
+def _share_json(share: Share, host: Host, default: Share | None) -> dict[str, Any]:
     listen, port, fp = server_address()
     is_default = default is not None and default.name == share.name
     strings = ssh_strings(listen, port, None if is_default else share.name)
     return {
         **share.to_json(),
         "default": is_default,
-        "live": store.live(share),
+        "live": host.share_live(share),
         "ssh": [s.command for s in strings],
         "fingerprint": fp,
     }
 
 
 def cmd_share(args: argparse.Namespace) -> int:
-    store = ShareStore()
+    host = Host(notify_engine)
     if args.action == "rename":
         if len(args.names) != 2:
             raise PairtuiError("usage: pairtui share rename OLD NEW")
-        from pairtui.registry import Registry
-
         old, new = args.names
-        share = store.rename(old, new, Registry())
-        notify_engine()
+        share = host.rename_share(old, new)
         if args.json:
-            print_json(_share_json(share, store, store.default()))
+            print_json(_share_json(share, host, host.default_share()))
         else:
             print(f"share {old!r} is now {new!r}; its guests stay connected")
         return 0
     if args.names:
         raise PairtuiError(f"unexpected arguments: {' '.join(args.names)}")
     if args.action == "list":
-        shares = store.load()
-        default = shares[-1] if shares else None
-        rows = [_share_json(s, store, default) for s in shares]
+        shares = host.share_list()
+        default = default_share(shares)
+        rows = [_share_json(s, host, default) for s in shares]
         if args.json:
             print_json(rows)
         elif not rows:
@@ -63,19 +61,18 @@ def cmd_share(args: argparse.Namespace) -> int:
         # Run by the key binding: tmux would show any output (or a non-zero exit) as a
         # view-mode page over the host's pane, so every outcome is a tmux message.
         try:
-            message = _toggle(args, store, tmux)
+            message = _toggle(args, host, tmux)
         except PairtuiError as exc:
             message = f"pairtui: {exc}"
         tmux.display_message(message, client=args.client, duration_ms=10000)
         return 0
     if args.toggle:
-        message = _toggle(args, store, tmux)
+        message = _toggle(args, host, tmux)
         if not args.json:
             print(message)
         return 0
-    share = store.create(tmux, session=args.session, pane=args.pane, name=args.name)
-    notify_engine()
-    row = _share_json(share, store, store.default())
+    share = host.share(tmux, session=args.session, pane=args.pane, name=args.name)
+    row = _share_json(share, host, host.default_share())
     if args.json:
         print_json(row)
     else:
@@ -86,24 +83,22 @@ def cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
-def _toggle(args: argparse.Namespace, store: ShareStore, tmux: Tmux) -> str:
+def _toggle(args: argparse.Namespace, host: Host, tmux: Tmux) -> str:
     """The tmux key: share the pane's window, or stop sharing it; say so in tmux."""
     if not args.pane:
         raise PairtuiError("--toggle needs --pane")
     window, _ = tmux.window_of_pane(args.pane)
-    existing = store.for_window(window)
+    existing = host.share_for_window(window)
     result: dict[str, Any]
     if existing is not None:
-        store.remove(existing.name)
-        notify_engine()
+        host.unshare(existing.name)
         message = f"pairtui: stopped sharing {existing.name}; its guests were disconnected"
         result = {"stopped": existing.name}
     else:
         started = ensure_server()
-        share = store.create(tmux, pane=args.pane, name=args.name)
+        share = host.share(tmux, pane=args.pane, name=args.name)
         tmux.run("select-pane", "-t", args.pane)
-        notify_engine()
-        row = _share_json(share, store, store.default())
+        row = _share_json(share, host, host.default_share())
         tmux.copy_to_buffer(row["ssh"][0])
         message = f"pairtui: sharing {share.name}: {row['ssh'][0]} (copied)"
         if started:
@@ -115,8 +110,7 @@ def _toggle(args: argparse.Namespace, store: ShareStore, tmux: Tmux) -> str:
 
 
 def cmd_unshare(args: argparse.Namespace) -> int:
-    share = ShareStore().remove(args.name)
-    notify_engine()
+    share = Host(notify_engine).unshare(args.name)
     if args.json:
         print_json(share.to_json())
     else:
@@ -126,11 +120,11 @@ def cmd_unshare(args: argparse.Namespace) -> int:
 
 def cmd_ssh_string(args: argparse.Namespace) -> int:
     listen, port, fp = server_address()
-    store = ShareStore()
-    default = store.default()
+    host = Host()
+    default = host.default_share()
     share = args.share
     if share is not None:
-        store.get(share)
+        host.share_named(share)
     name = None if share is None or (default and default.name == share) else share
     strings = ssh_strings(listen, port, name)
     from pairtui.cli.tunnels import tunnel_strings

@@ -12,11 +12,11 @@ from typing import Any
 from pairtui import control
 from pairtui.cli.common import Adder, print_json, server_address
 from pairtui.errors import PairtuiError
+from pairtui.host import Host
 from pairtui.tunnels import (
     BINDS,
     DEFAULT_REMOTE_PORT,
     Tunnel,
-    TunnelStore,
     fetch_host_key,
     guest_note,
     guest_strings,
@@ -78,7 +78,7 @@ def _row(
 
 def tunnel_strings(local: tuple[str, int], share: str | None = None) -> list[dict[str, Any]]:
     """Per tunnel, what guests type through it (for ``pairtui ssh-string``)."""
-    tunnels = TunnelStore().load()
+    tunnels = Host().tunnels()
     live = _live() if tunnels else None
     keys = ("name", "relay", "remote", "state", "summary", "ssh", "note")
     return [{k: row[k] for k in keys} for row in (_row(t, live, local, share) for t in tunnels)]
@@ -119,7 +119,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise PairtuiError(f"identity file {args.identity} does not exist")
         identity = str(path.resolve())
-    tunnel = TunnelStore().add(
+    tunnel = Host().add_tunnel(
         Tunnel(args.name, user, host, port, args.remote_port, args.remote_bind, identity)
     )
     running = _ask("tunnel-up", name=tunnel.name) is not None
@@ -142,7 +142,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    tunnels = TunnelStore().load()
+    tunnels = Host().tunnels()
     live = _live()
     local = _local()
     rows = [_row(t, live, local) for t in tunnels]
@@ -156,7 +156,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    tunnel = TunnelStore().set_enabled(args.name, True)
+    tunnel = Host().set_tunnel_enabled(args.name, True)
     reply = _ask("tunnel-up", name=tunnel.name)
     row = _wait_settled(tunnel.name, args.wait) if reply is not None else None
     if args.json:
@@ -169,7 +169,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    tunnel = TunnelStore().set_enabled(args.name, False)
+    tunnel = Host().set_tunnel_enabled(args.name, False)
     reply = _ask("tunnel-down", name=tunnel.name)
     if args.json:
         print_json({**tunnel.to_json(), "status": reply["tunnel"] if reply else None})
@@ -180,7 +180,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    tunnel = TunnelStore().remove(args.name)
+    tunnel = Host().remove_tunnel(args.name)
     _ask("tunnel-down", name=tunnel.name)
     if args.json:
         print_json(tunnel.to_json())
@@ -190,7 +190,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
-    tunnel = TunnelStore().get(args.name)
+    tunnel = Host().tunnel(args.name)
     key = asyncio.run(fetch_host_key(tunnel))
     fp = key.get_fingerprint("sha256")
     where = f"{tunnel.host}:{tunnel.port}"

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC
 
 from pairtui.fileutil import atomic_write
-from pairtui.registry import KEY_TAG, Guest, GuestKey, Mode
+from pairtui.registry import KEY_TAG, Guest, GuestKey
 from pairtui.shares import Share, resolve_share
 from pairtui.system.state import SystemState
 
@@ -49,9 +49,7 @@ def forced_command(guest: Guest, shares: list[Share]) -> str:
 def _attach_or_say(guest: Guest, target: Share | str) -> str:
     if isinstance(target, str):
         return shlex.join(["echo", f"pairtui: {target}"])
-    pair = guest.mode is Mode.PAIR
-    argv = target.tmux().attach_argv(target.sessions.for_mode(pair), readonly=not pair)
-    return shlex.join(argv)
+    return shlex.join(target.attach_argv(guest.mode))
 
 
 def key_line(guest: Guest, key: GuestKey, command: str) -> str:
