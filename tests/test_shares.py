@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -242,6 +244,33 @@ def test_sharing_again_under_a_name_replaces_it_and_becomes_the_default(
     assert tmux_host.run("display-message", "-p", "-t", f"={view}", "#{session_group}").strip() == (
         tmux_host.run("display-message", "-p", "-t", "=other", "#{session_group}").strip()
     )
+
+
+CREATOR = """
+import sys
+from pathlib import Path
+from pairtui.shares import ShareStore
+from pairtui.tmux import Tmux
+ShareStore().create(Tmux(Path(sys.argv[1])), session="host", name=sys.argv[2])
+"""
+
+
+def test_processes_sharing_at_once_lose_no_share(tmux_host: TmuxHost) -> None:
+    """shares.json is edited under its lock: each process's share survives the others'."""
+    names = [f"s{i}" for i in range(6)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATOR, str(tmux_host.socket), name],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * len(names), errors
+    store = ShareStore()
+    assert sorted(s.name for s in store.load()) == names
+    assert all(store.live(s) for s in store.load())
 
 
 def test_an_unknown_share_is_one_error_pointing_at_the_list() -> None:
