@@ -31,6 +31,7 @@ import asyncssh
 
 from pairtui import paths, ssh_fastpath
 from pairtui.audit import Audit
+from pairtui.authorized_keys import GuestKey
 from pairtui.errors import PairtuiError
 from pairtui.events import (
     SESSION_ENDED,
@@ -52,7 +53,7 @@ from pairtui.limits import (
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
-from pairtui.registry import Guest, GuestKey, KeyIndex, Mode
+from pairtui.registry import Guest, KeyIndex, Mode
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier

@@ -7,8 +7,8 @@ import re
 import urllib.error
 import urllib.request
 
+from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.errors import PairtuiError
-from pairtui.registry import GuestKey, parse_public_keys
 
 USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,98}")  # always used with fullmatch
 

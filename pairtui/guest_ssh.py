@@ -27,11 +27,12 @@ import asyncssh
 
 from pairtui import ssh_fastpath
 from pairtui.audit import Audit
+from pairtui.authorized_keys import GuestKey
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
 from pairtui.limits import Limits
 from pairtui.pty_bridge import PtyBridge
-from pairtui.registry import Guest, GuestKey, Mode
+from pairtui.registry import Guest, Mode
 from pairtui.shares import Share, ShareStore
 from pairtui.ssh import address
 

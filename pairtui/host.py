@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pairtui.registry import Guest, GuestKey, Mode, Registry
+from pairtui.authorized_keys import GuestKey
+from pairtui.registry import Guest, Mode, Registry
 from pairtui.shares import Share, ShareStore, default_share
 from pairtui.tunnels import Tunnel, TunnelStore
 

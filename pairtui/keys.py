@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.errors import PairtuiError
 from pairtui.forges import USER_RE, fetch_keys
-from pairtui.registry import GuestKey, parse_public_keys
 
 KEY_PREFIXES = ("ssh-", "ecdsa-", "sk-")
 MAX_KEY_FILE = 1 << 20

@@ -5,11 +5,11 @@ authorized_keys cannot say) followed by one line per key, whose comment starts w
 ``pairtui:NAME``. Comment lines are ignored by sshd, so the file stays valid for a
 system sshd, and every key line carries ``restrict,pty`` and the forced command.
 Lines pairtui does not own (hand-written keys, comments) are kept where they were.
+The lines themselves (reading keys, writing options) are :mod:`pairtui.authorized_keys`.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import re
@@ -21,24 +21,25 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-import asyncssh
-
 from pairtui import paths
+from pairtui.authorized_keys import (
+    KEY_TAG,
+    GuestKey,
+    line_for,
+    option_expiry,
+    parse_entry,
+    split_lines,
+)
+from pairtui.authorized_keys import parse_public_keys as parse_public_keys  # noqa: PLC0414 - moved; going
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, file_stamp, locked
 
 META_PREFIX = "# pairtui-guest "
-KEY_TAG = "pairtui:"
 HEADER = (
     "# Guests of pairtui. Lines tagged pairtui are rewritten by `pairtui guest ...`;\n"
     "# other lines and comments are kept as written.\n"
 )
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always used with fullmatch
-KEY_FIELDS_RE = re.compile(r"[ \t]*([^ \t]+)[ \t]+([^ \t]+)(?:[ \t]+(.*))?", re.DOTALL)
-"""``TYPE BASE64 [COMMENT]``, split where OpenSSH splits it: at blanks and tabs."""
-EXPIRY_OPT_RE = re.compile(
-    r'(?:^|,)expiry-time="([0-9]{8}(?:[0-9]{4}(?:[0-9]{2})?)?)([Zz]?)"', re.IGNORECASE
-)
 
 
 class Mode(StrEnum):
@@ -46,33 +47,6 @@ class Mode(StrEnum):
 
     VIEW = "view"
     PAIR = "pair"
-
-
-@dataclass(frozen=True)
-class GuestKey:
-    """One public key of a guest; ``key`` has the comment stripped."""
-
-    key: asyncssh.SSHKey
-    comment: str = ""
-
-    @property
-    def algorithm(self) -> str:
-        return self.key.get_algorithm()
-
-    @property
-    def fingerprint(self) -> str:
-        return self.key.get_fingerprint("sha256")
-
-    @property
-    def openssh(self) -> str:
-        return self.key.export_public_key("openssh").decode().strip()
-
-    @property
-    def blob(self) -> bytes:
-        return self.key.public_data
-
-    def to_json(self) -> dict[str, str]:
-        return {"type": self.algorithm, "fingerprint": self.fingerprint, "comment": self.comment}
 
 
 @dataclass
@@ -110,15 +84,8 @@ def forced_command(guest_name: str) -> str:
 
 
 def authorized_line(guest: Guest, key: GuestKey) -> str:
-    opts = ["restrict", "pty"]
-    if guest.expires is not None:
-        stamp = guest.expires.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
-        opts.append(f'expiry-time="{stamp}"')
-    # sshd's option dequoting knows one escape only, \" (a backslash is otherwise literal).
-    command = forced_command(guest.name).replace('"', '\\"')
-    opts.append(f'command="{command}"')
-    comment = f"{KEY_TAG}{guest.name}" + (f" {key.comment}" if key.comment else "")
-    return f"{','.join(opts)} {key.openssh} {comment}"
+    """The registry's line for ``key``: a system sshd runs ``pairtui join`` for the guest."""
+    return line_for(guest.name, guest.expires, key, forced_command(guest.name))
 
 
 # --- parsing -----------------------------------------------------------------------
@@ -131,81 +98,6 @@ def validate_name(name: str) -> str:
             "(up to 64, starting with a letter or digit)"
         )
     return name
-
-
-def _read_key(text: str) -> GuestKey | str:
-    """``TYPE BASE64 [COMMENT]`` as OpenSSH reads it, or why it is not a key.
-
-    Fields end at blanks and tabs only; the base64 must be exactly base64 (a lenient
-    decoder skips a NUL or an escape byte inside it, where OpenSSH refuses the key), and
-    decode to a key of the stated type. The comment is free text, as for OpenSSH.
-    """
-    fields = KEY_FIELDS_RE.fullmatch(text)
-    if fields is None:
-        return ""
-    kind, data, comment = fields.groups()
-    try:
-        key = asyncssh.import_public_key(f"{kind} {data}")
-    except (asyncssh.KeyImportError, ValueError):
-        return ""
-    try:
-        base64.b64decode(data, validate=True)
-    except ValueError:  # binascii.Error, or a character that is not even ASCII
-        return "its key data is not valid base64"
-    key.set_comment(None)
-    return GuestKey(key, (comment or "").strip())
-
-
-def _import_key(text: str) -> GuestKey | None:
-    """For the registry file: a line that is no key stays as written, as for sshd."""
-    key = _read_key(text)
-    return key if isinstance(key, GuestKey) else None
-
-
-def parse_public_keys(text: str, source: str = "input") -> list[GuestKey]:
-    """Parse one or more OpenSSH public keys, one per line; options are not allowed.
-
-    Whatever OpenSSH would refuse is refused, not cleaned up: the key came from someone
-    else (a guest's file, a forge), and a host should see what was wrong with it.
-    """
-    keys: list[GuestKey] = []
-    for lineno, raw in enumerate(_split_lines(text), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "PRIVATE KEY" in line:
-            raise PairtuiError(f"{source} holds a private key; give the public key (.pub) instead")
-        key = "it holds a NUL byte" if "\0" in line else _read_key(line)
-        if not isinstance(key, GuestKey):
-            where = f"{source}, line {lineno}" if lineno > 1 else source
-            why = f" ({key})" if key else ""
-            raise PairtuiError(f"{where}: not an OpenSSH public key{why}")
-        keys.append(key)
-    if not keys:
-        raise PairtuiError(f"{source}: no public key found")
-    return keys
-
-
-def _parse_entry(line: str) -> tuple[GuestKey, str] | None:
-    """An authorized_keys line as sshd reads it: ``[OPTIONS] TYPE BASE64 [COMMENT]``.
-
-    Returns the key (with the line's comment) and the options text. A line that starts
-    with a key has no options; otherwise the options run to the first blank outside
-    double quotes, where ``\\"`` is the only escape (OpenSSH's rules, not asyncssh's).
-    """
-    key = _import_key(line)
-    if key is not None:
-        return key, ""
-    quoted = False
-    i = 0
-    while i < len(line) and (quoted or line[i] not in " \t"):
-        if line.startswith('\\"', i):
-            i += 1
-        elif line[i] == '"':
-            quoted = not quoted
-        i += 1
-    key = _import_key(line[i:])
-    return None if key is None else (key, line[:i])
 
 
 def parse_expiry(text: str, now: datetime | None = None) -> datetime | None:
@@ -266,26 +158,6 @@ def _meta(line: str) -> Guest | None:
     return guest
 
 
-def _option_expiry(options: str) -> datetime | None:
-    m = EXPIRY_OPT_RE.search(options)
-    if not m:
-        return None
-    try:
-        when = datetime.strptime(m[1].ljust(14, "0"), "%Y%m%d%H%M%S")
-    except ValueError:
-        return None
-    # Without a Z, sshd reads the time as local time.
-    return when.replace(tzinfo=UTC) if m[2] else when.astimezone().astimezone(UTC)
-
-
-def _split_lines(text: str) -> list[str]:
-    """Lines as sshd sees them: only ``\\n`` ends a line (``\\r`` and the like are kept)."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def _parse(text: str) -> _Doc:
     doc = _Doc({}, [])
     with_meta: set[str] = set()
@@ -297,7 +169,7 @@ def _parse(text: str) -> _Doc:
             doc.items.append(("guest", name))
         return doc.guests[name]
 
-    for lineno, raw in enumerate(_split_lines(text), 1):
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if line.startswith(META_PREFIX):
             meta = _meta(line)
@@ -307,14 +179,14 @@ def _parse(text: str) -> _Doc:
                     doc.guests[meta.name] = replace(meta, keys=place(meta.name).keys)
                 continue
         elif line and not line.startswith("#"):
-            parsed = _parse_entry(line)
+            parsed = parse_entry(line)
             if parsed is not None:
                 key, options = parsed
                 tag, _, rest = key.comment.replace("\t", " ").partition(" ")
                 name = tag.removeprefix(KEY_TAG) if tag.startswith(KEY_TAG) else ""
                 if NAME_RE.fullmatch(name):
                     place(name).keys.append(GuestKey(key.key, rest.strip()))
-                    when = _option_expiry(options)
+                    when = option_expiry(options)
                     if when is not None and (name not in key_expiry or when < key_expiry[name]):
                         key_expiry[name] = when
                     continue

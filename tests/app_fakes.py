@@ -13,11 +13,12 @@ from pathlib import Path
 
 from pairtui.app import PairtuiApp
 from pairtui.app.backend import HostState, Services
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event, TunnelInfo
 from pairtui.host import Host
-from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry
 from pairtui.shares import Share
 from pairtui.tmux import HostWindow
 

@@ -15,6 +15,7 @@ import pytest
 from support import SshGuest, TmuxHost, share_host_session
 
 from pairtui import control, paths
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.engine import Engine
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -25,7 +26,7 @@ from pairtui.events import (
     ClientLeft,
     Event,
 )
-from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry
 from pairtui.tunnels import Tunnel, TunnelStore
 
 T = TypeVar("T")

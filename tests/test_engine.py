@@ -10,8 +10,9 @@ from pathlib import Path
 from test_control import eventually
 
 from pairtui.audit import Audit
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.engine import Engine
-from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry
 
 
 async def test_a_registry_change_runs_the_front_ends_hook_and_audits_what_it_reports(

@@ -10,9 +10,10 @@ import pytest
 from support import SshGuest
 from test_control import eventually
 
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.engine import Engine
 from pairtui.events import ClientChanged, Event
-from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry
 from pairtui.shares import ShareStore
 
 pytestmark = pytest.mark.e2e

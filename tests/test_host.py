@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from support import TmuxHost
 
+from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
-from pairtui.registry import GuestKey, Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry
 from pairtui.shares import ShareStore
 from pairtui.tmux import Tmux
 from pairtui.tunnels import Tunnel, TunnelStore

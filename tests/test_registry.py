@@ -30,16 +30,15 @@ import pytest
 from support import keygen, pairtui, wait_until
 
 from pairtui import paths
+from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.errors import PairtuiError
 from pairtui.registry import (
     Guest,
-    GuestKey,
     KeyIndex,
     Mode,
     Registry,
     forced_command,
     parse_expiry,
-    parse_public_keys,
     validate_name,
 )
 
@@ -678,7 +677,8 @@ def _fresh_key() -> GuestKey:
 WRITER = """
 import pathlib, sys, time
 import asyncssh
-from pairtui.registry import GuestKey, Registry
+from pairtui.authorized_keys import GuestKey
+from pairtui.registry import Registry
 go, n = pathlib.Path(sys.argv[1]), sys.argv[2]
 keys = [asyncssh.generate_private_key("ssh-ed25519").convert_to_public() for _ in range(5)]
 pathlib.Path(f"{go}.ready{n}").touch()
@@ -744,7 +744,8 @@ def test_failed_write_leaves_the_old_file(
 
 CRASHER = """
 import os, pathlib, sys, time
-from pairtui.registry import Registry, parse_public_keys
+from pairtui.authorized_keys import parse_public_keys
+from pairtui.registry import Registry
 marker, keyfile = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 
 def torn_fsync(fd):

@@ -14,9 +14,10 @@ import pytest
 from support import TmuxHost, keygen
 
 from pairtui import paths
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import file_stamp
-from pairtui.registry import Guest, Registry, parse_public_keys
+from pairtui.registry import Guest, Registry
 from pairtui.shares import (
     Share,
     ShareStore,

@@ -19,8 +19,9 @@ from asyncssh.constants import MSG_CHANNEL_DATA, MSG_IGNORE
 from support import SshGuest, TmuxHost, holds_for, wait_until
 
 from pairtui import ssh_fastpath
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.engine import Engine
-from pairtui.registry import Mode, Registry, parse_public_keys
+from pairtui.registry import Mode, Registry
 
 Connect = Callable[..., SshGuest]
 

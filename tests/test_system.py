@@ -33,7 +33,8 @@ import pytest
 from support import SshGuest, TmuxHost, holds_for, pairtui, pairtui_json, wait_until
 
 from pairtui import cli
-from pairtui.registry import Guest, GuestKey, Mode, Registry, parse_public_keys
+from pairtui.authorized_keys import GuestKey, parse_public_keys
+from pairtui.registry import Guest, Mode, Registry
 from pairtui.shares import Share
 from pairtui.system.keys_file import render
 from pairtui.system.state import load_state, state_file

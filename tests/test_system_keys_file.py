@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pairtui.registry import Guest, GuestKey, Mode, parse_public_keys
+from pairtui.authorized_keys import GuestKey, parse_public_keys
+from pairtui.registry import Guest, Mode
 from pairtui.shares import Share
 from pairtui.system import keys_file
 from pairtui.system.keys_file import FILE_HEADER, MARKER

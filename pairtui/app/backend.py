@@ -25,9 +25,10 @@ from pairtui.fileutil import file_stamp
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from pairtui.authorized_keys import GuestKey
     from pairtui.engine_api import EngineAPI
     from pairtui.host import Host
-    from pairtui.registry import Guest, GuestKey
+    from pairtui.registry import Guest
     from pairtui.shares import Share
     from pairtui.tmux import HostWindow
     from pairtui.tunnels import Tunnel

@@ -10,11 +10,12 @@ from typing import Any
 
 from pairtui import config as config_mod
 from pairtui import control
+from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.cli.common import Adder, mode_arg, notify_engine, print_json
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.printable import printable
-from pairtui.registry import Guest, GuestKey, Mode, parse_expiry, parse_public_keys
+from pairtui.registry import Guest, Mode, parse_expiry
 from pairtui.shares import validate_share_name
 
 

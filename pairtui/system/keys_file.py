@@ -12,10 +12,10 @@ import hashlib
 import os
 import shlex
 from collections.abc import Iterable
-from datetime import UTC
 
+from pairtui.authorized_keys import GuestKey, line_for
 from pairtui.fileutil import atomic_write
-from pairtui.registry import KEY_TAG, Guest, GuestKey
+from pairtui.registry import Guest
 from pairtui.shares import Share, resolve_share
 from pairtui.system.state import SystemState
 
@@ -53,14 +53,8 @@ def _attach_or_say(guest: Guest, target: Share | str) -> str:
 
 
 def key_line(guest: Guest, key: GuestKey, command: str) -> str:
-    opts = ["restrict", "pty"]
-    if guest.expires is not None:
-        stamp = guest.expires.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
-        opts.append(f'expiry-time="{stamp}"')
-    # sshd's option dequoting knows one escape only, \" (a backslash is otherwise literal).
-    opts.append('command="{}"'.format(command.replace('"', '\\"')))
-    comment = f"{KEY_TAG}{guest.name}" + (f" {key.comment}" if key.comment else "")
-    return f"{','.join(opts)} {key.openssh} {comment}"
+    """The guest user's line for ``key``: the registry's format, this ``command``."""
+    return line_for(guest.name, guest.expires, key, command)
 
 
 def render(guests: Iterable[Guest], shares: list[Share]) -> str:

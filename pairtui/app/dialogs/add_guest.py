@@ -21,8 +21,9 @@ from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
 if TYPE_CHECKING:
+    from pairtui.authorized_keys import GuestKey
     from pairtui.keys import KeySource
-    from pairtui.registry import Guest, GuestKey
+    from pairtui.registry import Guest
 
 
 @dataclass(frozen=True)
