@@ -10,6 +10,7 @@ import contextlib
 import getpass
 import json
 import re
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -32,6 +33,9 @@ class Share:
     pane: str | None
     socket: str
     created: str
+    # Which share this is, whatever it is renamed to: two shares of one session made in
+    # the same second are still two. Files from before it have none ("").
+    uid: str = ""
 
     @property
     def sessions(self) -> ShareSessions:
@@ -48,6 +52,8 @@ class Share:
 
     def same_as(self, other: Share) -> bool:
         """The same share, whatever it is called now (a rename keeps everything else)."""
+        if self.uid or other.uid:
+            return self.uid == other.uid
         return (self.kind, self.target, self.socket, self.created) == (
             other.kind, other.target, other.socket, other.created
         )  # fmt: skip
@@ -142,6 +148,7 @@ class ShareStore:
                 pane=pane,
                 socket=str(tmux.socket),
                 created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                uid=secrets.token_hex(8),
             )
             shares.append(share)
         return share
@@ -215,5 +222,6 @@ def default_share(shares: Sequence[Share]) -> Share | None:
 
 def suggested_name(name: str) -> str:
     """A valid share name made from a session name (or ``session-index`` for a window)."""
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:32]
+    # A share name starts with a letter or digit: no leading "_" or "-".
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).lstrip("_-").rstrip("-")[:32]
     return cleaned or "share"

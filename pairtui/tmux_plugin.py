@@ -33,8 +33,9 @@ def pairtui_command() -> list[str]:
 def toggle_command() -> str:
     """The shell command the key runs; tmux expands the formats when the key is pressed."""
     argv = [*pairtui_command(), "share", "--toggle"]
+    # run-shell expands formats in the whole command: a "#" in a path is written "##".
     return (
-        shlex.join(argv)
+        shlex.join(argv).replace("#", "##")
         + " --pane '#{pane_id}' --tmux-socket '#{socket_path}' --client '#{client_tty}'"
     )
 
@@ -144,11 +145,16 @@ def uninstall(tmux: Tmux | None, conf: Path | None) -> InstallResult:
     if conf is not None and conf.exists():
         conf = conf.resolve()
         old = read_text(conf)
-        new = _without_block(old)
+        # A file without the block is not pairtui's to rewrite, not even its blank lines.
+        new = _without_block(old) if _has_block(old) else old
         if new != old:
             atomic_write(conf, new, mode=_mode_of(conf))
             changed = True
     return InstallResult(key, [], live, conf, changed)
+
+
+def _has_block(text: str) -> bool:
+    return any(line.startswith(BEGIN.split(" (")[0]) for line in text.splitlines())
 
 
 def _mode_of(path: Path) -> int:

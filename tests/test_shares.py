@@ -78,9 +78,6 @@ def test_suggested_name_from_a_session_name(case: Suggest) -> None:
     assert suggested_name(case.session) == case.suggested
 
 
-UNDERSCORE_BUG = "bug: suggested_name keeps a leading '_', which validate_share_name refuses"
-
-
 @pytest.mark.parametrize(
     "session",
     [
@@ -90,8 +87,8 @@ UNDERSCORE_BUG = "bug: suggested_name keeps a leading '_', which validate_share_
         "a" * 31 + "." + "b",
         "ünïcode ok",
         "#1 [tmp]",
-        pytest.param("_scratch", marks=pytest.mark.xfail(strict=True, reason=UNDERSCORE_BUG)),
-        pytest.param("-_-", marks=pytest.mark.xfail(strict=True, reason=UNDERSCORE_BUG)),
+        "_scratch",
+        "-_-",
     ],
 )
 def test_every_suggested_name_is_a_valid_share_name(session: str) -> None:
@@ -99,7 +96,6 @@ def test_every_suggested_name_is_a_valid_share_name(session: str) -> None:
     assert validate_share_name(suggested_name(session))
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=UNDERSCORE_BUG)
 def test_a_session_named_with_a_leading_underscore_can_be_shared_without_a_name(
     tmux_host: TmuxHost,
 ) -> None:
@@ -393,18 +389,12 @@ def test_a_different_share_is_not_mistaken_for_a_renamed_one(twin: Share) -> Non
     assert share("main").now_in([twin]) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a share's identity is (kind, target, socket, created to the second), so two "
-    "shares of one session made in the same second are the same share to now_in",
-)
 def test_a_stopped_share_is_not_mistaken_for_another_share_of_its_session_made_with_it(
     tmux_host: TmuxHost,
 ) -> None:
     """``pairtui share --name a; pairtui share --name b`` in a script, then ``a`` is stopped:
     the engine asks ``a.now_in(...)`` why a guest's tmux ended and must hear "stopped"
-    (with the bug it finds ``b``, and tells the guest nothing)."""
+    (it used to find ``b``, and told the guest nothing)."""
     store, tmux = ShareStore(), Tmux(tmux_host.socket)
     a = store.create(tmux, session="host", name="a")
     store.create(tmux, session="host", name="b")

@@ -67,12 +67,6 @@ printf '%s\\n' "$0" "$@" > "{out}"
 """
 
 
-HASH_BUG = (
-    "bug: the interpreter's path goes into run-shell unescaped, and tmux expands formats "
-    "there: '##' becomes '#', '#S' the session name, so the key runs nothing"
-)
-
-
 @pytest.mark.parametrize(
     "directory",
     [
@@ -82,10 +76,7 @@ HASH_BUG = (
         "quotes 'single' \"double\"",
         "back\\slash;semi",
         "C# project",
-        pytest.param(
-            "tmux formats ## #S",
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=HASH_BUG),
-        ),
+        "tmux formats ## #S",
     ],
 )
 def test_the_key_runs_this_pairtui_on_the_pressed_pane_whatever_its_path(
@@ -234,11 +225,6 @@ def test_uninstall_makes_no_config_file(tmp_path: Path) -> None:
     assert not conf.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: uninstall rewrites a config file that never had the block (it drops the "
-    "user's trailing blank lines or adds a final newline) and reports it as changed",
-)
 @pytest.mark.parametrize(
     "text", ["set -g mouse on\n\n\n", "set -g mouse on"], ids=["blank-lines", "no-newline"]
 )
