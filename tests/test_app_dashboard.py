@@ -32,10 +32,12 @@ from pairtui.app.dialogs import (
     PromptDialog,
     ShareDialog,
 )
+from pairtui.app.panes import ClientsPane, GuestsPane, SharesPane
 from pairtui.app.screens import HelpScreen, MainScreen
 from pairtui.app.widgets import JoinBar, SharesTable
+from pairtui.authorized_keys import parse_public_keys
 from pairtui.events import AccessRefused
-from pairtui.registry import Mode, Registry, authorized_line, parse_public_keys
+from pairtui.registry import Mode, Registry, authorized_line
 from pairtui.shares import ShareStore
 from pairtui.system import state_file
 from pairtui.system.keys_file import forced_command, key_line
@@ -54,9 +56,12 @@ def test_every_binding_has_an_id_a_tooltip_and_a_unique_id() -> None:
         assert binding.tooltip, binding
         assert binding.id not in seen, f"{binding.id} in {where} and {seen.get(binding.id or '')}"
         seen[binding.id or ""] = where
-    for source in (PairtuiApp, MainScreen):
+    for source in (PairtuiApp, MainScreen, ClientsPane, GuestsPane, SharesPane):
         for b in source.BINDINGS:
             assert isinstance(b, Binding) and b.id, b
+    assert {b.id for b in MainScreen.key_bindings()} >= {
+        b.id for pane in (ClientsPane, GuestsPane, SharesPane) for b in pane.key_bindings()
+    }
 
 
 async def test_every_key_action_is_a_palette_command(
@@ -73,16 +78,12 @@ async def test_every_key_action_is_a_palette_command(
         provider = DashboardCommands(app.main)
         titles = {hit.text for hit in [h async for h in provider.discover()]}
         expected = {
-            f"{group}: {b.description}"
-            for b in MainScreen.BINDINGS
-            if isinstance(b, Binding)
-            for group in [
-                MainScreen.GROUPS[MainScreen.SCOPES[b.action][0]]
-                if b.action in MainScreen.SCOPES
-                else "Go to"
-            ]
+            f"{pane.TITLE}: {b.description}"
+            for pane in (ClientsPane, GuestsPane, SharesPane)
+            for b in pane.key_bindings()
             if b.action != "share_add"  # every tmux session is already shared
         }
+        expected |= {"Go to: Clients", "Go to: Guests", "Go to: Shares", "Copy ssh", "Refresh"}
         expected |= {"Help", "Quit", "Theme"}
         assert expected <= titles, expected - titles
 

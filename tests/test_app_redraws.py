@@ -11,6 +11,7 @@ from app_fakes import NOW, busy_scenario, client, empty_scenario
 from textual.content import Content
 
 from pairtui.app import PairtuiApp
+from pairtui.app.panes import ClientsPane
 from pairtui.app.widgets import StatusBar
 from pairtui.config import Config
 from pairtui.events import ClientJoined, ClientLeft
@@ -78,11 +79,12 @@ async def test_joins_rebuild_the_footer_only_when_a_key_becomes_usable(tmp_path:
         await pilot.pause(0.3)
         assert app.main.clients_table.row_count == 5
         assert len(rebuilds) == 1  # kick and view/pair now have someone to act on
-        assert app.main.check_action("kick", ()) is True
+        clients = app.main.query_one(ClientsPane)
+        assert clients.check_action("kick", ()) is True
         for c in joined:
             del scenario.engine.clients[c.id]
             scenario.engine.emit(ClientLeft(c, "guest left"))
         await pilot.pause(0.3)
         assert app.main.clients_table.row_count == 0
         assert len(rebuilds) >= 2  # nobody to kick again (Textual also redraws on focus moves)
-        assert app.main.check_action("kick", ()) is None
+        assert clients.check_action("kick", ()) is None

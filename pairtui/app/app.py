@@ -281,10 +281,15 @@ class PairtuiApp(App[None], inherit_bindings=False):
     ]
 
     def all_bindings(self) -> Iterator[tuple[str, Binding]]:
-        """Every binding with an id, by where it applies."""
+        """Every binding with an id, by where it applies (the dashboard's with its tabs')."""
         for title, cls in self.SCREENS_WITH_KEYS:
-            source = type(self) if cls is App else cls
-            for binding in source.BINDINGS:
+            if cls is App:
+                bindings: Iterable[BindingType] = type(self).BINDINGS
+            elif cls is MainScreen:
+                bindings = MainScreen.key_bindings()
+            else:
+                bindings = cls.BINDINGS
+            for binding in bindings:
                 if isinstance(binding, Binding) and binding.id:
                     yield title, binding
 

@@ -1,0 +1,160 @@
+"""The Guests tab: who is invited, with which keys; adding, editing, removing them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.widgets import Static
+
+from pairtui.app import fmt
+from pairtui.app.dialogs import (
+    AddGuestDialog,
+    ConfirmDialog,
+    EditGuestDialog,
+    GuestDraft,
+    GuestEdit,
+)
+from pairtui.app.panes.base import DashboardPane
+from pairtui.app.widgets import GuestsTable
+from pairtui.app.widgets.guests import authorized_keys_lines, guest_detail
+from pairtui.errors import PairtuiError
+from pairtui.printable import printable
+
+
+class GuestsPane(DashboardPane):
+    """The registry's guests, with how many of each are connected."""
+
+    TAB = "guests"
+    TITLE = "Guests"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "guest_add", "Add", id="guest-add",
+                tooltip="Invite a guest: paste a key, give a .pub file or github:USER"),
+        Binding("e", "guest_edit", "Edit", id="guest-edit",
+                tooltip="Change the selected guest's mode, expiry or share"),
+        Binding("m", "guest_mode", "View/pair", id="guest-mode",
+                tooltip="Switch the selected guest between view and pair"),
+        Binding("d,delete", "guest_remove", "Remove", id="guest-remove",
+                tooltip="Remove the selected guest and its keys (asks first)"),
+        Binding("c", "guest_copy", "Copy key line", id="guest-copy",
+                tooltip="Copy the selected guest's authorized_keys line (its forced attach)"),
+    ]  # fmt: skip
+
+    def make_table(self) -> GuestsTable:
+        return GuestsTable(id="guests-table")
+
+    @property
+    def table(self) -> GuestsTable:
+        return self.query_one(GuestsTable)
+
+    def ready(self, action: str) -> bool:
+        if self.dashboard.services is None:
+            return False
+        if action in ("guest_edit", "guest_mode", "guest_remove", "guest_copy"):
+            return self.table.selected is not None
+        return True
+
+    @on(GuestsTable.GuestHighlighted)
+    def _guest_detail(self, message: GuestsTable.GuestHighlighted) -> None:
+        detail = self.query_one("#guests-detail", Static)
+        detail.update(guest_detail(message.row, self.now) if message.row else "")
+        self.dashboard.bindings_maybe_changed()
+
+    @on(GuestsTable.GuestChosen)
+    async def _guest_chosen(self) -> None:
+        await self.run_action("guest_edit")
+
+    @work(group="actions")
+    async def action_guest_add(self) -> None:
+        dashboard = self.dashboard
+        services = dashboard.services
+        if services is None:
+            return
+        draft: GuestDraft | None = await self.app.push_screen_wait(
+            AddGuestDialog(
+                dashboard.guests,
+                shares=[s.name for s in dashboard.host.shares],
+                default_mode=dashboard.default_mode,
+                forges=services.forges,
+            )
+        )
+        if draft is None:
+            return
+        try:
+            guest = await services.add_guest(
+                draft.name, draft.keys, draft.mode, draft.expires, draft.share
+            )
+        except PairtuiError as exc:
+            self.fail(exc, "Guest not added")
+            return
+        self.notify(f"{guest.name} can join now ({guest.mode.value})", title="Guest added")
+        dashboard.reload_guests()
+
+    @work(group="actions")
+    async def action_guest_edit(self) -> None:
+        dashboard = self.dashboard
+        row = self.table.selected
+        if row is None or dashboard.services is None:
+            return
+        edit: GuestEdit | None = await self.app.push_screen_wait(
+            EditGuestDialog(row.guest, shares=[s.name for s in dashboard.host.shares], now=self.now)
+        )
+        if edit is None:
+            return
+        try:
+            await dashboard.services.update_guest(edit.name, edit.mode, edit.share, edit.expires)
+        except PairtuiError as exc:
+            self.fail(exc, "Guest not changed")
+            return
+        dashboard.reload_guests()
+
+    @work(group="actions")
+    async def action_guest_mode(self) -> None:
+        row = self.table.selected
+        if row is not None and self.dashboard.services is not None:
+            await self.set_mode(row.guest.name, row.guest.mode.value)
+
+    @work(group="actions")
+    async def action_guest_remove(self) -> None:
+        dashboard = self.dashboard
+        row = self.table.selected
+        if row is None or dashboard.services is None:
+            return
+        guest = row.guest
+        body = Content.from_markup(
+            "Remove [b]$name[/b] and $keys?$online\n\nThey will not be able to join again.",
+            name=printable(guest.name),
+            keys=fmt.plural(len(guest.keys), "key"),
+            online=f"\n{fmt.plural(row.online, 'connected client')} will be disconnected."
+            if row.online
+            else "",
+        )
+        if not await self.app.push_screen_wait(
+            ConfirmDialog(f"Remove {guest.name}?", body, "Remove")
+        ):
+            return
+        try:
+            await dashboard.services.remove_guest(guest.name)
+        except PairtuiError as exc:
+            self.fail(exc, "Guest not removed")
+            return
+        self.notify(f"{guest.name} removed", title="Guest removed")
+        dashboard.reload_guests()
+
+    @work(group="actions")
+    async def action_guest_copy(self) -> None:
+        row = self.table.selected
+        if row is None:
+            return
+        guest = row.guest
+        shares = self.dashboard.host.shares
+        try:
+            text, system = await asyncio.to_thread(authorized_keys_lines, guest, shares)
+        except PairtuiError as exc:  # e.g. no tmux to name in a system guest's line
+            self.fail(exc, "Not copied")
+            return
+        what = "system guest's and pairtui join " if system else ""
+        self.dashboard.copy(text, f"{what}authorized_keys line of {guest.name}")

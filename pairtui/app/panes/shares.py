@@ -1,0 +1,174 @@
+"""The Shares tab: the host's tmux sessions and what of them is shared; sharing,
+renaming and unsharing, and the reverse tunnels guests may come through."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.widgets import Static
+
+from pairtui.app import fmt
+from pairtui.app.dialogs import ConfirmDialog, PromptDialog, ShareDialog, ShareRequest, TunnelDialog
+from pairtui.app.panes.base import DashboardPane
+from pairtui.app.widgets import SharesTable
+from pairtui.app.widgets.shares import share_detail
+from pairtui.errors import PairtuiError
+from pairtui.printable import printable
+
+
+class SharesPane(DashboardPane):
+    """Each host session, shared or not, with its shares and their ssh strings."""
+
+    TAB = "shares"
+    TITLE = "Shares"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "share_add", "Share", id="share-add",
+                tooltip="Share a tmux session with guests"),
+        Binding("u", "share_remove", "Unshare", id="share-remove",
+                tooltip="Stop the selected share; its guests are disconnected (asks first)"),
+        Binding("r", "share_rename", "Rename", id="share-rename",
+                tooltip="Give the selected share another name; its guests stay connected"),
+        Binding("t", "tunnel_toggle", "Tunnel", id="tunnel-toggle", show=False,
+                tooltip="Bring a reverse tunnel (pairtui tunnel add) up or down"),
+    ]  # fmt: skip
+
+    def make_table(self) -> SharesTable:
+        return SharesTable(id="shares-table")
+
+    @property
+    def table(self) -> SharesTable:
+        return self.query_one(SharesTable)
+
+    def ready(self, action: str) -> bool:
+        dashboard = self.dashboard
+        if dashboard.services is None:
+            return False
+        if action == "share_add":
+            return bool(dashboard.host.shareable())
+        if action in ("share_remove", "share_rename"):
+            row = self.table.selected
+            return row is not None and row.share is not None
+        return True
+
+    @on(SharesTable.ShareHighlighted)
+    def _share_detail(self, message: SharesTable.ShareHighlighted) -> None:
+        dashboard = self.dashboard
+        detail = self.query_one("#shares-detail", Static)
+        row = message.row
+        if row is None:
+            detail.update("")
+            return
+        strings = dashboard.strings_for(row)
+        share = row.share
+        relays = dashboard.relays_for(None if row.default else share.name) if share else []
+        detail.update(share_detail(row, strings, dashboard.server.fingerprint, relays))
+        dashboard.bindings_maybe_changed()
+
+    @work(group="actions")
+    async def action_share_add(self) -> None:
+        dashboard = self.dashboard
+        sessions = dashboard.host.shareable()
+        if not sessions or dashboard.services is None:
+            return
+        row = self.table.selected
+        picked: ShareRequest | None = await self.app.push_screen_wait(
+            ShareDialog(
+                sessions,
+                selected=row.session if row else None,
+                taken={s.name for s in dashboard.host.shares},
+            )
+        )
+        if picked is None:
+            return
+        try:
+            share = await dashboard.services.share(picked.session, picked.name, picked.pane)
+        except PairtuiError as exc:
+            self.fail(exc, "Not shared")
+            return
+        self.notify(f"{dashboard.host.shows(share)[1]} is shared as {share.name}", title="Shared")
+        dashboard.reload_host()
+
+    @work(group="actions")
+    async def action_share_remove(self) -> None:
+        dashboard = self.dashboard
+        row = self.table.selected
+        if row is None or row.share is None or dashboard.services is None:
+            return
+        name = row.share.name
+        body = Content.from_markup(
+            "Stop sharing [b]$name[/b] ($what)?$guests",
+            name=name,
+            what=printable(row.what),
+            guests=f"\n\n{fmt.plural(row.guests, 'connected client')} will be disconnected."
+            if row.guests
+            else "",
+        )
+        if not await self.app.push_screen_wait(ConfirmDialog(f"Unshare {name}?", body, "Unshare")):
+            return
+        try:
+            await dashboard.services.unshare(name)
+        except PairtuiError as exc:
+            self.fail(exc, "Still shared")
+            return
+        self.notify(f"{name} is no longer shared", title="Unshared")
+        dashboard.reload_host()
+
+    @work(group="actions")
+    async def action_share_rename(self) -> None:
+        dashboard = self.dashboard
+        row = self.table.selected
+        if row is None or row.share is None or dashboard.services is None:
+            return
+        old = row.share.name
+        taken = {s.name for s in dashboard.host.shares} - {old}
+
+        def check(value: str) -> str | None:
+            from pairtui.shares import validate_share_name
+
+            validate_share_name(value.strip())
+            if value.strip() in taken:
+                raise PairtuiError(f"there is already a share named {value.strip()!r}")
+            if row.guests and value.strip() != old:
+                # Renamed in place: its guests stay in and see the new name.
+                clients = fmt.plural(row.guests, "connected client")
+                verb = "stays" if row.guests == 1 else "stay"
+                return f"its {clients} {verb} connected, under the new name"
+            return None
+
+        new = await self.app.push_screen_wait(
+            PromptDialog(f"Rename {old}", "New name", check, value=old, ok="Rename")
+        )
+        if new is None or new == old:
+            return
+        try:
+            await dashboard.services.rename_share(old, new)
+        except PairtuiError as exc:
+            self.fail(exc, "Not renamed")
+            return
+        self.notify(f"{old} is now {new}", title="Renamed")
+        dashboard.reload_host()
+
+    @work(group="actions")
+    async def action_tunnel_toggle(self) -> None:
+        services = self.dashboard.services
+        if services is None:
+            return
+        tunnels = services.tunnels()
+        if not tunnels:
+            self.notify("No tunnels yet: add one with `pairtui tunnel add NAME USER@HOST`.")
+            return
+        states = services.tunnel_summaries()
+        rows = [(t.name, t.enabled, states.get(t.name, "")) for t in tunnels]
+        name = rows[0][0] if len(rows) == 1 else await self.app.push_screen_wait(TunnelDialog(rows))
+        if name is None:
+            return
+        enabled = next(on for n, on, _ in rows if n == name)
+        try:
+            await services.set_tunnel(name, up=not enabled)
+        except PairtuiError as exc:
+            self.fail(exc, "Tunnel not changed")
+            return
+        self.notify(f"Tunnel {name}: {'coming up' if not enabled else 'down'}", title="Tunnel")
