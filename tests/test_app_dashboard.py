@@ -401,8 +401,10 @@ async def test_copy_key_line_copies_the_pairtui_join_line_without_system_guests(
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         lines = await copied_key_lines(app, pilot)
+        detail = plain(app.main.query_one("#guests-detail", Static))
     alice = scenario.registry.get("alice")
     assert lines == [authorized_line(alice, alice.keys[0])]
+    assert lines[0] in detail
 
 
 async def test_copy_key_line_copies_the_system_guests_line_when_they_are_set_up(
@@ -415,9 +417,11 @@ async def test_copy_key_line_copies_the_system_guests_line_when_they_are_set_up(
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         lines = await copied_key_lines(app, pilot)
+        detail = plain(app.main.query_one("#guests-detail", Static))
     alice = scenario.registry.get("alice")
     (key,) = alice.keys
     system_line = key_line(alice, key, forced_command(alice, scenario.host.shares))
+    assert system_line in detail and "pairtui join" not in detail  # the line sshd runs
     assert lines[1] == system_line
     assert lines[3] == authorized_line(alice, key)
     assert lines[0].startswith("# ") and "visitor" in lines[0]

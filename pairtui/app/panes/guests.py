@@ -20,7 +20,7 @@ from pairtui.app.dialogs import (
 )
 from pairtui.app.panes.base import DashboardPane
 from pairtui.app.widgets import GuestsTable
-from pairtui.app.widgets.guests import authorized_keys_lines, guest_detail
+from pairtui.app.widgets.guests import KeyLines, guest_detail, key_lines
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
@@ -60,7 +60,17 @@ class GuestsPane(DashboardPane):
     @on(GuestsTable.GuestHighlighted)
     def _guest_detail(self, message: GuestsTable.GuestHighlighted) -> None:
         detail = self.query_one("#guests-detail", Static)
-        detail.update(guest_detail(message.row, self.now) if message.row else "")
+        row = message.row
+        if row is None:
+            detail.update("")
+        else:
+            try:
+                lines = key_lines(row.guest, self.dashboard.host.shares)  # a stat
+            except PairtuiError:  # no tmux to name in a system guest's line
+                from pairtui.registry import authorized_line
+
+                lines = KeyLines(tuple(authorized_line(row.guest, k) for k in row.guest.keys))
+            detail.update(guest_detail(row, self.now, lines))
         self.dashboard.bindings_maybe_changed()
 
     @on(GuestsTable.GuestChosen)
@@ -152,9 +162,9 @@ class GuestsPane(DashboardPane):
         guest = row.guest
         shares = self.dashboard.host.shares
         try:
-            text, system = await asyncio.to_thread(authorized_keys_lines, guest, shares)
+            lines = await asyncio.to_thread(key_lines, guest, shares)
         except PairtuiError as exc:  # e.g. no tmux to name in a system guest's line
             self.fail(exc, "Not copied")
             return
-        what = "system guest's and pairtui join " if system else ""
-        self.dashboard.copy(text, f"{what}authorized_keys line of {guest.name}")
+        what = "" if lines.system_user is None else "system guest's and pairtui join "
+        self.dashboard.copy(lines.text(), f"{what}authorized_keys line of {guest.name}")

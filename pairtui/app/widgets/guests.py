@@ -90,13 +90,72 @@ class GuestsTable(RecordTable[GuestRow]):
             self.post_message(self.GuestChosen(self, row))
 
 
-def guest_detail(row: GuestRow, now: float) -> Content:
-    """Keys with full fingerprints, and each key's authorized_keys line (what sshd would run).
+@dataclass(frozen=True)
+class KeyLines:
+    """A guest's authorized_keys lines, one per key: the registry's (``pairtui join``)
+    and, once system guests are set up, the system guest's, which sshd runs for them
+    (the literal tmux attach: the guest user cannot read the registry)."""
+
+    join: tuple[str, ...]
+    system: tuple[str, ...] = ()
+    system_user: str | None = None  # None: system guests are not set up
+
+    @property
+    def in_use(self) -> tuple[str, ...]:
+        """The lines sshd runs for this guest on this host."""
+        return self.join if self.system_user is None else self.system
+
+    def text(self) -> str:
+        """For the clipboard: with system guests, both sets under ``#`` labels (comments
+        to sshd), the system guest's first."""
+        if self.system_user is None:
+            return "\n".join(self.join)
+        where = f"{self.system_user} ~/.ssh/authorized_keys (pairtui system setup)"
+        return "\n".join(
+            [
+                f"# {where}: the tmux attach",
+                *self.system,
+                "# a sshd of your own, reading pairtui's registry: pairtui join",
+                *self.join,
+            ]
+        )
+
+
+def key_lines(guest: Guest, shares: Sequence[Share]) -> KeyLines:
+    """Blocks for a stat (are system guests set up?) and, if they are, a read of their
+    record.
+
+    Raises:
+        PairtuiError: tmux is not installed (a system guest's line names it).
+    """
+    from pairtui import system
+    from pairtui.registry import authorized_line
+
+    join = tuple(authorized_line(guest, key) for key in guest.keys)
+    if not system.state_file().exists():
+        return KeyLines(join)
+    from pairtui.errors import PairtuiError
+    from pairtui.system.keys_file import forced_command, key_line
+    from pairtui.system.state import load_state
+
+    try:
+        state = load_state()
+    except PairtuiError:
+        state = None
+    command = forced_command(guest, list(shares))
+    return KeyLines(
+        join,
+        tuple(key_line(guest, key, command) for key in guest.keys),
+        f"{state.user}'s" if state else "the system guest's",
+    )
+
+
+def guest_detail(row: GuestRow, now: float, lines: KeyLines) -> Content:
+    """Keys with full fingerprints, and each key's authorized_keys line (what sshd would
+    run: ``lines.in_use``).
 
     Key comments are the guests' own words (a file or a forge gave them): shown escaped.
     """
-    from pairtui.registry import authorized_line
-
     guest = row.guest
     parts = [
         Content.from_markup(
@@ -108,49 +167,14 @@ def guest_detail(row: GuestRow, now: float) -> Content:
             online=f"{row.online} connected" if row.online else "not connected",
         )
     ]
-    for key in guest.keys:
+    for key, line in zip(guest.keys, lines.in_use, strict=True):
         parts.append(
             Content.from_markup(
                 "[$text-muted]key[/] $algo $fp $comment\n[$pairtui-ssh]$line[/]",
                 algo=key.algorithm,
                 fp=key.fingerprint,
                 comment=printable(key.comment),
-                line=printable(authorized_line(guest, key)),
+                line=printable(line),
             )
         )
     return Content("\n").join(parts)
-
-
-def authorized_keys_lines(guest: Guest, shares: Sequence[Share]) -> tuple[str, bool]:
-    """What to paste into an authorized_keys file for the guest's keys, and whether
-    system guests are set up.
-
-    With system guests, sshd runs each key's literal tmux attach (the guest user cannot
-    read the registry to run ``pairtui join``): those lines come first, then the
-    registry's ``pairtui join`` lines for a sshd of the host's own, each set under a
-    ``#`` label (a comment to sshd). Blocks: a stat, the tmux binary's path.
-    """
-    from pairtui import system
-    from pairtui.registry import authorized_line
-
-    join = [authorized_line(guest, key) for key in guest.keys]
-    if not system.state_file().exists():
-        return "\n".join(join), False
-    from pairtui.errors import PairtuiError
-    from pairtui.system.keys_file import forced_command, key_line
-    from pairtui.system.state import load_state
-
-    try:
-        state = load_state()
-    except PairtuiError:
-        state = None
-    user = f"{state.user}'s" if state else "the system guest's"
-    command = forced_command(guest, list(shares))
-    return "\n".join(
-        [
-            f"# {user} ~/.ssh/authorized_keys (pairtui system setup): the tmux attach",
-            *(key_line(guest, key, command) for key in guest.keys),
-            "# a sshd of your own, reading pairtui's registry: pairtui join",
-            *join,
-        ]
-    ), True
