@@ -20,7 +20,7 @@ from pairtui import paths
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, locked, read_text
 from pairtui.registry import Guest, Mode, Registry
-from pairtui.tmux import ShareSessions, Tmux, share_sessions
+from pairtui.tmux import SESSION_PREFIX, ShareSessions, Tmux, share_sessions
 
 SHARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -122,11 +122,11 @@ class ShareStore:
         if pane:
             window, host_session = tmux.window_of_pane(pane)
             kind, target = "window", window
-            index = tmux.run("display-message", "-p", "-t", pane, "#{window_index}")[0]
+            index = tmux.window_index(pane)
             default_name = f"{host_session}-{index}"
         else:
             host_session = session or tmux.current_session()
-            if host_session.startswith("pairtui-"):
+            if host_session.startswith(SESSION_PREFIX):
                 raise PairtuiError(f"{host_session!r} is a pairtui guest session; share its host")
             if not tmux.has_session(host_session):
                 raise PairtuiError(f"no tmux session named {host_session!r}")

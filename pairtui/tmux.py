@@ -56,6 +56,12 @@ import libtmux  # noqa: E402
 from libtmux import exc as tmux_exc  # noqa: E402
 
 SESSION_PREFIX = "pairtui-"
+
+
+class TmuxNotRunning(PairtuiError):
+    """No tmux server answers on the socket (every other tmux error is a PairtuiError)."""
+
+
 # A user option the engine keeps current; put #{@pairtui_status} in status-right.
 STATUS_OPTION = "@pairtui_status"
 FIELD_SEP = "\x1f"
@@ -201,8 +207,11 @@ class Tmux:
         self.socket = socket
         self._server = libtmux.Server(socket_path=str(socket), tmux_bin=tmux_binary())
 
-    def run(self, *args: str) -> list[str]:
-        """Run one tmux command (or several joined by ``;``); raise a readable error."""
+    def _run(self, *args: str) -> list[str]:
+        """Run one tmux command (or several joined by ``;``); raise a readable error.
+
+        Private: every tmux command line pairtui runs is built in this module.
+        """
         try:
             res = self._server.cmd(*args)
         except tmux_exc.LibTmuxException as exc:
@@ -210,7 +219,7 @@ class Tmux:
         if res.returncode != 0:
             err = " ".join(res.stderr).strip()
             if "no server running" in err or "error connecting" in err:
-                raise PairtuiError(
+                raise TmuxNotRunning(
                     f"tmux is not running on {self.socket} "
                     "(start tmux first, or pass --tmux-socket)"
                 )
@@ -232,14 +241,14 @@ class Tmux:
 
     def alive(self) -> bool:
         try:
-            self.run("display-message", "-p", "ok")
+            self._run("display-message", "-p", "ok")
         except PairtuiError:
             return False
         return True
 
     def has_session(self, name: str) -> bool:
         try:
-            self.run("has-session", "-t", f"={name}")
+            self._run("has-session", "-t", f"={name}")
         except PairtuiError:
             return False
         return True
@@ -249,10 +258,12 @@ class Tmux:
         pane = os.environ.get("TMUX_PANE")
         if pane and os.environ.get("TMUX", "").split(",", 1)[0] == str(self.socket):
             with contextlib.suppress(PairtuiError):
-                name = self.run("display-message", "-p", "-t", pane, "#{session_name}")[0]
+                name = self._run("display-message", "-p", "-t", pane, "#{session_name}")[0]
                 if not name.startswith(SESSION_PREFIX):
                     return name
-        rows = self.run("list-sessions", "-F", f"#{{session_activity}}{FIELD_SEP}#{{session_name}}")
+        rows = self._run(
+            "list-sessions", "-F", f"#{{session_activity}}{FIELD_SEP}#{{session_name}}"
+        )
         hosts = [r.split(FIELD_SEP, 1) for r in rows]
         hosts = [h for h in hosts if not h[1].startswith(SESSION_PREFIX)]
         if not hosts:
@@ -266,7 +277,7 @@ class Tmux:
             for f in ("session_name", "window_id", "window_index", "window_name", "pane_id")
         )
         out = []
-        for row in self.run("list-windows", "-a", "-F", fmt):
+        for row in self._run("list-windows", "-a", "-F", fmt):
             session, wid, index, rest = row.split(FIELD_SEP, 3)
             name, pane = rest.rsplit(FIELD_SEP, 1)  # a window name may hold anything
             if not session.startswith(SESSION_PREFIX):
@@ -276,22 +287,22 @@ class Tmux:
     def window_of_pane(self, pane_id: str) -> tuple[str, str]:
         """``(window_id, session_name)`` of a pane such as ``%3``."""
         try:
-            out = self.run(
+            out = self._run(
                 "display-message",
                 "-p",
                 "-t",
                 pane_id,
                 f"#{{window_id}}{FIELD_SEP}#{{session_name}}",
             )
-        except PairtuiError as exc:
-            if "not running" in str(exc):
-                raise
+        except TmuxNotRunning:
+            raise
+        except PairtuiError:
             raise PairtuiError(f"no tmux pane {pane_id}") from None
         window, session = out[0].split(FIELD_SEP, 1)
         return window, session
 
     def global_prefix(self) -> str:
-        return self.run("show-options", "-gv", "prefix")[0].strip() or "C-b"
+        return self._run("show-options", "-gv", "prefix")[0].strip() or "C-b"
 
     # --- share sessions -------------------------------------------------------
 
@@ -367,13 +378,13 @@ class Tmux:
     def _remove_guards(self) -> None:
         """Take the hooks away once no guest session is left (they would be harmless)."""
         try:
-            names = self.run("list-sessions", "-F", "#{session_name}")
+            names = self._run("list-sessions", "-F", "#{session_name}")
         except PairtuiError:  # no session left: the server has exited with its hooks
             return
         if any(n.startswith(SESSION_PREFIX) for n in names):
             return
         i = GUARD_INDEX
-        self.run(
+        self._run(
             "set-hook", "-gwu", f"pane-mode-changed[{i}]", ";",
             "set-hook", "-gu", f"client-session-changed[{i}]", ";",
             "set-hook", "-gu", f"client-session-changed[{i + 1}]",
@@ -415,19 +426,19 @@ class Tmux:
         names = share_sessions(share)
         for name in (names.view, names.pair):
             if self.has_session(name):
-                self.run("kill-session", "-t", f"={name}")
+                self._run("kill-session", "-t", f"={name}")
         prefix = self.global_prefix()
         # Guards first: a chooser opened once the windows are linked is closed by the hook.
-        self.run(*_chain(self._guard_commands()))
+        self._run(*_chain(self._guard_commands()))
         cmds: list[list[str]] = []
         placeholders: list[str] = []
         for mode, name in (("view", names.view), ("pair", names.pair)):
             if session is not None:
-                self.run(*self._grouped_session(name, session))
+                self._run(*self._grouped_session(name, session))
             else:
                 assert window is not None
                 placeholders.append(
-                    self.run(
+                    self._run(
                         "new-session",
                         "-d",
                         "-s",
@@ -442,13 +453,13 @@ class Tmux:
             cmds += self._session_options(name, mode, host, share, prefix)
         cmds += [["kill-window", "-t", w] for w in placeholders]
         panes = (
-            self.run("list-panes", "-s", "-t", f"={session}", "-F", "#{pane_id}")
+            self._run("list-panes", "-s", "-t", f"={session}", "-F", "#{pane_id}")
             if session is not None
-            else self.run("list-panes", "-t", str(window), "-F", "#{pane_id}")
+            else self._run("list-panes", "-t", str(window), "-F", "#{pane_id}")
         )
         cmds += self._close_choosers(panes)
         self.source(_PAIR_KEY_GUARD)
-        self.run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
+        self._run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
 
     def _grouped_session(self, name: str, session: str) -> list[str]:
@@ -456,7 +467,7 @@ class Tmux:
         session group while the global ``window-size`` is ``manual``: that option is
         lifted for the one command and put back in the same command sequence."""
         new = ["new-session", "-d", "-s", name, "-t", f"={session}"]
-        size = self.run("show-options", "-gv", "window-size")
+        size = self._run("show-options", "-gv", "window-size")
         if size and size[0].strip() == "manual":
             return ["set-option", "-g", "window-size", "latest", ";", *new, ";",
                     "set-option", "-g", "window-size", "manual"]  # fmt: skip
@@ -475,14 +486,14 @@ class Tmux:
             # Only the status line names the share.
             cmds += [c for c in self._session_options(now, mode, host, new, prefix)
                      if c[3].startswith("status-right")]  # fmt: skip
-        self.run(*_chain(cmds))
+        self._run(*_chain(cmds))
         return after
 
     def kill_share(self, share: str) -> None:
         names = share_sessions(share)
         for name in (names.view, names.pair):
             if self.has_session(name):
-                self.run("kill-session", "-t", f"={name}")
+                self._run("kill-session", "-t", f"={name}")
         self._remove_guards()
 
     def attach_argv(self, session: str, readonly: bool) -> list[str]:
@@ -500,7 +511,7 @@ class Tmux:
                       "client_activity")
         )  # fmt: skip
         try:
-            rows = self.run("list-clients", "-F", fmt)
+            rows = self._run("list-clients", "-F", fmt)
         except PairtuiError:
             return []
         out = []
@@ -518,15 +529,15 @@ class Tmux:
         tmux 3.3 cannot clear read-only with ``refresh-client -f``; ``switch-client -r``
         toggles it (and ignore-size, which is put back) in the same command sequence.
         """
-        current = self.run("display-message", "-p", "-c", tty, "#{client_readonly}")
+        current = self._run("display-message", "-p", "-c", tty, "#{client_readonly}")
         toggle = ["-r"] if (current[0].strip() == "1") != readonly else []
-        self.run(
+        self._run(
             "switch-client", "-c", tty, "-t", f"={session}", *toggle, ";",
             "refresh-client", "-t", tty, "-f", "ignore-size",
         )  # fmt: skip
 
     def detach_client(self, tty: str) -> None:
-        self.run("detach-client", "-t", tty)
+        self._run("detach-client", "-t", tty)
 
     def display_message(
         self, text: str, client: str | None = None, duration_ms: int | None = None
@@ -536,7 +547,7 @@ class Tmux:
             args += ["-c", client]
         if duration_ms is not None:
             args += ["-d", str(duration_ms)]
-        self.run(*args, _message(text))
+        self._run(*args, _message(text))
 
     # --- the host's side: messages, status, bindings, buffers ---------------------------
 
@@ -555,35 +566,43 @@ class Tmux:
             cmds += [["display-message", "-c", c.tty, _message(text)]
                      for c in self.host_clients()]  # fmt: skip
         if cmds:
-            self.run(*_chain(cmds))
+            self._run(*_chain(cmds))
+
+    def global_option(self, name: str) -> str:
+        """A global (server or session) option's value, "" when unset."""
+        return "".join(self._run("show-options", "-gqv", name))
+
+    def set_global_option(self, name: str, value: str) -> None:
+        self._run("set-option", "-g", name, value)
+
+    def window_index(self, pane_id: str) -> int:
+        """The index of the window holding pane ``%N`` in its session."""
+        return int(self._run("display-message", "-p", "-t", pane_id, "#{window_index}")[0])
+
+    def select_pane(self, pane_id: str) -> None:
+        self._run("select-pane", "-t", pane_id)
 
     def set_status(self, status: str) -> None:
-        self.run("set-option", "-gq", STATUS_OPTION, status)
+        self._run("set-option", "-gq", STATUS_OPTION, status)
 
     def copy_to_buffer(self, text: str) -> None:
         """Into a tmux paste buffer and, where tmux may (set-clipboard), the system clipboard."""
-        self.run("set-buffer", "-w", "-b", "pairtui", text)
+        self._run("set-buffer", "-w", "-b", "pairtui", text)
 
-    def binding(self, key: str, table: str = "prefix") -> str | None:
-        rows = self.run("list-keys", "-T", table)
-        for row in rows:
-            parts = row.split(None, 4)
-            if len(parts) >= 4 and parts[3] == key:
-                return row
-        return None
-
-    def bind(self, key: str, command: str, table: str = "prefix") -> None:
-        self.run("bind-key", "-T", table, key, *shlex.split(command))
+    def prefix_bindings(self) -> list[tuple[str, str]]:
+        """``(key, row)`` for each binding of the prefix table, as ``list-keys`` prints it."""
+        rows = self._run("list-keys", "-T", "prefix")
+        return [(parts[3], row) for row in rows if len(parts := row.split(None, 4)) >= 4]
 
     def unbind(self, key: str, table: str = "prefix") -> None:
-        self.run("unbind-key", "-T", table, key)
+        self._run("unbind-key", "-T", table, key)
 
     # --- system guests: other Unix users on this server (tmux >= 3.3) ---------------------
 
     def server_access(self) -> dict[str, bool]:
         """``server-access -l``: user name -> read-only (the server's owner is not listed)."""
         out: dict[str, bool] = {}
-        for row in self.run("server-access", "-l"):
+        for row in self._run("server-access", "-l"):
             name, _, flag = row.strip().rpartition(" ")
             if name:
                 out[name] = flag == "(R)"
@@ -595,12 +614,12 @@ class Tmux:
         It frees *every* client of that user, read-only ones included: call it only
         while the user has no client tmux still serves (see ``system.sync._grant_access``).
         """
-        self.run("server-access", "-w", user)
+        self._run("server-access", "-w", user)
 
     def deny_user(self, user: str) -> bool:
         """``server-access -d``: the user's clients exit. False when it had no access."""
         try:
-            self.run("server-access", "-d", user)
+            self._run("server-access", "-d", user)
         except PairtuiError as exc:
             if "not found" in str(exc):
                 return False

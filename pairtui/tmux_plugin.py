@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,16 +103,10 @@ def install(tmux: Tmux | None, key: str, conf: Path | None) -> InstallResult:
     lines = conf_lines(key)
     live = False
     if tmux is not None and tmux.alive():
-        for row in tmux.run("list-keys", "-T", "prefix"):
-            old_key = row.split(None, 4)[3]
+        for old_key, row in tmux.prefix_bindings():
             if MARK in row and old_key != key:
                 tmux.unbind(old_key)
-        with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
-            f.write("\n".join(lines) + "\n")
-        try:
-            tmux.run("source-file", f.name)
-        finally:
-            Path(f.name).unlink()
+        tmux.source("\n".join(lines) + "\n")
         live = True
     changed = False
     if conf is not None:
@@ -133,13 +126,13 @@ def uninstall(tmux: Tmux | None, conf: Path | None) -> InstallResult:
     live = False
     key = DEFAULT_KEY
     if tmux is not None and tmux.alive():
-        for row in tmux.run("list-keys", "-T", "prefix"):
+        for bound, row in tmux.prefix_bindings():
             if MARK in row:
-                key = row.split(None, 4)[3]
+                key = bound
                 tmux.unbind(key)
-        status = "".join(tmux.run("show-options", "-gqv", "status-right"))
+        status = tmux.global_option("status-right")
         if STATUS_SEGMENT in status:
-            tmux.run("set-option", "-g", "status-right", status.replace(STATUS_SEGMENT, ""))
+            tmux.set_global_option("status-right", status.replace(STATUS_SEGMENT, ""))
         live = True
     changed = False
     if conf is not None and conf.exists():

@@ -9,8 +9,7 @@ from typing import NamedTuple
 import pytest
 from support import TmuxHost
 
-from pairtui.errors import PairtuiError
-from pairtui.tmux import Tmux, resolve_socket, share_sessions
+from pairtui.tmux import Tmux, TmuxNotRunning, resolve_socket, share_sessions
 
 
 class SocketCase(NamedTuple):
@@ -73,8 +72,8 @@ def test_pane_share_holds_only_that_window(tmux_host: TmuxHost) -> None:
 
 
 def test_tmux_not_running_is_a_readable_error(tmp_path: Path) -> None:
-    with pytest.raises(PairtuiError, match="tmux is not running on"):
-        Tmux(tmp_path / "nothing-here").run("list-sessions")
+    with pytest.raises(TmuxNotRunning, match="tmux is not running on"):
+        Tmux(tmp_path / "nothing-here").host_windows()
 
 
 def test_sharing_a_session_survives_a_global_manual_window_size(tmux_host: TmuxHost) -> None:

@@ -97,7 +97,7 @@ def _toggle(args: argparse.Namespace, host: Host, tmux: Tmux) -> str:
     else:
         started = ensure_server()
         share = host.share(tmux, pane=args.pane, name=args.name)
-        tmux.run("select-pane", "-t", args.pane)
+        tmux.select_pane(args.pane)
         row = _share_json(share, host, host.default_share())
         tmux.copy_to_buffer(row["ssh"][0])
         message = f"pairtui: sharing {share.name}: {row['ssh'][0]} (copied)"
