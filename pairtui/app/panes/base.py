@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Static, TabPane
@@ -78,6 +79,10 @@ class DashboardPane(TabPane):
         for binding in cls.BINDINGS:
             if isinstance(binding, Binding):
                 yield binding
+
+    def empty_text(self) -> Content:
+        """What the tab says while its table is empty."""
+        raise NotImplementedError
 
     def ready(self, action: str) -> bool:
         """Whether the action has something to act on (an action that needs nothing is

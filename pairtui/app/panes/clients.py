@@ -36,6 +36,17 @@ class ClientsPane(DashboardPane):
     def table(self) -> ClientsTable:
         return self.query_one(ClientsTable)
 
+    def empty_text(self) -> Content:
+        server = self.dashboard.server
+        if server.phase in ("error", "stopped"):
+            return Content.from_markup("[b]No server.[/b] $message", message=server.message)
+        if server.phase == "starting":
+            return Content("Starting…")
+        return Content.from_markup(
+            "[b]No guests connected.[/b]\n\nThey appear here the moment they join; "
+            "invite one on the Guests tab (press [b]2[/b], then [b]a[/b])."
+        )
+
     def ready(self, action: str) -> bool:
         dashboard = self.dashboard
         if dashboard.services is None:

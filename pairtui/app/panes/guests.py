@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -19,10 +20,13 @@ from pairtui.app.dialogs import (
     GuestEdit,
 )
 from pairtui.app.panes.base import DashboardPane
-from pairtui.app.widgets import GuestsTable
+from pairtui.app.widgets import GuestRow, GuestsTable
 from pairtui.app.widgets.guests import KeyLines, guest_detail, key_lines
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
+
+if TYPE_CHECKING:
+    from pairtui.registry import Guest
 
 
 class GuestsPane(DashboardPane):
@@ -49,6 +53,18 @@ class GuestsPane(DashboardPane):
     @property
     def table(self) -> GuestsTable:
         return self.query_one(GuestsTable)
+
+    def show(self, guests: Iterable[Guest], online: Mapping[str, int]) -> int:
+        """A row per guest, with its connected clients; how many rows."""
+        rows = [GuestRow(g, online.get(g.name, 0)) for g in guests]
+        self.table.replace_all(rows)
+        return len(rows)
+
+    def empty_text(self) -> Content:
+        return Content.from_markup(
+            "[b]No guests yet.[/b]\n\nPress [b]a[/b] to invite one: paste their public key, "
+            "give the path of a .pub file, or github:USER."
+        )
 
     def ready(self, action: str) -> bool:
         if self.dashboard.services is None:

@@ -3,7 +3,8 @@ renaming and unsharing, and the reverse tunnels guests may come through."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.binding import Binding, BindingType
@@ -14,9 +15,12 @@ from pairtui.app import fmt
 from pairtui.app.dialogs import ConfirmDialog, PromptDialog, ShareDialog, ShareRequest, TunnelDialog
 from pairtui.app.panes.base import DashboardPane
 from pairtui.app.widgets import SharesTable
-from pairtui.app.widgets.shares import share_detail
+from pairtui.app.widgets.shares import share_detail, share_rows
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
+
+if TYPE_CHECKING:
+    from pairtui.app.backend import HostState
 
 
 class SharesPane(DashboardPane):
@@ -41,6 +45,20 @@ class SharesPane(DashboardPane):
     @property
     def table(self) -> SharesTable:
         return self.query_one(SharesTable)
+
+    def show(self, host: HostState, connected: Mapping[str, int]) -> int:
+        """A row per host session and share, with its connected clients; how many rows."""
+        rows = share_rows(host, dict(connected))
+        self.table.replace_all(rows)
+        return len(rows)
+
+    def empty_text(self) -> Content:
+        error = self.dashboard.host.error
+        if error:
+            return Content.from_markup("[b]No tmux sessions.[/b] $error", error=error)
+        return Content.from_markup(
+            "[b]No tmux sessions to share.[/b]\n\nStart tmux, then press [b]F5[/b]."
+        )
 
     def ready(self, action: str) -> bool:
         dashboard = self.dashboard

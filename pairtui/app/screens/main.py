@@ -1,8 +1,12 @@
 """The dashboard: connected clients, guests and shares, each in a tab, live.
 
 The screen holds the data (the engine's clients, the registry's guests, the host's
-shares) and draws the rows; each tab is a pane (pairtui/app/panes/) with its own keys
-and actions. The screen's own keys work on every tab.
+shares) and hands each tab its rows; each tab is a pane (pairtui/app/panes/) with its
+own keys, actions, empty text and detail. The screen's own keys work on every tab.
+
+Over 400 lines: this is where the engine's events, the registry and the host's tmux
+meet, and one event changes several places at once (a guest who joins shows in the
+status line, the Clients rows, the Guests online count and the Shares counts).
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive, var
@@ -28,14 +31,12 @@ from pairtui.app.backend import SYSTEM_CLIENT_PREFIX, HostState, ServerState, Se
 from pairtui.app.panes import ClientsPane, DashboardPane, GuestsPane, SharesPane
 from pairtui.app.widgets import (
     ClientsTable,
-    GuestRow,
     GuestsTable,
     JoinBar,
     ShareRow,
     SharesTable,
     StatusBar,
 )
-from pairtui.app.widgets.shares import share_rows
 from pairtui.errors import PairtuiError
 from pairtui.events import (
     AccessRefused,
@@ -334,17 +335,15 @@ class MainScreen(Screen[None]):
 
     def _show_guests(self) -> None:
         online = self._online()
-        rows = [GuestRow(g, online.get(g.name, 0)) for g in self.guests.values()]
-        self.guests_table.replace_all(rows)
-        self._count(guests=len(rows))
-        self._set_empty("guests", not rows)
+        shown = self.query_one(GuestsPane).show(self.guests.values(), online)
+        self._count(guests=shown)
+        self._set_empty("guests", not shown)
 
     def _show_shares(self) -> None:
         connected = Counter(c.share for c in self.clients_table.records.values())
-        rows = share_rows(self.host, dict(connected))
-        self.shares_table.replace_all(rows)
+        shown = self.query_one(SharesPane).show(self.host, connected)
         self._count(shares=len(self.host.shares))
-        self._set_empty("shares", not rows)
+        self._set_empty("shares", not shown)
         self._update_empty_texts()
 
     def _update_join_bar(self) -> None:
@@ -362,31 +361,8 @@ class MainScreen(Screen[None]):
             bar.strings = (*services.ssh_strings(None), *relays)
 
     def _update_empty_texts(self) -> None:
-        server = self.server
-        if server.phase in ("error", "stopped"):
-            clients = Content.from_markup("[b]No server.[/b] $message", message=server.message)
-        elif server.phase == "starting":
-            clients = Content("Starting…")
-        else:
-            clients = Content.from_markup(
-                "[b]No guests connected.[/b]\n\nThey appear here the moment they join; "
-                "invite one on the Guests tab (press [b]2[/b], then [b]a[/b])."
-            )
-        self.query_one("#clients-empty", Static).update(clients)
-        self.query_one("#guests-empty", Static).update(
-            Content.from_markup(
-                "[b]No guests yet.[/b]\n\nPress [b]a[/b] to invite one: paste their public key, "
-                "give the path of a .pub file, or github:USER."
-            )
-        )
-        error = self.host.error
-        self.query_one("#shares-empty", Static).update(
-            Content.from_markup("[b]No tmux sessions.[/b] $error", error=error)
-            if error
-            else Content.from_markup(
-                "[b]No tmux sessions to share.[/b]\n\nStart tmux, then press [b]F5[/b]."
-            )
-        )
+        for pane in self.panes:
+            pane.query_one(".empty", Static).update(pane.empty_text())
 
     def strings_for(self, row: ShareRow) -> list[str]:
         if row.share is None or self.services is None or not self.server.up:
