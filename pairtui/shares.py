@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pairtui import paths
 from pairtui.errors import PairtuiError
-from pairtui.fileutil import atomic_write, locked, read_text
+from pairtui.jsonlist import JsonList
 from pairtui.registry import Guest, Mode, Registry
 from pairtui.tmux import SESSION_PREFIX, ShareSessions, Tmux, share_sessions
 
@@ -66,6 +66,10 @@ class Share:
         return asdict(self)
 
 
+def _share(row: dict[str, Any]) -> Share:
+    return Share(**row)
+
+
 def validate_share_name(name: str) -> str:
     if not SHARE_NAME_RE.fullmatch(name):
         raise PairtuiError(
@@ -78,17 +82,11 @@ class ShareStore:
     """Reads and edits ``shares.json``; newest share last."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or paths.shares_file()
+        self._file = JsonList(path or paths.shares_file(), "shares", _share, Share.to_json)
+        self.path = self._file.path
 
     def load(self) -> list[Share]:
-        text = read_text(self.path)
-        if not text.strip():
-            return []
-        try:
-            rows = json.loads(text)
-            return [Share(**row) for row in rows]
-        except (ValueError, TypeError) as exc:
-            raise PairtuiError(f"{self.path} is not a valid shares file ({exc})") from None
+        return self._file.load()
 
     def get(self, name: str) -> Share:
         for share in self.load():
@@ -99,14 +97,8 @@ class ShareStore:
     def default(self) -> Share | None:
         return default_share(self.load())
 
-    @contextlib.contextmanager
-    def _edit(self) -> Iterator[list[Share]]:
-        with locked(self.path):
-            shares = self.load()
-            yield shares
-            atomic_write(
-                self.path, json.dumps([s.to_json() for s in shares], indent=2) + "\n", 0o600
-            )
+    def _edit(self) -> contextlib.AbstractContextManager[list[Share]]:
+        return self._file.edit()
 
     def create(
         self,

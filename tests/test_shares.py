@@ -133,7 +133,7 @@ def test_no_file_and_an_empty_file_are_no_shares() -> None:
 def test_a_broken_shares_file_is_one_error_naming_the_file(text: str) -> None:
     store = ShareStore()
     store.path.write_text(text)
-    with pytest.raises(PairtuiError, match=rf"^{re.escape(str(store.path))} is not a valid shares"):
+    with pytest.raises(PairtuiError, match=rf"^{re.escape(str(store.path))}: not a valid shares"):
         store.load()
     with pytest.raises(PairtuiError):
         store.default()
