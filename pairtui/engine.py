@@ -32,6 +32,7 @@ import asyncssh
 from pairtui import paths, ssh_fastpath
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
+from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
     SESSION_ENDED,
@@ -415,12 +416,7 @@ class Engine:
 
     def status(self) -> dict[str, object]:
         return {
-            "pid": self.pid,
-            "listen": self.listen,
-            "port": self.port,
-            "fingerprint": self.fingerprint,
-            "uptime_seconds": round(time.time() - self.started, 1),
-            "clients": len(self.clients),
+            **base_status(self),
             "shares": [s.name for s in self.share_list()],
             "tunnels": self.tunnels.status(),
         }

@@ -9,6 +9,7 @@ needs to look for attributes the other lacks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -112,3 +113,16 @@ class EngineAPI(Protocol):
     def status(self) -> dict[str, object]:
         """What ``pairtui status --json`` shows of the engine."""
         ...
+
+
+def base_status(engine: EngineAPI) -> dict[str, object]:
+    """The status fields every engine knows, in-process or remote (``status()`` builds
+    on these)."""
+    return {
+        "pid": engine.pid,
+        "listen": engine.listen,
+        "port": engine.port,
+        "fingerprint": engine.fingerprint,
+        "uptime_seconds": round(time.time() - engine.started, 1),
+        "clients": len(engine.clients),
+    }

@@ -12,9 +12,10 @@ which the app calls from a worker after its first paint.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pairtui import control, paths
 from pairtui.config import Config
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from pairtui.tmux import HostWindow
     from pairtui.tunnels import Tunnel
 
+
+T = TypeVar("T")
 
 SYSTEM_CLIENT_PREFIX = "sys-"  # pairtui.system's client ids
 
@@ -220,6 +223,13 @@ class Services:
         if self.registry_watch is None:
             self.registry_watch = FileWatch(self.host.registry.path)
 
+    async def _act(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A host action: the file work in a thread, then the engine applies it to every
+        connected guest at once (it would within a second on its own)."""
+        result = await asyncio.to_thread(action, *args, **kwargs)
+        await self.engine.reconcile()
+        return result
+
     async def guests(self) -> dict[str, Guest]:
         assert self.registry_watch is not None
         self.registry_watch.changed()  # what we read now is the latest
@@ -279,42 +289,30 @@ class Services:
     ) -> Guest:
         from pairtui.registry import Mode
 
-        guest = await asyncio.to_thread(
+        return await self._act(
             self.host.add_guest, name, keys, mode=Mode(mode), share=share, expires=expires
         )
-        await self.engine.reconcile()
-        return guest
 
     async def update_guest(
         self, name: str, mode: str, share: str, expires: datetime | bool | None
     ) -> Guest:
         from pairtui.registry import Mode
 
-        guest = await asyncio.to_thread(
+        return await self._act(
             self.host.update_guest, name, mode=Mode(mode), share=share, expires=expires
         )
-        await self.engine.reconcile()
-        return guest
 
     async def remove_guest(self, name: str) -> Guest:
-        guest = await asyncio.to_thread(self.host.remove_guest, name)
-        await self.engine.reconcile()
-        return guest
+        return await self._act(self.host.remove_guest, name)
 
     async def share(self, session: str, name: str | None, pane: str | None = None) -> Share:
-        share = await asyncio.to_thread(self.shares.share, session, name, pane)
-        await self.engine.reconcile()
-        return share
+        return await self._act(self.shares.share, session, name, pane)
 
     async def unshare(self, name: str) -> Share:
-        share = await asyncio.to_thread(self.shares.unshare, name)
-        await self.engine.reconcile()
-        return share
+        return await self._act(self.shares.unshare, name)
 
     async def rename_share(self, old: str, new: str) -> Share:
-        share = await asyncio.to_thread(self.shares.rename, old, new)
-        await self.engine.reconcile()
-        return share
+        return await self._act(self.shares.rename, old, new)
 
     def tunnels(self) -> list[Tunnel]:
         try:

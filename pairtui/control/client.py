@@ -25,6 +25,7 @@ from pairtui.control.codec import (
     decode_reply,
     decode_tunnel,
 )
+from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
     ClientChanged,
@@ -251,14 +252,7 @@ class RemoteEngine:
         await _ask(self.path, "reload")
 
     def status(self) -> dict[str, object]:
-        return {
-            "pid": self.pid,
-            "listen": self.listen,
-            "port": self.port,
-            "fingerprint": self.fingerprint,
-            "uptime_seconds": round(time.time() - self.started, 1),
-            "clients": len(self.clients),
-        }
+        return base_status(self)
 
 
 def _brief(row: dict[str, Any]) -> ClientInfo:
