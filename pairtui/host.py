@@ -14,13 +14,17 @@ or down now) are the engine's: front ends ask it through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pairtui.authorized_keys import GuestKey
-from pairtui.registry import Guest, Mode, Registry
+from pairtui.errors import PairtuiError
+from pairtui.registry import Guest, Mode, Registry, authorized_line
 from pairtui.shares import Share, ShareStore, default_share
+from pairtui.system.keys_file import forced_command, key_line
+from pairtui.system.state import load_state, state_file
 from pairtui.tunnels import Tunnel, TunnelStore
 
 if TYPE_CHECKING:
@@ -152,3 +156,56 @@ class Host:
 
     def remove_tunnel(self, name: str) -> Tunnel:
         return self.tunnel_store.remove(name)
+
+
+@dataclass(frozen=True)
+class KeyLines:
+    """A guest's authorized_keys lines, one per key: the registry's (``pairtui join``)
+    and, once system guests are set up, the system guest's, which sshd runs for them
+    (the literal tmux attach: the guest user cannot read the registry)."""
+
+    join: tuple[str, ...]
+    system: tuple[str, ...] = ()
+    system_user: str | None = None  # None: system guests are not set up
+
+    @property
+    def in_use(self) -> tuple[str, ...]:
+        """The lines sshd runs for this guest on this host."""
+        return self.join if self.system_user is None else self.system
+
+    def text(self) -> str:
+        """For the clipboard: with system guests, both sets under ``#`` labels (comments
+        to sshd), the system guest's first."""
+        if self.system_user is None:
+            return "\n".join(self.join)
+        where = f"{self.system_user} ~/.ssh/authorized_keys (pairtui system setup)"
+        return "\n".join(
+            [
+                f"# {where}: the tmux attach",
+                *self.system,
+                "# a sshd of your own, reading pairtui's registry: pairtui join",
+                *self.join,
+            ]
+        )
+
+
+def key_lines(guest: Guest, shares: Sequence[Share]) -> KeyLines:
+    """Blocks for a stat (are system guests set up?) and, if they are, a read of their
+    record. Front ends show and copy these; which lines apply is decided here.
+
+    Raises:
+        PairtuiError: tmux is not installed (a system guest's line names it).
+    """
+    join = tuple(authorized_line(guest, key) for key in guest.keys)
+    if not state_file().exists():
+        return KeyLines(join)
+    try:
+        state = load_state()
+    except PairtuiError:
+        state = None
+    command = forced_command(guest, list(shares))
+    return KeyLines(
+        join,
+        tuple(key_line(guest, key, command) for key in guest.keys),
+        f"{state.user}'s" if state else "the system guest's",
+    )

@@ -30,7 +30,6 @@ from pairtui.authorized_keys import (
     parse_entry,
     split_lines,
 )
-from pairtui.authorized_keys import parse_public_keys as parse_public_keys  # noqa: PLC0414 - moved; going
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, file_stamp, locked
 

@@ -21,7 +21,7 @@ from pairtui.app.dialogs import (
 )
 from pairtui.app.panes.base import DashboardPane
 from pairtui.app.widgets import GuestRow, GuestsTable
-from pairtui.app.widgets.guests import KeyLines, guest_detail, key_lines
+from pairtui.app.widgets.guests import guest_detail
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
@@ -80,11 +80,12 @@ class GuestsPane(DashboardPane):
         if row is None:
             detail.update("")
         else:
+            from pairtui.host import KeyLines, key_lines
+            from pairtui.registry import authorized_line
+
             try:
                 lines = key_lines(row.guest, self.dashboard.host.shares)  # a stat
             except PairtuiError:  # no tmux to name in a system guest's line
-                from pairtui.registry import authorized_line
-
                 lines = KeyLines(tuple(authorized_line(row.guest, k) for k in row.guest.keys))
             detail.update(guest_detail(row, self.now, lines))
         self.dashboard.bindings_maybe_changed()
@@ -177,6 +178,8 @@ class GuestsPane(DashboardPane):
             return
         guest = row.guest
         shares = self.dashboard.host.shares
+        from pairtui.host import key_lines
+
         try:
             lines = await asyncio.to_thread(key_lines, guest, shares)
         except PairtuiError as exc:  # e.g. no tmux to name in a system guest's line

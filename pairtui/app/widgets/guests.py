@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,8 +14,8 @@ from pairtui.app.widgets.table import RecordTable
 from pairtui.printable import printable
 
 if TYPE_CHECKING:
+    from pairtui.host import KeyLines
     from pairtui.registry import Guest
-    from pairtui.shares import Share
 
 
 @dataclass(frozen=True)
@@ -88,66 +87,6 @@ class GuestsTable(RecordTable[GuestRow]):
         row = self.selected
         if row is not None:
             self.post_message(self.GuestChosen(self, row))
-
-
-@dataclass(frozen=True)
-class KeyLines:
-    """A guest's authorized_keys lines, one per key: the registry's (``pairtui join``)
-    and, once system guests are set up, the system guest's, which sshd runs for them
-    (the literal tmux attach: the guest user cannot read the registry)."""
-
-    join: tuple[str, ...]
-    system: tuple[str, ...] = ()
-    system_user: str | None = None  # None: system guests are not set up
-
-    @property
-    def in_use(self) -> tuple[str, ...]:
-        """The lines sshd runs for this guest on this host."""
-        return self.join if self.system_user is None else self.system
-
-    def text(self) -> str:
-        """For the clipboard: with system guests, both sets under ``#`` labels (comments
-        to sshd), the system guest's first."""
-        if self.system_user is None:
-            return "\n".join(self.join)
-        where = f"{self.system_user} ~/.ssh/authorized_keys (pairtui system setup)"
-        return "\n".join(
-            [
-                f"# {where}: the tmux attach",
-                *self.system,
-                "# a sshd of your own, reading pairtui's registry: pairtui join",
-                *self.join,
-            ]
-        )
-
-
-def key_lines(guest: Guest, shares: Sequence[Share]) -> KeyLines:
-    """Blocks for a stat (are system guests set up?) and, if they are, a read of their
-    record.
-
-    Raises:
-        PairtuiError: tmux is not installed (a system guest's line names it).
-    """
-    from pairtui import system
-    from pairtui.registry import authorized_line
-
-    join = tuple(authorized_line(guest, key) for key in guest.keys)
-    if not system.state_file().exists():
-        return KeyLines(join)
-    from pairtui.errors import PairtuiError
-    from pairtui.system.keys_file import forced_command, key_line
-    from pairtui.system.state import load_state
-
-    try:
-        state = load_state()
-    except PairtuiError:
-        state = None
-    command = forced_command(guest, list(shares))
-    return KeyLines(
-        join,
-        tuple(key_line(guest, key, command) for key in guest.keys),
-        f"{state.user}'s" if state else "the system guest's",
-    )
 
 
 def guest_detail(row: GuestRow, now: float, lines: KeyLines) -> Content:
