@@ -427,3 +427,21 @@ async def test_copy_key_line_copies_the_system_guests_line_when_they_are_set_up(
     assert lines[0].startswith("# ") and "visitor" in lines[0]
     assert lines[2].startswith("# ") and "pairtui join" in lines[2]
     assert [ln for ln in lines if not ln.startswith("#")] == [system_line, lines[3]]
+
+
+@pytest.mark.parametrize("tab", ["1", "2", "3"])
+async def test_the_tab_key_never_takes_the_focus_out_of_the_showing_pane(
+    tmp_path: Path, tab: str
+) -> None:
+    """Each tab's keys belong to its pane: the Tab key must not move the focus to the
+    tab strip, where none of them would work (switch tabs with 1, 2, 3 or the mouse)."""
+    app = make_app(busy_scenario(tmp_path / "authorized_keys"))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press(tab)
+        pane = {"1": ClientsPane, "2": GuestsPane, "3": SharesPane}[tab]
+        for _ in range(4):
+            await pilot.press("tab")
+            await pilot.pause()
+            focused = app.focused
+            assert focused is not None and app.main.query_one(pane) in focused.ancestors

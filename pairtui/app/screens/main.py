@@ -24,7 +24,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive, var
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent
+from textual.widgets import Footer, Static, TabbedContent, Tabs
 
 from pairtui.app import fmt
 from pairtui.app.backend import SYSTEM_CLIENT_PREFIX, HostState, ServerState, Services
@@ -138,6 +138,10 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Each tab's keys belong to its pane, so the focus stays in the showing pane: the
+        # tab strip takes none (tabs switch with 1, 2, 3 or the mouse).
+        for strip in self.query(Tabs):
+            strip.can_focus = False
         try:
             self._update_empty_texts()
             self._update_join_bar()
