@@ -40,7 +40,7 @@ login_grace_time = {Limits().login_grace_time}     # seconds to log in
 max_auth_tries = {Limits().max_auth_tries}        # refused keys before a connection is closed
 max_sessions = {Limits().max_sessions}         # terminals at once on one connection
 
-[forges]                  # where `--github USER` / `--gitlab USER` fetch keys from
+[forges]                  # for `--key NAME:USER`, `--github`, the dashboard's key field
 github = "https://github.com"
 gitlab = "https://gitlab.com"
 
