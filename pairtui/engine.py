@@ -38,6 +38,7 @@ from pairtui.events import (
     SESSION_ENDED,
     SHARE_STOPPED,
     AccessRefused,
+    ClientChanged,
     ClientInfo,
     ClientJoined,
     ClientLeft,
@@ -257,6 +258,15 @@ class Engine:
         )  # fmt: skip
         self.emit(ClientJoined(info))
 
+    def client_changed(self, info: ClientInfo, announce: bool = True) -> None:
+        """A listed client's new snapshot (``announce``: tell subscribers, a
+        ClientChanged); events carry snapshots, so what a subscriber got stays true."""
+        if info.id not in self.clients:
+            return  # not listed yet (still starting) or already gone
+        self.clients[info.id] = info
+        if announce:
+            self.emit(ClientChanged(info))
+
     def unregister(self, session: GuestSession, reason: str, event: str) -> None:
         info = session.info
         if self._sessions.pop(info.id, None) is None:
@@ -351,7 +361,7 @@ class Engine:
         for c in found:
             if c.id in self._sessions:
                 await self._sessions[c.id].switch_mode(mode)
-        return found
+        return [self.clients.get(c.id, c) for c in found]  # as they are now
 
     async def reconcile(self, force: bool = True) -> None:
         """Apply registry and share changes to every connection, with a terminal or not.

@@ -21,6 +21,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any, Protocol
 
 import asyncssh
@@ -43,6 +44,9 @@ from pairtui.ssh import address
 ENCRYPTION_ALGS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
 CHANNEL_WINDOW = 2 * 1024 * 1024
 CLOSE_GRACE = 2.0
+# Seconds between two updates of a guest's last input: every key a guest types passes
+# here, and "idle" is shown in seconds.
+ACTIVITY_STEP = 0.5
 MAX_SIZE = 1000  # columns or rows: no real terminal is larger, and tmux pays for every cell
 TERM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")  # always used with fullmatch
 PAIR = Mode.PAIR.value  # looked up once: the mode is checked on every key a guest types
@@ -72,6 +76,7 @@ class GuestHost(Protocol):
     def register(self, session: GuestSession) -> None: ...
     def unregister(self, session: GuestSession, reason: str, event: str) -> None: ...
     def emit(self, event: Event) -> None: ...
+    def client_changed(self, info: ClientInfo, announce: bool = True) -> None: ...
     def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None: ...
 
 
@@ -304,7 +309,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
                                      reason="unusable TERM replaced", term=term_type)  # fmt: skip
         elif term_type:
             self._term = term_type
-        self.info.cols, self.info.rows = _clamp(term_size[0], 80), _clamp(term_size[1], 24)
+        self._update(cols=_clamp(term_size[0], 80), rows=_clamp(term_size[1], 24))
         return True
 
     def shell_requested(self) -> bool:
@@ -352,7 +357,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
     def _typed(self, data: bytes) -> None:
         if not self._input_open or self._narrowing:
             return
-        self.info.last_input = time.time()
+        now = time.time()
+        if now - (self.info.last_input or 0.0) >= ACTIVITY_STEP:
+            self._update(last_input=now)
         if self.info.mode != PAIR:
             data = self._without_focus_reports(data)
             if not data:
@@ -401,7 +408,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         cols, rows = _clamp(width, self.info.cols), _clamp(height, self.info.rows)
         if (cols, rows) == (self.info.cols, self.info.rows):
             return
-        self.info.cols, self.info.rows = cols, rows
+        self._update(cols=cols, rows=rows)
         self._pty.resize(rows, cols)
         if self.info.id in self.engine.clients:
             self.engine.emit(ClientChanged(self.info))
@@ -453,7 +460,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self._turn_away(f"share {share.name!r} is gone (its tmux session no longer exists)")
             return
         self._share = share
-        self.info.share = share.name
+        self._update(share=share.name)
         argv = share.attach_argv(guest.mode)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -467,7 +474,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         except OSError as exc:
             self._turn_away(f"cannot start tmux: {exc.strerror}")
             return
-        self.info.tty, self.info.pid = self._pty.tty, self._pty.pid
+        self._update(tty=self._pty.tty, pid=self._pty.pid)
         # The registry may have changed while tmux started; nothing between this check
         # and register() yields, and every later change reaches it through reconcile().
         now = self.engine.current_guest(self.key_blob)
@@ -483,12 +490,17 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if self._closing is not None:  # the guest left while tmux was starting
             await self._shutdown()
 
+    def _update(self, **changes: Any) -> None:
+        """A new snapshot of this client, listed in the old one's place: events and
+        replies carry snapshots, so what a subscriber was given stays what happened."""
+        self.info = replace(self.info, **changes)
+        self.engine.client_changed(self.info, announce=False)
+
     def _take_guest(self, guest: Guest) -> None:
         """What the registry says now, not what it said at login, decides this terminal."""
         self.guest = guest
         self.registry_mode = guest.mode
-        self.info.mode = guest.mode.value
-        self.info.guest = guest.name
+        self._update(mode=guest.mode.value, guest=guest.name)
 
     def _screen(self, data: bytes) -> None:
         """tmux's output, on its way to the guest (one SSH packet by the fast path)."""
@@ -515,7 +527,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         self.former_names.add(mine.name)
         self._share = renamed
-        self.info.share = renamed.name
+        self._update(share=renamed.name)
         self.engine.audit.record("rename", client=self.info.id, guest=self.info.guest,
                                  share=renamed.name, was=mine.name)  # fmt: skip
         self.engine.emit(ClientChanged(self.info))
@@ -600,7 +612,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
                     await self.disconnect(f"your mode could not be changed ({exc})", "kick")
                     return
                 raise
-            self.info.mode = mode.value
+            self._update(mode=mode.value)
             self.engine.audit.record("mode", client=self.info.id, guest=self.info.guest,
                                      mode=mode.value)  # fmt: skip
             self.engine.emit(ClientChanged(self.info))
