@@ -1,30 +1,94 @@
-"""Append-only JSON-lines record of joins, leaves, kicks and refusals."""
+"""Append-only JSON-lines record of joins, leaves, kicks and refusals.
+
+Recording never raises: a join, a leave or a kick must not fail because the log cannot
+be written (a full disk, a permission). A failure is reported once per kind (its
+``strerror``) until a line is written again; the log then says how many events it
+missed, and so does the report. A line is written whole or not at all.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pairtui import paths
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 class Audit:
-    def __init__(self, path: Path | None = None) -> None:
+    """The audit log at ``path``.
+
+    Args:
+        report: hears about a failure to write (once per kind) and the recovery; the
+            server's log by default (stderr). It may itself record an event: that
+            event is counted as missed, not reported again.
+    """
+
+    def __init__(
+        self, path: Path | None = None, report: Callable[[str], None] | None = None
+    ) -> None:
         self.path = path or paths.audit_file()
+        self.report = report or _to_stderr
+        self._missed: dict[str, int] = {}  # kind of failure -> events not written since
+        self._lock = threading.Lock()
+
+    @property
+    def failing(self) -> bool:
+        """The last event could not be written (and was counted, and reported)."""
+        return bool(self._missed)
 
     def record(self, event: str, **fields: object) -> None:
-        """One line per event; O_APPEND keeps concurrent writers' lines whole."""
-        row: dict[str, object] = {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "event": event,
-        }
-        row.update({k: v for k, v in fields.items() if v is not None})
-        data = (json.dumps(row, separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        """One line per event; never raises (see the module's docstring)."""
+        line = _line(event, fields)
+        message = None
+        with self._lock:
+            missed = sum(self._missed.values())
+            gap = ""
+            if missed:
+                why = "; ".join(self._missed)
+                gap = _line("error", {"reason": f"{missed} events not recorded ({why})"})
+            try:
+                self._append((gap + line).encode())
+            except OSError as exc:
+                kind = exc.strerror or type(exc).__name__
+                if kind not in self._missed:
+                    message = (f"pairtui: cannot write the audit log {self.path}: {kind}; "
+                               "events are not recorded until it can be written again")  # fmt: skip
+                self._missed[kind] = self._missed.get(kind, 0) + 1
+            else:
+                if missed:
+                    message = (f"pairtui: the audit log {self.path} is written again "
+                               f"({missed} events were not recorded)")  # fmt: skip
+                self._missed.clear()
+        if message is not None:  # outside the lock: the report may record an event
+            with contextlib.suppress(OSError, ValueError):  # a closed or broken stderr
+                self.report(message)
+
+    def _append(self, data: bytes) -> None:
+        """O_APPEND keeps concurrent writers' lines whole; a short write (the disk filled
+        up mid-line) is taken back, so the log stays whole lines."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, data)
+            written = 0
+            try:
+                while written < len(data):
+                    written += os.write(fd, data[written:])
+            except OSError:
+                if written:
+                    with contextlib.suppress(OSError):
+                        end = os.lseek(fd, 0, os.SEEK_CUR)  # just past our bytes
+                        if os.fstat(fd).st_size == end:  # nobody appended since
+                            os.ftruncate(fd, end - written)
+                raise
         finally:
             os.close(fd)
 
@@ -34,3 +98,12 @@ class Audit:
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in lines if line.strip()]
+
+
+def _line(event: str, fields: dict[str, object]) -> str:
+    row: dict[str, object] = {
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "event": event,
+    }
+    row.update({k: v for k, v in fields.items() if v is not None})
+    return json.dumps(row, separators=(",", ":"), default=str) + "\n"

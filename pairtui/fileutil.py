@@ -11,8 +11,15 @@ from pathlib import Path
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
-    """Write to a temp file in the same directory, fsync, then rename over ``path``."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temp file in the same directory, fsync, then rename over ``path``.
+
+    An OSError (a full disk, a permission) names ``path``, not the temp file or no file
+    at all, and leaves ``path`` as it was: the message a user reads says what failed.
+    """
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _about(exc, path) from None
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -21,8 +28,11 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
             os.fsync(f.fileno())
         tmp.chmod(mode)
         tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _about(exc, path) from None
         raise
     with contextlib.suppress(OSError):
         dfd = os.open(path.parent, os.O_RDONLY)
@@ -30,6 +40,14 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """``exc`` about ``path`` alone (its type kept: callers may catch PermissionError)."""
+    if exc.filename2 is None or exc.errno is None:
+        exc.filename = str(path)
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path)).with_traceback(exc.__traceback__)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 from pairtui.audit import Audit
@@ -25,3 +27,63 @@ def test_guest_controlled_fields_are_escaped_in_the_file_and_exact_when_read(
         HOSTILE,
         undecodable,
     )
+
+
+# --- a log that cannot be written --------------------------------------------------------
+
+
+def test_a_log_that_cannot_be_written_is_told_once_per_kind_and_never_raises(
+    tmp_path: Path,
+) -> None:
+    """``/dev/full`` fails every write with ENOSPC, a directory with EISDIR."""
+    path = tmp_path / "audit.jsonl"
+    path.symlink_to("/dev/full")
+    heard: list[str] = []
+    audit = Audit(path, report=heard.append)
+    for i in range(3):
+        audit.record("join", guest=f"g{i}")
+    assert audit.failing
+    assert len(heard) == 1
+    assert str(path) in heard[0] and os.strerror(errno.ENOSPC) in heard[0]
+    path.unlink()
+    path.mkdir()  # another kind of failure: told too, once
+    audit.record("leave")
+    audit.record("leave")
+    assert len(heard) == 2 and os.strerror(errno.EISDIR) in heard[1]
+
+    path.rmdir()  # writable again: told once, and the log says what it missed
+    audit.record("kick", guest="g0")
+    audit.record("leave", guest="g0")
+    assert not audit.failing
+    assert len(heard) == 3 and "is written again (5 events were not recorded)" in heard[2]
+    gap, kick, leave = audit.read()
+    assert (gap["event"], kick["event"], leave["event"]) == ("error", "kick", "leave")
+    assert gap["reason"] == (
+        f"5 events not recorded ({os.strerror(errno.ENOSPC)}; {os.strerror(errno.EISDIR)})"
+    )
+
+    path.unlink()
+    path.symlink_to("/dev/full")  # failing again after it worked: told again
+    audit.record("join")
+    assert len(heard) == 4 and os.strerror(errno.ENOSPC) in heard[3]
+
+
+def test_a_report_that_records_an_event_itself_is_not_told_again(tmp_path: Path) -> None:
+    """The engine's default log writes to the audit log: a failure must not loop."""
+    path = tmp_path / "audit.jsonl"
+    path.symlink_to("/dev/full")
+    heard: list[str] = []
+
+    def log(line: str) -> None:
+        heard.append(line)
+        audit.record("error", reason=line)
+
+    audit = Audit(path, report=log)
+    audit.record("join")
+    assert len(heard) == 1 and audit.failing
+    path.unlink()
+    audit.record("join")
+    assert not audit.failing
+    assert len(heard) == 2
+    assert [e["event"] for e in audit.read()] == ["error", "join", "error"]
+    assert audit.read()[0]["reason"] == f"2 events not recorded ({os.strerror(errno.ENOSPC)})"

@@ -71,6 +71,21 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temp_file(tmp_path: Path)
     assert leftovers(target) == []
 
 
+def test_a_write_that_fails_names_the_file_and_keeps_the_error_type(tmp_path: Path) -> None:
+    """What a user reads ("pairtui: [Errno 28] ...: 'PATH'") says which file failed,
+    not a temp file's name or none at all."""
+    missing = tmp_path / "no-such-dir" / "f"
+    with pytest.raises(FileNotFoundError) as no_dir:  # mkstemp fails
+        atomic_write(missing, "x")
+    assert (no_dir.value.filename, no_dir.value.filename2) == (str(missing), None)
+    target = tmp_path / "d"
+    (target / "inside").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError) as over_dir:  # the rename fails
+        atomic_write(target, "x")
+    assert str(over_dir.value).endswith(f": {str(target)!r}")
+    assert leftovers(target) == []
+
+
 WRITER = """
 import sys
 from pathlib import Path
