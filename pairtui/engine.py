@@ -87,7 +87,8 @@ class Engine:
         self.port = port
         self.registry_path = registry_path or paths.registry_file()
         self.shares = shares or ShareStore()
-        self.audit = audit or Audit()
+        # What the audit log cannot record is reported once, where the front end logs.
+        self.audit = audit or Audit(report=log)
         self.control_path = control_path or paths.control_socket()
         self.limits = limits or Limits()
         self.clients: dict[str, ClientInfo] = {}
@@ -348,10 +349,13 @@ class Engine:
         for c in found:
             if c.id in self._idle:
                 self._idle[c.id].close(reason, "kick")
-        await asyncio.gather(
-            *(self._sessions[c.id].disconnect(reason, "kick")
-              for c in found if c.id in self._sessions)
-        )  # fmt: skip
+        sessions = [self._sessions[c.id] for c in found if c.id in self._sessions]
+        results = await asyncio.gather(
+            *(s.disconnect(reason, "kick") for s in sessions), return_exceptions=True
+        )
+        for session, result in zip(sessions, results, strict=True):
+            if isinstance(result, BaseException):  # whatever failed, the guest is out
+                session.conn.close(reason, "kick")
         return found
 
     async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:

@@ -564,9 +564,13 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         self._closing = self._loop.create_future()
         try:
-            await self._pty.stop(self._last_screen)
-            self.conn.sessions.discard(self)
-            self.engine.unregister(self, self._end_reason, self._end_event)
+            # Whatever fails on the way (tmux, the audit log, the goodbye), the guest is
+            # unlisted and its connection closed.
+            try:
+                await self._pty.stop(self._last_screen)
+            finally:
+                self.conn.sessions.discard(self)
+                self.engine.unregister(self, self._end_reason, self._end_event)
             chan = self._chan
             if chan is not None and not chan.is_closing():
                 if self._farewell:
@@ -577,9 +581,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
                 # the connection at once would abort the transport and drop both.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(chan.wait_closed(), CLOSE_GRACE)
+        finally:
             if self.conn.conn is not None:
                 self.conn.conn.close()
-        finally:
             self._closing.set_result(None)
 
     def _last_screen(self, data: bytes) -> None:

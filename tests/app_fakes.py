@@ -115,9 +115,9 @@ class FakeEngine:
         return found
 
     async def set_mode(self, target: str, mode: Mode) -> list[ClientInfo]:
-        found = self._find(target)
+        found = [dataclasses.replace(c, mode=mode.value) for c in self._find(target)]
         for c in found:
-            c.mode = mode.value
+            self.clients[c.id] = c
             self.emit(ClientChanged(c))
         return found
 
