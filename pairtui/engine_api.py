@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
+
+from pairtui import __version__
 
 if TYPE_CHECKING:
     from pairtui.events import ClientInfo, Event, TunnelInfo
@@ -123,6 +126,8 @@ def base_status(engine: EngineAPI) -> dict[str, object]:
         "listen": engine.listen,
         "port": engine.port,
         "fingerprint": engine.fingerprint,
+        "version": __version__,  # a remote engine puts its server's here
+        "started": datetime.fromtimestamp(engine.started, UTC).isoformat(timespec="seconds"),
         "uptime_seconds": round(time.time() - engine.started, 1),
         "clients": len(engine.clients),
     }

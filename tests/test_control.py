@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from support import SshGuest, TmuxHost, share_host_session
 
-from pairtui import control, paths
+from pairtui import __version__, control, paths
 from pairtui.authorized_keys import parse_public_keys
 from pairtui.engine import Engine
 from pairtui.errors import PairtuiError
@@ -99,6 +101,44 @@ async def test_without_a_server_requests_say_so() -> None:
         await control.RemoteEngine().start()
 
 
+def test_a_socket_that_takes_connections_but_never_answers_is_busy_not_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pairtui.control.client.TIMEOUT", 0.3)
+    path = paths.control_socket()
+    assert control.probe(path) == control.Probe("none")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stuck:
+        stuck.bind(str(path))
+        stuck.listen(8)  # the kernel queues connections; nobody accepts them
+        with pytest.raises(control.ServerUnreachable, match="does not answer"):
+            control.request("clients")
+        found = control.probe(path)
+        assert found.state == "busy" and "does not answer" in found.error
+        assert not control.ping(path)
+    found = control.probe(path)  # closed: its socket file is left behind
+    assert found == control.Probe("stale")
+
+
+async def test_a_new_control_server_never_takes_over_a_busy_one_s_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pairtui.control.client.TIMEOUT", 0.3)
+    path = paths.control_socket()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stuck:
+        stuck.bind(str(path))
+        stuck.listen(8)
+        server = control.ControlServer(None, path)  # type: ignore[arg-type]
+        with pytest.raises(PairtuiError, match="does not answer"):
+            await server.start()
+        assert path.exists()
+    await server.start()  # stale now: taken over
+    try:
+        assert await control.request_async("ping") == {"ok": True}
+    finally:
+        await server.stop()
+    assert not path.exists()
+
+
 # --- against a real engine ----------------------------------------------------------------
 
 
@@ -108,6 +148,24 @@ async def test_a_one_shot_request_still_gets_one_reply(engine: Engine) -> None:
     assert reply["status"]["port"] == engine.port
     with pytest.raises(PairtuiError, match="unknown request 'nope'"):
         await control.request_async("nope")
+    status = reply["status"]
+    assert (status["pid"], status["version"]) == (os.getpid(), __version__)
+    started = datetime.fromisoformat(status["started"]).timestamp()
+    assert int(started) == int(engine.started)
+
+
+async def test_stop_is_refused_by_a_server_that_did_not_accept_it(engine: Engine) -> None:
+    """The dashboard's own engine ends with the dashboard, not with `pairtui stop`."""
+    with pytest.raises(PairtuiError, match="quit the dashboard"):
+        await control.request_async("stop")
+    stopped = asyncio.Event()
+    control.accept_stop(stopped.set)
+    try:
+        reply = await control.request_async("stop")
+        assert reply == {"ok": True, "pid": os.getpid(), "clients": 0}
+        await asyncio.wait_for(stopped.wait(), 5)
+    finally:
+        control.accept_stop(None)
 
 
 async def test_subscribe_streams_joins_changes_and_leaves_to_a_remote_engine(

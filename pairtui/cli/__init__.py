@@ -19,7 +19,8 @@ GROUPS = ("dashboard", "guests", "shares", "clients", "serve", "tmux", "system",
 COMMANDS = {
     "dashboard": "dashboard", "config": "dashboard", "guest": "guests", "share": "shares",
     "unshare": "shares", "ssh-string": "shares", "clients": "clients", "kick": "clients",
-    "mode": "clients", "serve": "serve", "join": "serve", "tmux": "tmux", "status": "tmux",
+    "mode": "clients", "serve": "serve", "stop": "serve", "join": "serve", "tmux": "tmux",
+    "status": "tmux",
     "system": "system", "authorized-keys-command": "system", "tunnel": "tunnels",
 }  # fmt: skip
 """Which group module registers each command: a command loads only its own group (and

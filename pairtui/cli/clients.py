@@ -6,24 +6,22 @@ import argparse
 from typing import Any
 
 from pairtui import control, system
-from pairtui.cli.common import Adder, engine_request, mode_arg, print_json
+from pairtui.cli.common import Adder, engine_request, mode_arg, no_server, print_json
 from pairtui.errors import PairtuiError
 from pairtui.events import where
 from pairtui.printable import printable
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
-    try:
-        reply = control.request("clients")
-    except PairtuiError:
-        reply = None
+    # A server that does not answer is an error (exit 1), never "no server running".
+    reply = control.request("clients")
     clients = reply["clients"] if reply else []
     # Guests who came in through the machine's sshd, from tmux's client list.
     local = [c.to_json() for c in system.list_clients()]
     if args.json:
         print_json(clients + local)
     elif not clients and not local:
-        print("no guests connected" + ("" if reply else " (no pairtui server is running)"))
+        print("no guests connected" + ("" if reply else f" ({no_server()})"))
     else:  # peers as a relay reports them, guests' names: shown escaped, JSON stays exact
         for c in clients:
             origin = where(c["peer"], c.get("via", ""))

@@ -62,6 +62,13 @@ def tmux_from_args(args: argparse.Namespace) -> Tmux:
     return Tmux(resolve_socket(getattr(args, "tmux_socket", None) or cfg.tmux_socket))
 
 
+def no_server(state: str = "none") -> str:
+    """What to say when no server runs; ``state`` as :class:`pairtui.control.Probe` has it."""
+    if state == "stale":  # a socket nobody listens on: the last server was killed
+        return "no pairtui server is running (the last one did not exit cleanly)"
+    return "no pairtui server is running"
+
+
 def engine_request(op: str, target: str, mode: str | None = None) -> dict[str, Any]:
     """Ask the running server; a clear error when there is none."""
     reply = control.request(op, target=target, mode=mode)

@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from pairtui import __version__, control, paths
 from pairtui import config as config_mod
-from pairtui.cli.common import Adder
+from pairtui.cli.common import Adder, no_server, print_json
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.shares import resolve_share
@@ -36,27 +37,97 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         await engine.start()
         stop = asyncio.Event()
+        why: list[str] = []
+
+        def stop_for(reason: str) -> None:
+            why.append(reason)
+            stop.set()
+
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"pairtui {__version__} serving on {listen}:{engine.port}", flush=True)
-        print(f"host key fingerprint: {engine.fingerprint}", flush=True)
+        # SIGHUP (the terminal running us closed) ends us as gracefully as SIGTERM:
+        # guests are told, leaves audited, the control socket removed.
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop_for, sig.name)
+        control.accept_stop(lambda: stop_for("`pairtui stop`"))
+        _say(f"pairtui {__version__} serving on {listen}:{engine.port}")
+        _say(f"host key fingerprint: {engine.fingerprint}")
         shares = engine.share_list()
         if shares:
             for s in ssh_strings(listen, engine.port):
-                print(f"guests join with: {s.command}", flush=True)
+                _say(f"guests join with: {s.command}")
         else:
-            print("nothing is shared yet: run `pairtui share` in tmux", flush=True)
-        await stop.wait()
-        print("stopping: disconnecting guests", flush=True)
-        await engine.stop()
+            _say("nothing is shared yet: run `pairtui share` in tmux")
+        try:
+            await stop.wait()
+        finally:
+            _say(f"stopping ({why[0] if why else 'interrupted'}): disconnecting guests")
+            await engine.stop()
+            control.accept_stop(None)
 
     asyncio.run(run())
     return 0
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Each ends ``pairtui serve`` gracefully (``pairtui stop`` asks for the same)."""
+
+
+def _say(line: str, err: bool = False) -> None:
+    try:
+        print(line, file=sys.stderr if err else sys.stdout, flush=True)
+    except (OSError, ValueError):
+        # The terminal is gone (SIGHUP, EIO): say nothing more, and let neither this
+        # nor the flush at exit stop the shutdown or fail it.
+        sys.stdout = sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115 - for good
+
+
 def _log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    _say(line, err=True)
+
+
+STOP_WAIT = 20.0  # s: for the server to disconnect its guests and exit
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop the running server as SIGTERM does: guests told why, leaves audited."""
+    found = control.probe()
+    if found.state == "busy":
+        raise PairtuiError(found.error)
+    if found.state != "running":
+        raise PairtuiError(no_server(found.state))
+    reply = control.request("stop")
+    if reply is None:  # it ended between the two questions
+        raise PairtuiError(no_server())
+    pid, clients = int(reply["pid"]), int(reply["clients"])
+    sock = paths.control_socket()
+    deadline = time.monotonic() + STOP_WAIT
+    while (sock.exists() or _running(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if sock.exists() or _running(pid):
+        raise PairtuiError(
+            f"the pairtui server (pid {pid}) is still stopping after {STOP_WAIT:.0f}s"
+        )
+    if args.json:
+        print_json({"stopped": True, "pid": pid, "clients": clients})
+    else:
+        guests = f"{clients} client{'' if clients == 1 else 's'} disconnected"
+        print(f"stopped the pairtui server (pid {pid}); {guests}")
+    return 0
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its parent is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(") ", 1)[1][:1] not in {"Z", "X"}
 
 
 def cmd_join(args: argparse.Namespace) -> int:
@@ -75,9 +146,11 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, add: Adder) -> None:
-    sv = add(sub, "serve", cmd_serve, "run the SSH server headless until Ctrl-C")
+    sv = add(sub, "serve", cmd_serve, "run the SSH server headless until Ctrl-C, SIGTERM or SIGHUP")
     sv.add_argument("--listen", metavar="ADDR", help="address to bind (default 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default 2222; 0 picks a free one)")
+
+    add(sub, "stop", cmd_stop, "stop the running server (guests are told; like SIGTERM)")
 
     j = add(sub, "join", cmd_join, "forced command for a system sshd (used in authorized_keys)")
     j.add_argument("guest")
@@ -85,10 +158,15 @@ def register(sub: Any, add: Adder) -> None:
 
 def ensure_server(timeout: float = 10.0) -> bool:
     """Start a headless `pairtui serve` for this user unless one runs; True if started."""
-    if control.ping():
+    found = control.probe()
+    if found.state == "running":
         return False
+    if found.state == "busy":  # a second server would not help, nor could it bind
+        raise PairtuiError(found.error)
     log = paths.server_log()
-    with log.open("ab") as out:
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # private like every other file (older versions made it 0644)
+    with os.fdopen(fd, "ab") as out:
         subprocess.Popen(
             [sys.executable, "-m", "pairtui", "serve"],
             stdin=subprocess.DEVNULL,

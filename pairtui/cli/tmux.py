@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
 from pairtui import control
-from pairtui.cli.common import Adder, print_json, tmux_from_args
+from pairtui.cli.common import Adder, no_server, print_json, tmux_from_args
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 from pairtui.tmux_notify import status_text
@@ -51,20 +51,44 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """For scripts and ``#(pairtui status --tmux)``: who is in, from the running server."""
-    reply = None
-    with contextlib.suppress(PairtuiError):
-        reply = control.request("clients")
-    clients: list[dict[str, Any]] = reply["clients"] if reply else []
+    """For scripts and ``#(pairtui status --tmux)``: who is in, from the running server.
+
+    A server that takes connections but does not answer is "busy" (exit 1: whether
+    anyone is in cannot be told), never "not running"; a socket nobody listens on is
+    "stale" (the last server was killed), which is not running either.
+    """
+    if args.tmux:  # every few seconds: one question only
+        try:
+            reply = control.request("clients")
+        except PairtuiError:
+            print("pairtui: not answering")
+            return 1
+        print(_status_line(reply["clients"] if reply else []))
+        return 0
+    found = control.probe()
+    clients: list[dict[str, Any]] = []
+    if found.state == "running":
+        try:
+            reply = control.request("clients")
+        except PairtuiError as exc:
+            found = control.Probe("busy", error=str(exc))
+        else:
+            clients = reply["clients"] if reply else []
     if args.json:
-        print_json({"running": reply is not None, "clients": clients})
-    elif args.tmux:
-        print(_status_line(clients))
-    elif reply is None:
-        print("no pairtui server is running")
+        extra = {"error": found.error} if found.error else {}
+        running = {"busy": None}.get(found.state, found.state == "running")
+        print_json({"running": running, "state": found.state, "server": found.status,
+                    "clients": clients, **extra})  # fmt: skip
+    elif found.state == "busy":
+        print(f"pairtui: {printable(found.error)}", file=sys.stderr)
+    elif found.status is None:
+        print(no_server(found.state))
     else:
-        print(_status_line(clients) or "no guests connected")
-    return 0
+        st = found.status
+        server = (f"pairtui {st.get('version', '?')}, pid {st['pid']} on {st['listen']}:"
+                  f"{st['port']} since {st.get('started', '?')}")  # fmt: skip
+        print(f"{_status_line(clients) or 'no guests connected'} ({printable(server)})")
+    return 1 if found.state == "busy" else 0
 
 
 def _status_line(clients: list[dict[str, Any]]) -> str:

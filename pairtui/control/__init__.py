@@ -8,7 +8,16 @@ with a :class:`RemoteEngine` (:mod:`~pairtui.control.client`).
 
 from __future__ import annotations
 
-from pairtui.control.client import RemoteEngine, RemoteTunnels, ping, request, request_async
+from pairtui.control.client import (
+    Probe,
+    RemoteEngine,
+    RemoteTunnels,
+    ServerUnreachable,
+    ping,
+    probe,
+    request,
+    request_async,
+)
 from pairtui.control.codec import (
     TIMEOUT,
     decode_client,
@@ -16,20 +25,24 @@ from pairtui.control.codec import (
     decode_tunnel,
     encode_event,
 )
-from pairtui.control.server import ACTIVITY_INTERVAL, STREAM_BACKLOG, ControlServer
+from pairtui.control.server import ACTIVITY_INTERVAL, STREAM_BACKLOG, ControlServer, accept_stop
 
 __all__ = [
     "ACTIVITY_INTERVAL",
     "STREAM_BACKLOG",
     "TIMEOUT",
     "ControlServer",
+    "Probe",
     "RemoteEngine",
     "RemoteTunnels",
+    "ServerUnreachable",
+    "accept_stop",
     "decode_client",
     "decode_event",
     "decode_tunnel",
     "encode_event",
     "ping",
+    "probe",
     "request",
     "request_async",
 ]

@@ -13,8 +13,9 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pairtui import paths
 from pairtui.control.codec import (
@@ -44,18 +45,46 @@ if TYPE_CHECKING:
 _STREAM_LIMIT = 1 << 22  # a snapshot line with many clients can be long
 
 
+class ServerUnreachable(PairtuiError):
+    """A server's control socket is there and takes connections but gives no answer in
+    time, or refuses for now (it is busy, or out of file descriptors): a server may well
+    be running, so callers must not report "no server"."""
+
+
+NO_SERVER = (ConnectionRefusedError, FileNotFoundError)  # no socket, or nobody behind it
+
+
+def _unreachable(exc: BaseException | str) -> ServerUnreachable:
+    why = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+    return ServerUnreachable(
+        f"a pairtui server seems to be running but does not answer ({why}): it may be "
+        "busy or out of file descriptors; try again, or see its log"
+    )
+
+
 def request(op: str, path: Path | None = None, **args: object) -> dict[str, Any] | None:
-    """Ask the running engine; ``None`` when no engine is running."""
+    """Ask the running engine; ``None`` when no engine is running.
+
+    Raises:
+        ServerUnreachable: a socket takes connections but no answer comes in time.
+        PairtuiError: the engine answered with an error.
+    """
     path = path or paths.control_socket()
     if not path.exists():
         return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as exc:  # out of file descriptors ourselves: we cannot tell
+        raise _unreachable(exc) from None
     sock.settimeout(TIMEOUT)
     try:
         sock.connect(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
+    except NO_SERVER:
         sock.close()
         return None
+    except OSError as exc:  # EAGAIN: its backlog is full; a timeout
+        sock.close()
+        raise _unreachable(exc) from None
     try:
         sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
         buf = b""
@@ -65,9 +94,11 @@ def request(op: str, path: Path | None = None, **args: object) -> dict[str, Any]
                 break
             buf += chunk
     except OSError as exc:
-        raise PairtuiError(f"the running pairtui server did not answer: {exc}") from None
+        raise _unreachable(exc) from None
     finally:
         sock.close()
+    if not buf:  # it took the connection and closed it unanswered
+        raise _unreachable("it hung up")
     return decode_reply(buf)
 
 
@@ -75,20 +106,52 @@ async def request_async(op: str, path: Path | None = None, **args: object) -> di
     """:func:`request` for code running in an event loop (which must not block)."""
     path = path or paths.control_socket()
     try:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=_STREAM_LIMIT)
-    except (ConnectionRefusedError, FileNotFoundError):
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(str(path), limit=_STREAM_LIMIT), TIMEOUT
+        )
+    except NO_SERVER:
         return None
+    except (OSError, TimeoutError) as exc:
+        raise _unreachable(exc) from None
     try:
         writer.write(json.dumps({"op": op, **args}).encode() + b"\n")
         buf = await asyncio.wait_for(reader.readline(), TIMEOUT)
     except (OSError, TimeoutError) as exc:
-        raise PairtuiError(f"the running pairtui server did not answer: {exc}") from None
+        raise _unreachable(exc) from None
     finally:
         writer.close()
+    if not buf:
+        raise _unreachable("it hung up")
     return decode_reply(buf)
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What is behind the control socket, for ``pairtui status`` and ``pairtui stop``.
+
+    ``state`` is ``running`` (it answered; ``status`` is its answer), ``busy`` (a socket
+    takes connections but no answer came: ``error`` says how), ``stale`` (a socket file
+    nobody listens on: a server ended without cleaning up, e.g. ``kill -9``) or ``none``.
+    """
+
+    state: Literal["running", "busy", "stale", "none"]
+    status: dict[str, Any] | None = None
+    error: str = ""
+
+
+def probe(path: Path | None = None) -> Probe:
+    path = path or paths.control_socket()
+    try:
+        reply = request("status", path)
+    except PairtuiError as exc:  # unreachable, or an answer that is not one
+        return Probe("busy", error=str(exc))
+    if reply is not None:
+        return Probe("running", status=reply["status"])
+    return Probe("stale" if path.exists() else "none")
+
+
 def ping(path: Path | None = None) -> bool:
+    """Whether a server answers now (``False`` for a busy one too: see :func:`probe`)."""
     try:
         return request("ping", path) is not None
     except (PairtuiError, ValueError):
@@ -139,6 +202,7 @@ class RemoteEngine:
         self.listen = ""
         self.port = 0
         self.pid = 0
+        self.version = ""  # the server's, from its status
         self.started = time.time()
         self._fingerprint = ""
         self.tunnels = RemoteTunnels(self.path)
@@ -154,9 +218,13 @@ class RemoteEngine:
     async def start(self) -> None:
         """Subscribe; raises :class:`PairtuiError` when no server answers."""
         try:
-            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=_STREAM_LIMIT)
-        except (ConnectionRefusedError, FileNotFoundError):
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(str(self.path), limit=_STREAM_LIMIT), TIMEOUT
+            )
+        except NO_SERVER:
             raise PairtuiError("no pairtui server is running") from None
+        except (OSError, TimeoutError) as exc:
+            raise _unreachable(exc) from None
         try:
             writer.write(b'{"op": "subscribe"}\n')
             hello = decode_reply(await asyncio.wait_for(reader.readline(), TIMEOUT))
@@ -166,6 +234,7 @@ class RemoteEngine:
         status = hello["status"]
         self.listen, self.port = str(status["listen"]), int(status["port"])
         self.pid = int(status.get("pid", 0))
+        self.version = str(status.get("version", ""))
         self._fingerprint = str(status.get("fingerprint", ""))
         self.started = float(hello.get("started", time.time()))
         self.clients = {c.id: c for c in map(decode_client, hello.get("clients", []))}
@@ -252,7 +321,7 @@ class RemoteEngine:
         await _ask(self.path, "reload")
 
     def status(self) -> dict[str, object]:
-        return base_status(self)
+        return {**base_status(self), "version": self.version}  # the server's, not ours
 
 
 def _brief(row: dict[str, Any]) -> ClientInfo:

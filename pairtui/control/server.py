@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pairtui.control.client import ping
+from pairtui.control.client import probe
 from pairtui.control.codec import TIMEOUT, encode_event
 from pairtui.errors import PairtuiError
 from pairtui.events import Event
@@ -29,6 +29,17 @@ STREAM_BACKLOG = 1000  # events queued for one subscriber before it is dropped
 ACTIVITY_INTERVAL = 2.0
 
 
+_stop_handler: Callable[[], None] | None = None
+
+
+def accept_stop(handler: Callable[[], None] | None) -> None:
+    """Let a ``stop`` request end this process gracefully by calling ``handler`` (as
+    ``pairtui serve`` does on SIGTERM). Without one, ``stop`` is refused: a dashboard's
+    own engine ends with the dashboard."""
+    global _stop_handler
+    _stop_handler = handler
+
+
 class ControlServer:
     def __init__(self, engine: EngineAPI, path: Path) -> None:
         self.engine = engine
@@ -37,12 +48,15 @@ class ControlServer:
         self._streams: dict[asyncio.Queue[dict[str, Any] | None], asyncio.Task[Any]] = {}
 
     async def start(self) -> None:
-        if self.path.exists():
-            if ping(self.path):
-                raise PairtuiError(
-                    "a pairtui server is already running for this user "
-                    "(see `pairtui clients`, or stop it first)"
-                )
+        found = probe(self.path)
+        if found.state == "running":
+            raise PairtuiError(
+                "a pairtui server is already running for this user "
+                "(see `pairtui status`, or `pairtui stop` it first)"
+            )
+        if found.state == "busy":  # never take the socket of a server that is only busy
+            raise PairtuiError(found.error)
+        if found.state == "stale":
             self.path.unlink()
         old = os.umask(0o177)
         try:
@@ -88,6 +102,14 @@ class ControlServer:
         engine = self.engine
         if op == "ping":
             return {}
+        if op == "stop":
+            if _stop_handler is None:
+                raise PairtuiError(
+                    "this pairtui server runs inside a dashboard: quit the dashboard to stop it"
+                )
+            # After this reply is on its way: stopping closes this socket.
+            asyncio.get_running_loop().call_later(0.05, _stop_handler)
+            return {"pid": engine.pid, "clients": len(engine.clients)}
         if op == "status":
             return {"status": engine.status()}
         if op == "clients":
