@@ -129,6 +129,13 @@ def parse_entry(line: str) -> tuple[GuestKey, str] | None:
     key = import_key(line)
     if key is not None:
         return key, ""
+    i = _options_end(line)
+    key = import_key(line[i:])
+    return None if key is None else (key, line[:i])
+
+
+def _options_end(line: str) -> int:
+    """Where a line's options end: at the first blank outside double quotes."""
     quoted = False
     i = 0
     while i < len(line) and (quoted or line[i] not in " \t"):
@@ -137,8 +144,31 @@ def parse_entry(line: str) -> tuple[GuestKey, str] | None:
         elif line[i] == '"':
             quoted = not quoted
         i += 1
-    key = import_key(line[i:])
-    return None if key is None else (key, line[:i])
+    return i
+
+
+def is_key_line(line: str) -> bool:
+    """Whether sshd would find a key in ``line``: ``[OPTIONS] TYPE BASE64 [COMMENT]`` whose
+    BASE64 is an SSH key blob that names TYPE, of any type (also one asyncssh cannot load,
+    such as a certificate), so a hand-written key of the host's is never mistaken for junk.
+    """
+    if parse_entry(line) is not None:
+        return True
+    for text in (line, line[_options_end(line) :]):
+        fields = KEY_FIELDS_RE.fullmatch(text.rstrip("\r"))
+        if fields is not None and _names_type(fields[2], fields[1]):
+            return True
+    return False
+
+
+def _names_type(data: str, kind: str) -> bool:
+    """An SSH public key blob starts with its type as a length-prefixed string."""
+    try:
+        blob = base64.b64decode(data, validate=True)
+    except ValueError:
+        return False
+    name = kind.encode("utf-8", "surrogateescape")
+    return blob[:4] == len(name).to_bytes(4, "big") and blob[4 : 4 + len(name)] == name
 
 
 def option_expiry(options: str) -> datetime | None:

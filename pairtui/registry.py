@@ -6,6 +6,31 @@ authorized_keys cannot say) followed by one line per key, whose comment starts w
 system sshd, and every key line carries ``restrict,pty`` and the forced command.
 Lines pairtui does not own (hand-written keys, comments) are kept where they were.
 The lines themselves (reading keys, writing options) are :mod:`pairtui.authorized_keys`.
+
+A registry that cannot be read is an error naming the file and the line
+(:class:`RegistryError`), never "no guests": every command refuses to go on, and the
+running server keeps the last registry it could read. The file cannot be read when
+
+- it is not text: it holds a NUL byte;
+- a ``# pairtui-guest`` line does not parse (its JSON, guest name, mode or expiry);
+- a line carries the ``pairtui:`` tag and is not a key line with a valid guest name;
+- a line is neither blank, nor a comment, nor a key line as sshd reads it
+  (``[OPTIONS] TYPE BASE64 [COMMENT]``, the base64 an SSH key blob naming TYPE).
+
+Anything else is fine: hand-written keys of any type, with any options and comments,
+and comments in any encoding are kept as written, as sshd would use them.
+
+The server's :class:`KeyIndex` follows the file; what it takes away from a guest (a
+removal, a demotion, an earlier expiry) or a broken file counts only once the content
+is settled: the file was replaced by another one (an atomic rename, as pairtui writes
+it: complete by construction), or the same content was read twice :data:`SETTLE`
+seconds apart. So an editor that truncates the file and writes it again in place
+disconnects nobody who is still in the final file. Additions apply at once.
+
+Over 400 lines: the format, what makes a file unreadable, and what the server's index
+does about an unreadable or unsettled file are one contract, kept together; the line
+format itself already lives in :mod:`pairtui.authorized_keys`. (:class:`KeyIndex`
+could move to a module of its own once the engine imports it from there.)
 """
 
 from __future__ import annotations
@@ -15,6 +40,7 @@ import json
 import re
 import shlex
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -25,13 +51,14 @@ from pairtui import paths
 from pairtui.authorized_keys import (
     KEY_TAG,
     GuestKey,
+    is_key_line,
     line_for,
     option_expiry,
     parse_entry,
     split_lines,
 )
 from pairtui.errors import PairtuiError
-from pairtui.fileutil import atomic_write, file_stamp, locked
+from pairtui.fileutil import NO_FILE, Stamp, atomic_write, file_stamp, locked
 
 META_PREFIX = "# pairtui-guest "
 HEADER = (
@@ -39,6 +66,22 @@ HEADER = (
     "# other lines and comments are kept as written.\n"
 )
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # always used with fullmatch
+SETTLE = 2.5
+"""Seconds the same content must stay before an edit in place takes access away: longer
+than an editor's truncate-then-write, even a slow one."""
+
+
+class RegistryError(PairtuiError):
+    """The registry cannot be read: which file, which line (1-based) and why."""
+
+    def __init__(self, path: Path, line: int, why: str) -> None:
+        super().__init__(f"cannot read the guest registry {path}, line {line}: {why}")
+        self.path = path
+        self.line = line
+        self.why = why
+
+    def to_json(self) -> dict[str, object]:
+        return {"error": str(self), "file": str(self.path), "line": self.line, "why": self.why}
 
 
 class Mode(StrEnum):
@@ -153,11 +196,13 @@ def _meta(line: str) -> Guest | None:
             when = datetime.fromisoformat(str(exp))
             guest.expires = when if when.tzinfo else when.replace(tzinfo=UTC)
     except (ValueError, KeyError, TypeError, AttributeError, PairtuiError):
-        return None  # not ours after all: keep it verbatim
+        return None
     return guest
 
 
-def _parse(text: str) -> _Doc:
+def _parse(text: str, path: Path) -> _Doc:
+    """The file's guests and layout, or :class:`RegistryError` (the rules: the module's
+    docstring)."""
     doc = _Doc({}, [])
     with_meta: set[str] = set()
     key_expiry: dict[str, datetime] = {}
@@ -169,17 +214,25 @@ def _parse(text: str) -> _Doc:
         return doc.guests[name]
 
     for lineno, raw in enumerate(split_lines(text), 1):
+        if "\0" in raw:
+            raise RegistryError(path, lineno, "it holds a NUL byte: this is not a text file")
         line = raw.strip()
         if line.startswith(META_PREFIX):
             meta = _meta(line)
-            if meta is not None:
-                if meta.name not in with_meta:  # a repeated one is dropped: the first wins
-                    with_meta.add(meta.name)
-                    doc.guests[meta.name] = replace(meta, keys=place(meta.name).keys)
-                continue
-        elif line and not line.startswith("#"):
+            if meta is None:
+                raise RegistryError(path, lineno, "a pairtui-guest line that does not parse")
+            if meta.name not in with_meta:  # a repeated one is dropped: the first wins
+                with_meta.add(meta.name)
+                doc.guests[meta.name] = replace(meta, keys=place(meta.name).keys)
+            continue
+        if line and not line.startswith("#"):
             parsed = parse_entry(line)
-            if parsed is not None:
+            if parsed is None:
+                why = ("a line tagged pairtui: that is not a key line" if KEY_TAG in line
+                       else "neither a key line nor a comment")  # fmt: skip
+                if KEY_TAG in line or not is_key_line(line):
+                    raise RegistryError(path, lineno, why)
+            else:
                 key, options = parsed
                 tag, _, rest = key.comment.replace("\t", " ").partition(" ")
                 name = tag.removeprefix(KEY_TAG) if tag.startswith(KEY_TAG) else ""
@@ -189,6 +242,8 @@ def _parse(text: str) -> _Doc:
                     if when is not None and (name not in key_expiry or when < key_expiry[name]):
                         key_expiry[name] = when
                     continue
+                if tag.startswith(KEY_TAG):
+                    raise RegistryError(path, lineno, f"{tag!r} is not a valid guest name tag")
                 doc.foreign.setdefault(key.blob, lineno)
         if raw.rstrip() in HEADER.splitlines():
             continue
@@ -233,7 +288,7 @@ class Registry:
         self.path = path or paths.registry_file()
 
     def guests(self) -> dict[str, Guest]:
-        return _parse(_read(self.path)).guests
+        return _parse(_read(self.path), self.path).guests
 
     def get(self, name: str) -> Guest:
         guest = self.guests().get(name)
@@ -247,7 +302,7 @@ class Registry:
             # Under the lock no other writer is mid-write: a temp file is a crashed writer's.
             for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
                 stale.unlink(missing_ok=True)
-            doc = _parse(_read(self.path))
+            doc = _parse(_read(self.path), self.path)
             yield doc
             atomic_write(self.path, _render(doc).encode("utf-8", "surrogateescape"), mode=0o600)
 
@@ -358,29 +413,127 @@ def _key_by_fingerprint(guest: Guest, given: str) -> GuestKey:
     raise PairtuiError(f"guest {guest.name!r} has no key {given} (its keys: {have})")
 
 
+@dataclass
+class _Seen:
+    """A version of the file the index has read and not taken yet (see :meth:`KeyIndex.fresh`)."""
+
+    stamp: Stamp
+    data: bytes
+    since: float  # time.monotonic() when this content was first read
+    result: KeyIndex | RegistryError
+
+
+@dataclass
+class _Watch:
+    seen: _Seen | None = None
+
+
 @dataclass(frozen=True)
 class KeyIndex:
-    """Key blob → guest lookup for the server's auth path, rebuilt when the file changes."""
+    """Key blob → guest lookup for the server's auth path, rebuilt when the file changes.
+
+    ``problem`` is set while the file cannot be read: the index is then the last one
+    that could, and stays so until a good file appears.
+    """
 
     by_blob: dict[bytes, tuple[Guest, GuestKey]]
-    stamp: tuple[int, int, int]
+    stamp: Stamp
+    data: bytes = b""  # the content it was built from
+    problem: RegistryError | None = None
+    _watch: _Watch = field(default_factory=_Watch, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> KeyIndex:
-        stamp = file_stamp(path)
-        guests = _parse(_read(path)).guests
-        return cls({k.blob: (g, k) for g in guests.values() for k in g.keys}, stamp)
+        """The file as it is now, trusted as complete (a pairtui process just wrote it).
 
-    def fresh(self, path: Path) -> KeyIndex:
-        return self if file_stamp(path) == self.stamp else KeyIndex.load(path)
+        Raises:
+            RegistryError: the file cannot be read (the caller keeps what it had).
+        """
+        stamp = file_stamp(path)
+        return cls._build(path, stamp, _read_bytes(path))
+
+    @classmethod
+    def _build(cls, path: Path, stamp: Stamp, data: bytes) -> KeyIndex:
+        guests = _parse(_decode(data), path).guests
+        return cls({k.blob: (g, k) for g in guests.values() for k in g.keys}, stamp, data)
+
+    def fresh(self, path: Path, *, now: float | None = None) -> KeyIndex:
+        """The index for the file as it is now, for a watch that cannot know who wrote it.
+
+        One stat when nothing changed. A change that only adds applies at once; one that
+        takes access away, or a broken file, only once settled (the module's docstring):
+        until then this index is returned, as it is when the file cannot be read.
+        """
+        stamp = file_stamp(path)
+        watch = self._watch
+        if stamp == self.stamp:
+            watch.seen = None
+            return self
+        now = time.monotonic() if now is None else now
+        seen = watch.seen
+        if seen is None or seen.stamp != stamp:
+            seen = self._read(path, stamp, seen, now)
+        # Another file renamed over the registry is complete; one written in place may not be.
+        replaced = stamp[2] not in (self.stamp[2], NO_FILE[2])
+        settled = replaced
+        if not settled and now - seen.since >= SETTLE:
+            again = self._read(path, file_stamp(path), seen, now)
+            settled = again is seen
+            seen = again
+        result = seen.result
+        if isinstance(result, RegistryError):
+            if not settled:
+                return self
+            watch.seen = None
+            return KeyIndex(self.by_blob, seen.stamp, seen.data, result)
+        if settled or not self._taken_away_by(result):
+            watch.seen = None
+            return result
+        return self
+
+    def _read(self, path: Path, stamp: Stamp, seen: _Seen | None, now: float) -> _Seen:
+        """The file's content as :class:`_Seen`: ``seen`` itself if the content is the
+        same (its first reading time kept), else a new one first read ``now``."""
+        data = _read_bytes(path)
+        if seen is not None and seen.data == data:
+            seen.stamp = stamp
+        else:
+            result: KeyIndex | RegistryError
+            try:
+                result = KeyIndex._build(path, stamp, data)
+            except RegistryError as exc:
+                result = exc
+            seen = _Seen(stamp, data, now, result)
+        self._watch.seen = seen
+        return seen
+
+    def _taken_away_by(self, new: KeyIndex) -> bool:
+        """Whether ``new`` removes a key of ours or changes what its guest may do."""
+        for blob, (guest, _) in self.by_blob.items():
+            hit = new.by_blob.get(blob)
+            if hit is None or _terms(hit[0]) != _terms(guest):
+                return True
+        return False
 
     def guests(self) -> dict[str, Guest]:
         return {g.name: g for g, _ in self.by_blob.values()}
 
 
+def _terms(guest: Guest) -> tuple[object, ...]:
+    return (guest.name, guest.mode, guest.share, guest.expires)
+
+
 def _read(path: Path) -> str:
-    """The file's text; bytes that are not UTF-8 (a hand-written comment) round-trip as-is."""
+    return _decode(_read_bytes(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes().decode("utf-8", "surrogateescape")
+        return path.read_bytes()
     except FileNotFoundError:
-        return ""
+        return b""
+
+
+def _decode(data: bytes) -> str:
+    """Bytes that are not UTF-8 (a hand-written comment) round-trip as-is."""
+    return data.decode("utf-8", "surrogateescape")

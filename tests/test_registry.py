@@ -7,9 +7,11 @@ accept the options pairtui writes.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import getpass
+import json
 import os
 import re
 import shlex
@@ -33,10 +35,12 @@ from pairtui import paths
 from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.errors import PairtuiError
 from pairtui.registry import (
+    SETTLE,
     Guest,
     KeyIndex,
     Mode,
     Registry,
+    RegistryError,
     forced_command,
     parse_expiry,
     validate_name,
@@ -639,6 +643,193 @@ def test_key_index_follows_the_file(reg: Registry, kp: dict[str, Path]) -> None:
     index = index.fresh(reg.path)
     assert ka.blob not in index.by_blob
     assert set(index.guests()) == {"bob"}
+
+
+# --- a registry that cannot be read (issue 15) ------------------------------------------------
+
+
+def _other_type_key() -> str:
+    """A key line of a type asyncssh cannot load: its blob names the type, as sshd wants."""
+    kind = b"ssh-future-v01@example.com"
+    blob = len(kind).to_bytes(4, "big") + kind + b"\0\0\0\x04data"
+    return f"{kind.decode()} {base64.b64encode(blob).decode()} someone@box"
+
+
+class Broken(NamedTuple):
+    test_id: str
+    text: bytes
+    line: int
+    why: str
+
+
+BROKEN = [
+    Broken("nul-byte", b"# notes\n\x00\x01\x02 binary\n", 2, "NUL byte"),
+    Broken("text-garbage", b"# notes\n\nhello world\n", 3, "neither a key line nor a comment"),
+    Broken("binary-garbage", b"\x89PNG\r\n\x1a\n\xff\xfe", 1, "neither a key line nor"),
+    Broken("meta-not-json", b'# pairtui-guest {"name":"al\n', 1, "pairtui-guest line"),
+    Broken("meta-bad-mode", b'# pairtui-guest {"name":"al","mode":"root"}\n', 1,
+           "pairtui-guest line"),
+    Broken("meta-bad-name", b'# pairtui-guest {"name":"a b"}\n', 1, "pairtui-guest line"),
+    Broken("meta-bad-expiry", b'# pairtui-guest {"name":"al","expires":"soon"}\n', 1,
+           "pairtui-guest line"),
+    Broken("tagged-no-key", b"# notes\nrestrict ssh-ed25519 AAAA pairtui:alice\n", 2,
+           "tagged pairtui:"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[c.test_id for c in BROKEN])
+def test_a_broken_registry_is_an_error_naming_file_and_line(
+    case: Broken, reg: Registry, kp: dict[str, Path]
+) -> None:
+    reg.path.write_bytes(case.text)
+    with pytest.raises(RegistryError, match=re.escape(f"{reg.path}, line {case.line}: ")) as info:
+        reg.guests()
+    assert case.why in str(info.value)
+    assert info.value.to_json()["line"] == case.line
+    with pytest.raises(RegistryError):
+        reg.add("bob", guest_keys(kp["b"]))
+    assert reg.path.read_bytes() == case.text  # never rewritten, garbage and all
+    with pytest.raises(RegistryError):
+        KeyIndex.load(reg.path)
+
+
+def test_a_pairtui_tag_with_a_bad_name_is_an_error(reg: Registry, kp: dict[str, Path]) -> None:
+    key = " ".join(pub(kp["a"]).read_text().split()[:2])
+    reg.path.write_text(f"# notes\n{key} pairtui:no/slash\n")
+    with pytest.raises(RegistryError, match=r"line 2: 'pairtui:no/slash' is not a valid guest"):
+        reg.guests()
+
+
+def test_hand_written_keys_of_any_type_are_fine(reg: Registry, kp: dict[str, Path]) -> None:
+    mine = " ".join(pub(kp["e"]).read_text().split()[:2])
+    text = (
+        f'# notes\ncommand="uptime",no-pty {mine} admin@box\n'
+        f"{_other_type_key()}\n"
+        f'from="10.0.0.0/8" {_other_type_key()}\n'
+        "   \n\t# indented comment\n"
+    )
+    reg.path.write_text(text)
+    assert reg.guests() == {}
+    reg.add("alice", guest_keys(kp["a"]))
+    assert list(reg.guests()) == ["alice"]
+    assert text in reg.path.read_text()
+
+
+def _index_with_alice_and_bob(reg: Registry, kp: dict[str, Path]) -> tuple[KeyIndex, bytes]:
+    reg.add("alice", guest_keys(kp["a"]))
+    reg.add("bob", guest_keys(kp["b"]))
+    index = KeyIndex.load(reg.path)
+    assert set(index.guests()) == {"alice", "bob"}
+    return index, reg.path.read_bytes()
+
+
+def _in_place(path: Path, data: bytes) -> None:
+    with path.open("r+b") as f:
+        f.truncate(0)
+        f.write(data)
+
+
+def test_an_edit_in_place_takes_access_away_only_once_settled(
+    reg: Registry, kp: dict[str, Path]
+) -> None:
+    index, good = _index_with_alice_and_bob(reg, kp)
+    no_bob = b"".join(ln for ln in good.splitlines(True) if b"bob" not in ln)
+    _in_place(reg.path, no_bob)
+    t = time.monotonic()
+    assert index.fresh(reg.path, now=t) is index
+    assert index.fresh(reg.path, now=t + SETTLE - 0.1) is index
+    settled = index.fresh(reg.path, now=t + SETTLE)
+    assert set(settled.guests()) == {"alice"} and settled.problem is None
+    assert settled.fresh(reg.path) is settled
+
+
+def test_truncate_then_write_back_changes_nothing(reg: Registry, kp: dict[str, Path]) -> None:
+    index, good = _index_with_alice_and_bob(reg, kp)
+    t = time.monotonic()
+    _in_place(reg.path, b"")
+    assert index.fresh(reg.path, now=t) is index
+    assert index.fresh(reg.path, now=t + 1.5) is index
+    _in_place(reg.path, good)
+    after = index.fresh(reg.path, now=t + SETTLE + 1)
+    assert set(after.guests()) == {"alice", "bob"}
+
+
+def test_content_that_changed_meanwhile_starts_settling_again(
+    reg: Registry, kp: dict[str, Path]
+) -> None:
+    index, good = _index_with_alice_and_bob(reg, kp)
+    t = time.monotonic()
+    _in_place(reg.path, b"")
+    assert index.fresh(reg.path, now=t) is index
+    _in_place(reg.path, good[: len(good) // 2])  # the editor is still writing
+    assert index.fresh(reg.path, now=t + SETTLE) is index
+    assert index.fresh(reg.path, now=t + SETTLE + 1) is index
+
+
+def test_additions_in_place_apply_at_once(reg: Registry, kp: dict[str, Path]) -> None:
+    index, _ = _index_with_alice_and_bob(reg, kp)
+    (kc,) = guest_keys(kp["c"])
+    with reg.path.open("a") as f:
+        f.write(f"{kc.openssh} pairtui:carol\n")
+    after = index.fresh(reg.path, now=time.monotonic())
+    assert set(after.guests()) == {"alice", "bob", "carol"}
+
+
+def test_a_file_renamed_over_the_registry_is_trusted_at_once(
+    reg: Registry, kp: dict[str, Path]
+) -> None:
+    index, _ = _index_with_alice_and_bob(reg, kp)
+    reg.remove("bob")  # pairtui writes by rename
+    after = index.fresh(reg.path, now=time.monotonic())
+    assert set(after.guests()) == {"alice"}
+
+
+def test_a_broken_file_keeps_the_last_good_index(reg: Registry, kp: dict[str, Path]) -> None:
+    index, good = _index_with_alice_and_bob(reg, kp)
+    _in_place(reg.path, b"garbage\n")
+    t = time.monotonic()
+    assert index.fresh(reg.path, now=t) is index
+    assert index.problem is None  # not reported while it may be half-written
+    broken = index.fresh(reg.path, now=t + SETTLE)
+    assert broken.by_blob == index.by_blob
+    assert broken.problem is not None and broken.problem.line == 1
+    assert broken.fresh(reg.path) is broken  # reported once: the same object until it changes
+    _in_place(reg.path, good)
+    healed = broken.fresh(reg.path, now=t + SETTLE + 1)
+    assert healed.problem is None and set(healed.guests()) == {"alice", "bob"}
+
+
+def test_garbage_renamed_over_the_registry_is_reported_at_once(
+    reg: Registry, kp: dict[str, Path], tmp_path: Path
+) -> None:
+    index, _ = _index_with_alice_and_bob(reg, kp)
+    other = reg.path.with_name("garbage")
+    other.write_bytes(b"\x00")
+    other.replace(reg.path)
+    broken = index.fresh(reg.path, now=time.monotonic())
+    assert broken.problem is not None and "NUL" in str(broken.problem)
+    assert broken.by_blob == index.by_blob
+
+
+def test_a_deleted_registry_settles_like_an_edit_in_place(
+    reg: Registry, kp: dict[str, Path]
+) -> None:
+    index, _ = _index_with_alice_and_bob(reg, kp)
+    reg.path.unlink()
+    t = time.monotonic()
+    assert index.fresh(reg.path, now=t) is index
+    assert index.fresh(reg.path, now=t + SETTLE).guests() == {}
+
+
+def test_cli_guest_list_on_a_broken_registry(reg: Registry) -> None:
+    reg.path.parent.mkdir(parents=True, exist_ok=True)
+    reg.path.write_bytes(b"# ok\n# pairtui-guest [1,2]\n")
+    res = pairtui("guest", "list")
+    assert res.returncode == 1
+    assert f"{reg.path}, line 2" in res.stderr and "no guests" not in res.stdout
+    res = pairtui("guest", "list", "--json")
+    assert res.returncode == 1
+    assert json.loads(res.stdout)["line"] == 2
 
 
 # --- concurrent writers -------------------------------------------------------------------
