@@ -226,3 +226,57 @@ def _fill_backlog(path: Path, most: int = 5000) -> list[socket.socket]:
     for s in held:
         s.close()
     raise AssertionError(f"the control socket took {len(held)} connections without EAGAIN")
+
+
+def test_pairtui_stop_stops_a_server_that_does_not_answer(
+    tmux_host: TmuxHost, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    """The kernel names the process behind the socket; `stop` sends it SIGTERM."""
+    type_in_host(tmux_host, "echo MARK-$((20+1))")
+    share(tmux_host, "--session", "host", "--name", "main")
+    add_guest("alice", keys("alice"))
+    srv = start_server()
+    stopper: subprocess.Popen[str] | None = None
+    try:
+        g = guests(srv.port, keys("alice"))
+        g.wait_for("MARK-21")
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        res = pairtui("status", "--json")
+        busy = json.loads(res.stdout)
+        assert (res.returncode, busy["state"], busy["pid"]) == (1, "busy", srv.proc.pid)
+
+        stopper = subprocess.Popen(
+            [sys.executable, "-m", "pairtui", "stop"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_until(lambda: _pending(srv.proc.pid, signal.SIGTERM), what="SIGTERM sent")
+        os.kill(srv.proc.pid, signal.SIGCONT)
+        out, err = stopper.communicate(timeout=30)
+        assert stopper.returncode == 0, err
+        assert out.splitlines() == [
+            f"stopped the pairtui server (pid {srv.proc.pid}), which did not answer, with SIGTERM"
+        ]
+        assert srv.proc.wait(10) == 0
+        assert g.wait_exit() != 0
+        assert "the host stopped sharing" in g.output
+        assert [e["event"] for e in Audit().read() if e.get("guest") == "alice"] == [
+            "join",
+            "leave",
+        ]
+        assert not paths.control_socket().exists()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        if stopper is not None and stopper.poll() is None:
+            stopper.kill()
+            stopper.wait(5)
+        srv.stop()
+
+
+def _pending(pid: int, sig: signal.Signals) -> bool:
+    """Whether ``sig`` waits to be delivered to ``pid`` (a stopped process keeps it)."""
+    fields = dict(
+        line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    mask = int(fields["ShdPnd"], 16) | int(fields["SigPnd"], 16)
+    return bool(mask & (1 << (sig - 1)))

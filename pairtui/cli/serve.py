@@ -35,7 +35,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         engine = Engine(
             listen, port, limits=cfg.limits, log=_log, keys_changed=system.sync_problems
         )
-        await engine.start()
         stop = asyncio.Event()
         why: list[str] = []
 
@@ -45,10 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         loop = asyncio.get_running_loop()
         # SIGHUP (the terminal running us closed) ends us as gracefully as SIGTERM:
-        # guests are told, leaves audited, the control socket removed.
+        # guests are told, leaves audited, the control socket removed. Caught from
+        # before the start, so one that comes while starting stops us once started.
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop_for, sig.name)
         control.accept_stop(lambda: stop_for("`pairtui stop`"))
+        await engine.start()
         _say(f"pairtui {__version__} serving on {listen}:{engine.port}")
         _say(f"host key fingerprint: {engine.fingerprint}")
         shares = engine.share_list()
@@ -91,14 +92,20 @@ STOP_WAIT = 20.0  # s: for the server to disconnect its guests and exit
 def cmd_stop(args: argparse.Namespace) -> int:
     """Stop the running server as SIGTERM does: guests told why, leaves audited."""
     found = control.probe()
-    if found.state == "busy":
+    if found.state == "busy" and found.pid:
+        # It cannot answer (out of fds, say) but still runs its loop: SIGTERM is the
+        # same graceful stop. The pid is the socket's listener, as the kernel says.
+        os.kill(found.pid, signal.SIGTERM)
+        pid, clients = found.pid, None
+    elif found.state == "busy":
         raise PairtuiError(found.error)
-    if found.state != "running":
+    elif found.state != "running":
         raise PairtuiError(no_server(found.state))
-    reply = control.request("stop")
-    if reply is None:  # it ended between the two questions
-        raise PairtuiError(no_server())
-    pid, clients = int(reply["pid"]), int(reply["clients"])
+    else:
+        reply = control.request("stop")
+        if reply is None:  # it ended between the two questions
+            raise PairtuiError(no_server())
+        pid, clients = int(reply["pid"]), int(reply["clients"])
     sock = paths.control_socket()
     deadline = time.monotonic() + STOP_WAIT
     while (sock.exists() or _running(pid)) and time.monotonic() < deadline:
@@ -109,6 +116,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
         )
     if args.json:
         print_json({"stopped": True, "pid": pid, "clients": clients})
+    elif clients is None:
+        print(f"stopped the pairtui server (pid {pid}), which did not answer, with SIGTERM")
     else:
         guests = f"{clients} client{'' if clients == 1 else 's'} disconnected"
         print(f"stopped the pairtui server (pid {pid}); {guests}")

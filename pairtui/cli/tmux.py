@@ -75,7 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             clients = reply["clients"] if reply else []
     if args.json:
-        extra = {"error": found.error} if found.error else {}
+        extra = {"error": found.error, "pid": found.pid or None} if found.error else {}
         running = {"busy": None}.get(found.state, found.state == "running")
         print_json({"running": running, "state": found.state, "server": found.status,
                     "clients": clients, **extra})  # fmt: skip

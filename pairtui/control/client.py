@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,18 +49,42 @@ _STREAM_LIMIT = 1 << 22  # a snapshot line with many clients can be long
 class ServerUnreachable(PairtuiError):
     """A server's control socket is there and takes connections but gives no answer in
     time, or refuses for now (it is busy, or out of file descriptors): a server may well
-    be running, so callers must not report "no server"."""
+    be running, so callers must not report "no server".
+
+    ``pid`` is the process listening on the socket when the kernel said (0 if not).
+    """
+
+    def __init__(self, message: str, pid: int = 0) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 NO_SERVER = (ConnectionRefusedError, FileNotFoundError)  # no socket, or nobody behind it
 
 
-def _unreachable(exc: BaseException | str) -> ServerUnreachable:
+def _unreachable(exc: BaseException | str, pid: int = 0) -> ServerUnreachable:
     why = "no answer in time" if isinstance(exc, TimeoutError) else str(exc)
+    who = f" (pid {pid})" if pid else ""
     return ServerUnreachable(
-        f"a pairtui server seems to be running but does not answer ({why}): it may be "
-        "busy or out of file descriptors; try again, or see its log"
+        f"a pairtui server{who} seems to be running but does not answer ({why}): it may "
+        "be busy or out of file descriptors; try again, or see its log",
+        pid,
     )
+
+
+def _listener(sock: socket.socket) -> int:
+    """The pid that listens on a connected Unix socket (SO_PEERCRED), even before it
+    accepts the connection; 0 when the kernel does not say."""
+    if not _PEERCRED:
+        return 0
+    try:
+        pid, _uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, _PEERCRED, 12))
+    except OSError:
+        return 0
+    return int(pid)
+
+
+_PEERCRED: int = getattr(socket, "SO_PEERCRED", 0)  # Linux
 
 
 def request(op: str, path: Path | None = None, **args: object) -> dict[str, Any] | None:
@@ -94,7 +119,7 @@ def request(op: str, path: Path | None = None, **args: object) -> dict[str, Any]
                 break
             buf += chunk
     except OSError as exc:
-        raise _unreachable(exc) from None
+        raise _unreachable(exc, _listener(sock)) from None
     finally:
         sock.close()
     if not buf:  # it took the connection and closed it unanswered
@@ -137,13 +162,16 @@ class Probe:
     state: Literal["running", "busy", "stale", "none"]
     status: dict[str, Any] | None = None
     error: str = ""
+    pid: int = 0  # a busy server's, when the kernel said
 
 
 def probe(path: Path | None = None) -> Probe:
     path = path or paths.control_socket()
     try:
         reply = request("status", path)
-    except PairtuiError as exc:  # unreachable, or an answer that is not one
+    except ServerUnreachable as exc:
+        return Probe("busy", error=str(exc), pid=exc.pid)
+    except PairtuiError as exc:  # an answer that is not one
         return Probe("busy", error=str(exc))
     if reply is not None:
         return Probe("running", status=reply["status"])
