@@ -26,7 +26,7 @@ from support import (
 
 from pairtui import __version__, control, paths
 from pairtui.audit import Audit
-from pairtui.cli.serve import _running, ensure_server
+from pairtui.cli.serve import ensure_server, is_running
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def started_pids() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids
     for pid in pids:
-        if _running(pid):
+        if is_running(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -76,7 +76,7 @@ def test_pairtui_stop_ends_the_background_server_gracefully(
     assert res.returncode == 0, res.stderr
     server = json.loads(res.stdout)["server"]
     assert stat.S_IMODE(log.stat().st_mode) == 0o600  # private, like every other file
-    assert _running(server["pid"])
+    assert is_running(server["pid"])
     assert (server["listen"], server["port"]) == ("127.0.0.1", config_port)
     assert server["version"] == __version__
     assert abs(datetime.fromisoformat(server["started"]).timestamp() - log.stat().st_mtime) < 60
@@ -89,7 +89,7 @@ def test_pairtui_stop_ends_the_background_server_gracefully(
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {"stopped": True, "pid": server["pid"], "clients": 1}
     # Stopped, not killed: alice was told why, her leave is audited, the socket is gone.
-    assert not _running(server["pid"])
+    assert not is_running(server["pid"])
     assert not paths.control_socket().exists()
     assert g.wait_exit() != 0
     assert "the host stopped sharing" in g.output

@@ -108,9 +108,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
         pid, clients = int(reply["pid"]), int(reply["clients"])
     sock = paths.control_socket()
     deadline = time.monotonic() + STOP_WAIT
-    while (sock.exists() or _running(pid)) and time.monotonic() < deadline:
+    while (sock.exists() or is_running(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if sock.exists() or _running(pid):
+    if sock.exists() or is_running(pid):
         raise PairtuiError(
             f"the pairtui server (pid {pid}) is still stopping after {STOP_WAIT:.0f}s"
         )
@@ -124,7 +124,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
     """Whether ``pid`` is a live process (a zombie waiting for its parent is not)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
