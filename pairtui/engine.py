@@ -55,7 +55,7 @@ from pairtui.limits import (
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
-from pairtui.registry import Guest, KeyIndex, Mode
+from pairtui.registry import Guest, KeyIndex, Mode, RegistryError
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
@@ -105,6 +105,7 @@ class Engine:
         self._keys_changed = keys_changed
         self._ids = itertools.count(1)
         self._index = KeyIndex.load(self.registry_path)
+        self._registry_problem: str | None = None  # said once in the log (see _watch_loop)
         self._share_cache: tuple[Stamp, list[Share]] = ((-1, -1, -1), [])
         self._bus = EventBus()
         self._server: asyncssh.SSHAcceptor | None = None
@@ -378,7 +379,9 @@ class Engine:
         slower work (a goodbye, a tmux call) that follows.
         """
         if force:
-            self._index = KeyIndex.load(self.registry_path)
+            # A file that cannot be read keeps the last index; the watch reports it.
+            with contextlib.suppress(RegistryError):
+                self._index = KeyIndex.load(self.registry_path)
             self._share_cache = ((-1, -1, -1), [])
         else:
             self._index = self._index.fresh(self.registry_path)
@@ -417,6 +420,7 @@ class Engine:
             await asyncio.sleep(1)
             try:
                 await self.reconcile(force=False)
+                self._report_registry()
                 self._flush_refusals()
                 expired = next_expiry is not None and datetime.now(UTC) >= next_expiry
                 if self._index is not seen or expired:
@@ -428,9 +432,22 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
                 self.audit.record("error", reason=f"reconcile: {exc}")
 
+    def _report_registry(self) -> None:
+        """A registry that cannot be read is said once, and once more when it can again."""
+        problem = self._index.problem
+        text = str(problem) if problem is not None else None
+        if text == self._registry_problem:
+            return
+        self._registry_problem = text
+        if text is not None:
+            self._log(f"{text} (guests keep the last registry that could be read)")
+        else:
+            self._log("the guest registry can be read again")
+
     def status(self) -> dict[str, object]:
         return {
             **base_status(self),
+            "registry_problem": self._registry_problem,
             "shares": [s.name for s in self.share_list()],
             "tunnels": self.tunnels.status(),
         }

@@ -145,10 +145,6 @@ def test_serve_refuses_to_start_on_a_broken_registry(tmux_host: TmuxHost) -> Non
     assert f"{path}, line 2: a pairtui-guest line that does not parse" in res.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the engine to log KeyIndex.problem once (issue 15, point 2; engine.py)",
-)
 def test_the_server_logs_a_broken_registry_once(
     alice: SshGuest, shared: tuple[TmuxHost, Server]
 ) -> None:
