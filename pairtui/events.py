@@ -14,9 +14,11 @@ SESSION_ENDED = "the shared tmux session ended"
 """Why a guest left when the last window of what it was shown closed."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClientInfo:
-    """A connected guest, as the host sees it."""
+    """A connected guest, as the host sees it at one moment: a snapshot, replaced (never
+    changed in place) when something about the client changes, so an event or a reply
+    keeps saying what it said."""
 
     id: str
     guest: str

@@ -220,14 +220,15 @@ async def test_quitting_with_guests_connected_asks_and_disconnects_them(
 
 
 async def test_a_port_in_use_is_shown_in_the_ui_and_guests_still_load(
-    tmux_host: TmuxHost,
+    tmux_host: TmuxHost, tmp_path: Path
 ) -> None:
-    blocker = Engine("127.0.0.1", 0)
+    blocker = Engine("127.0.0.1", 0)  # another program on the port (not a pairtui to attach to)
     await blocker.start()
+    control = tmp_path / "control.sock"  # not the blocker's, whose loop this test shares
     try:
         app = PairtuiApp(
-            lambda: Services(Engine("127.0.0.1", blocker.port), Host(), TmuxShareHost(
-                Host(), tmux_host.socket)),
+            lambda: Services(Engine("127.0.0.1", blocker.port, control_path=control), Host(),
+                             TmuxShareHost(Host(), tmux_host.socket)),
             config=config.Config(cursor_blink=False),
         )  # fmt: skip
         Registry().add("dora", [])

@@ -14,13 +14,12 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pairtui import paths
 from pairtui.control.codec import (
-    CLIENT_FIELDS,
     TIMEOUT,
     decode_client,
     decode_event,
@@ -306,7 +305,7 @@ class RemoteEngine:
         if data.get("event") == "activity":
             for cid, ts in data.get("last_input", {}).items():
                 if cid in self.clients:
-                    self.clients[cid].last_input = float(ts)
+                    self.clients[cid] = replace(self.clients[cid], last_input=float(ts))
             return
         event = decode_event(data)
         if isinstance(event, ClientJoined):
@@ -316,11 +315,7 @@ class RemoteEngine:
         elif isinstance(event, TunnelChanged):
             self.tunnels.current[event.tunnel.name] = event.tunnel
         elif isinstance(event, ClientChanged) and event.client.id in self.clients:
-            # Update in place: whoever holds the info sees the change.
-            current = self.clients[event.client.id]
-            for name in CLIENT_FIELDS:
-                setattr(current, name, getattr(event.client, name))
-            event = ClientChanged(current)
+            self.clients[event.client.id] = event.client  # snapshots: the new one replaces
         if event is not None:
             self._emit(event)
 
@@ -338,10 +333,11 @@ class RemoteEngine:
         reply = await _ask(self.path, "mode", target=target, mode=mode.value)
         changed = []
         for row in reply["changed"]:
-            info = self.clients.get(row["id"])
-            if info is None:
-                info = _brief(row)
-            info.mode = str(row["mode"])  # the stream's ClientChanged may still be in flight
+            info = self.clients.get(row["id"]) or _brief(row)
+            # The reply is the switch done; the stream's ClientChanged may still be coming.
+            info = replace(info, mode=str(row["mode"]))
+            if info.id in self.clients:
+                self.clients[info.id] = info
             changed.append(info)
         return changed
 
