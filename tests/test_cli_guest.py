@@ -460,3 +460,15 @@ def test_key_lines_openssh_refuses_are_refused_in_one_line(
     else:
         (carol,) = pairtui_json("guest", "add", "carol", "--key", str(file))["keys"]
         assert carol["fingerprint"] == fingerprint(pub)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("guest", "remove", "bob"), ("unshare", "nothing"), ("tunnel", "up", "nowhere")],
+)
+def test_with_json_an_error_is_a_json_object_on_standard_output(args: tuple[str, ...]) -> None:
+    """Any command: a script that asked for JSON gets JSON, and still a non-zero exit."""
+    res = pairtui(*args, "--json")
+    assert res.returncode == 1
+    error = json.loads(res.stdout)["error"]
+    assert error and res.stderr.strip() == f"pairtui: {error}"

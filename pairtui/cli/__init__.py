@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -63,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except (PairtuiError, OSError) as exc:  # OSError: a full disk, a permission
+        if getattr(args, "json", False):  # scripts read a JSON error where the result was
+            error = exc.to_json() if isinstance(exc, PairtuiError) else {"error": str(exc)}
+            print(json.dumps(error, indent=2))
         # One line, no traceback; a message may quote what a guest or forge sent.
         print(f"pairtui: {printable(str(exc), multiline=True)}", file=sys.stderr)
         return 1

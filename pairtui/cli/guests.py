@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -12,11 +11,11 @@ from typing import Any
 from pairtui import config as config_mod
 from pairtui import control
 from pairtui.authorized_keys import GuestKey, parse_public_keys
-from pairtui.cli.common import Adder, Handler, mode_arg, notify_engine, print_json
+from pairtui.cli.common import Adder, mode_arg, notify_engine, print_json
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.printable import printable
-from pairtui.registry import Guest, Mode, RegistryError, parse_expiry
+from pairtui.registry import Guest, Mode, parse_expiry
 from pairtui.shares import validate_share_name
 
 
@@ -121,30 +120,11 @@ def cmd_guest_set(args: argparse.Namespace) -> int:
     return 0
 
 
-def _registry_errors(handler: Handler) -> Handler:
-    """A registry that cannot be read fails the command with its file and line (never "no
-    guests"); with ``--json`` it is also a JSON object on standard output."""
-
-    @functools.wraps(handler)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except RegistryError as exc:
-            if args.json:
-                print_json(exc.to_json())
-            raise
-
-    return run
-
-
 def register(sub: Any, add: Adder) -> None:
     guest = sub.add_parser("guest", help="manage guests and their keys")
     gsub = guest.add_subparsers(dest="guest_command", metavar="ACTION", required=True)
 
-    def add_guarded(parent: Any, name: str, handler: Handler, help: str) -> Any:
-        return add(parent, name, _registry_errors(handler), help)
-
-    ga = add_guarded(gsub, "add", cmd_guest_add, "add a guest, or a key to an existing guest")
+    ga = add(gsub, "add", cmd_guest_add, "add a guest, or a key to an existing guest")
     ga.add_argument("name")
     ga.add_argument("--key", action="append", metavar="PATH",
                     help="public key file, - for standard input, or FORGE:USER for a forge "
@@ -154,15 +134,15 @@ def register(sub: Any, add: Adder) -> None:
     ga.add_argument("--mode", type=mode_arg, help="view (read-only, default) or pair")
     ga.add_argument("--expires", metavar="WHEN", help="e.g. 2h, 7d, 2026-12-01T10:00")
     ga.add_argument("--share", metavar="SHARE", help="only this share")
-    add_guarded(gsub, "list", cmd_guest_list, "list guests and their keys")
-    gr = add_guarded(gsub, "remove", cmd_guest_remove, "remove a guest (or one of its keys)")
+    add(gsub, "list", cmd_guest_list, "list guests and their keys")
+    gr = add(gsub, "remove", cmd_guest_remove, "remove a guest (or one of its keys)")
     gr.add_argument("name")
     gr.add_argument(
         "--key",
         metavar="FINGERPRINT",
         help="remove only this key (its SHA256 fingerprint, or enough of its start)",
     )
-    gs = add_guarded(gsub, "set", cmd_guest_set, "change a guest's mode, expiry or share")
+    gs = add(gsub, "set", cmd_guest_set, "change a guest's mode, expiry or share")
     gs.add_argument("name")
     gs.add_argument("--mode", type=mode_arg)
     gs.add_argument("--expires", metavar="WHEN", help="new expiry, or 'never'")
