@@ -286,7 +286,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._channel_full = False  # asyncssh's own send buffer is over its limit
         self._input_open = True  # False from the moment the guest must stop typing
         self._narrowing = False  # moving to view: its keys are dropped until it is there
-        self._tail = b""  # a view guest's last bytes sent, if they could start a focus report
+        self._focus = FocusReportFilter()
         self._closing: asyncio.Future[None] | None = None
         self._farewell: bytes = b""
         self._end_event = "leave"
@@ -361,27 +361,10 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if now - (self.info.last_input or 0.0) >= ACTIVITY_STEP:
             self._update(last_input=now)
         if self.info.mode != PAIR:
-            data = self._without_focus_reports(data)
+            data = self._focus(data)
             if not data:
                 return
         self._pty.write(data)
-
-    def _without_focus_reports(self, data: bytes) -> bytes:
-        """A view guest's input less focus reports, which tmux 3.3 passes from read-only
-        clients to the pane (and its ``pane-focus-in`` hooks): nothing of a view guest's
-        may reach a pane.
-
-        Nothing is held back (a lone Escape must still work), so a report split across
-        packets is caught by what was sent last: the bytes that would complete it go.
-        """
-        sent = self._tail
-        buf = sent + data
-        while (m := FOCUS_REPORTS.search(buf)) is not None:
-            buf = buf[: max(m.start(), len(sent))] + buf[m.end() :]
-        out = buf[len(sent) :]
-        last = (sent + out)[-2:]
-        self._tail = b"\x1b[" if last == b"\x1b[" else b"\x1b" if last[-1:] == b"\x1b" else b""
-        return out
 
     def _input_full(self) -> None:
         """Stop reading the channel while the pane is this far behind (the guest's SSH
@@ -597,7 +580,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         the returned awaitable runs, and flow again once tmux has made it read-only."""
         if mode is not Mode.PAIR and self.info.mode == PAIR:
             self._narrowing = True
-            self._tail = b"\x1b["  # its last keys as a pair guest may start a report
+            self._focus.tail = b"\x1b["  # its last keys as a pair guest may start a report
         return self._switch_mode(mode)
 
     async def _switch_mode(self, mode: Mode) -> None:
@@ -622,6 +605,29 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             self.engine.emit(ClientChanged(self.info))
         finally:
             self._narrowing = False
+
+
+class FocusReportFilter:
+    """A view guest's input less focus reports (``ESC [ I`` / ``ESC [ O``), which tmux
+    3.3 passes from read-only clients to the pane (and its ``pane-focus-in`` hooks):
+    nothing of a view guest's may reach a pane.
+
+    Nothing is held back (a lone Escape must still work), so a report split across
+    packets is caught by what was sent last: the bytes that would complete it go.
+    """
+
+    def __init__(self) -> None:
+        self.tail = b""  # the last bytes sent, if they could start a focus report
+
+    def __call__(self, data: bytes) -> bytes:
+        sent = self.tail
+        buf = sent + data
+        while (m := FOCUS_REPORTS.search(buf)) is not None:
+            buf = buf[: max(m.start(), len(sent))] + buf[m.end() :]
+        out = buf[len(sent) :]
+        last = (sent + out)[-2:]
+        self.tail = b"\x1b[" if last == b"\x1b[" else b"\x1b" if last[-1:] == b"\x1b" else b""
+        return out
 
 
 def _clamp(size: int, default: int) -> int:
