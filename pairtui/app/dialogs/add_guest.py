@@ -12,10 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
+from pairtui.app.dialogs.form import FormDialog
 from pairtui.app.widgets.fields import CoreCheck, Field
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
@@ -37,7 +37,7 @@ class GuestDraft:
     share: str | None
 
 
-class AddGuestDialog(ModalScreen[GuestDraft | None]):
+class AddGuestDialog(FormDialog[GuestDraft]):
     """Every field is checked as you type; Add fetches forge keys, then dismisses."""
 
     BINDINGS = [
@@ -172,31 +172,15 @@ class AddGuestDialog(ModalScreen[GuestDraft | None]):
 
     # --- submitting -----------------------------------------------------------------
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "add":
-            self.action_submit()
-        else:
-            self.dismiss(None)
+    OK_ID = "add"
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
+    def problem(self, field: Field) -> str | None:
+        if field.input.id in ("name", "key") and not field.input.value.strip():
+            return "required"
+        return None
 
-    def action_submit(self) -> None:
-        fields = list(self.query(Field))
-        first_bad: Field | None = None
-        for field in fields:
-            error = field.error
-            if field.input.id in ("name", "key") and not field.input.value.strip():
-                error = error or "required"
-            field.show(error)
-            if error and first_bad is None:
-                first_bad = field
-        if first_bad is not None:
-            first_bad.input.focus()
-            return
-        self.finish()
+    def accepted(self) -> None:
+        self.finish()  # forge keys are fetched first
 
     @work(exclusive=True, group="add-guest")
     async def finish(self) -> None:

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select
 
 from pairtui.app import fmt
+from pairtui.app.dialogs.form import FormDialog
 from pairtui.app.widgets.fields import CoreCheck, Field
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ class GuestEdit:
     expires: datetime | bool | None = False
 
 
-class EditGuestDialog(ModalScreen[GuestEdit | None]):
+class EditGuestDialog(FormDialog[GuestEdit]):
     """Leave Expires empty to keep it; ``never`` clears it."""
 
     BINDINGS = [
@@ -106,32 +106,15 @@ class EditGuestDialog(ModalScreen[GuestEdit | None]):
             validate_share_name(value.strip())
         return None
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_submit()
-        else:
-            self.dismiss(None)
+    OK_ID = "save"
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def action_submit(self) -> None:
+    def result(self) -> GuestEdit:
         from pairtui.registry import parse_expiry
 
-        bad = [f for f in self.query(Field) if f.error]
-        for field in self.query(Field):
-            field.show(field.error)
-        if bad:
-            bad[0].input.focus()
-            return
         text = self.query_one("#expires", Input).value.strip()
-        self.dismiss(
-            GuestEdit(
-                name=self.guest.name,
-                mode=str(self.query_one("#mode", Select).value),
-                share=self.query_one("#share", Input).value.strip(),
-                expires=parse_expiry(text) if text else False,
-            )
+        return GuestEdit(
+            name=self.guest.name,
+            mode=str(self.query_one("#mode", Select).value),
+            share=self.query_one("#share", Input).value.strip(),
+            expires=parse_expiry(text) if text else False,
         )

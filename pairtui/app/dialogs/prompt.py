@@ -7,13 +7,13 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from pairtui.app.dialogs.form import FormDialog
 from pairtui.app.widgets.fields import CoreCheck, Field
 
 
-class PromptDialog(ModalScreen[str | None]):
+class PromptDialog(FormDialog[str]):
     """Dismisses with the text once ``check`` accepts it, or ``None`` on Escape."""
 
     BINDINGS = [
@@ -61,20 +61,5 @@ class PromptDialog(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button(self.ok, id="ok", variant="primary")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self.submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.submit()
-
-    def submit(self) -> None:
-        field = self.query_one(Field)
-        error = field.error
-        field.show(error)
-        if error is None:
-            self.dismiss(field.input.value.strip())
+    def result(self) -> str:
+        return self.query_one(Field).input.value.strip()

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from pairtui.app.dialogs.form import FormDialog
 from pairtui.app.widgets.fields import CoreCheck, Field
 from pairtui.errors import PairtuiError
 
@@ -30,7 +30,7 @@ class ShareRequest:
     name: str
 
 
-class ShareDialog(ModalScreen[ShareRequest | None]):
+class ShareDialog(FormDialog[ShareRequest]):
     """Dismisses with a :class:`ShareRequest`."""
 
     BINDINGS = [
@@ -116,24 +116,11 @@ class ShareDialog(ModalScreen[ShareRequest | None]):
         if isinstance(what.value, str):
             self.query_one("#name", Input).value = self._suggestion(session.value, what.value)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "share":
-            self.submit()
-        else:
-            self.dismiss(None)
+    OK_ID = "share"
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.submit()
-
-    def submit(self) -> None:
-        field = self.query_one(Field)
-        error = field.error
-        field.show(error)
-        if error is None:
-            session = str(self.query_one("#session", Select).value)
-            what = str(self.query_one("#what", Select).value)
-            window = self._window(session, what)
-            pane = None if window is None else window.pane
-            self.dismiss(ShareRequest(session, pane, field.input.value.strip()))
+    def result(self) -> ShareRequest:
+        session = str(self.query_one("#session", Select).value)
+        what = str(self.query_one("#what", Select).value)
+        window = self._window(session, what)
+        pane = None if window is None else window.pane
+        return ShareRequest(session, pane, self.query_one(Field).input.value.strip())
