@@ -6,7 +6,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+
+from pairtui.clock import iso_utc
 
 SHARE_STOPPED = "the host stopped this share"
 """Why a guest left when its share went away: the host did it, so tmux need not say it."""
@@ -54,9 +56,9 @@ class ClientInfo:
             "via": self.via,
             "share": self.share,
             "mode": self.mode,
-            "since": _iso(self.since),
+            "since": iso_utc(self.since),
             "connected_seconds": round(now - self.since, 1),
-            "last_input": _iso(self.last_input) if self.last_input else None,
+            "last_input": iso_utc(self.last_input) if self.last_input else None,
             "idle_seconds": round(now - (self.last_input or self.since), 1),
             "size": f"{self.cols}x{self.rows}",
             "tmux_client": self.tty,
@@ -67,10 +69,6 @@ class ClientInfo:
 
 def where(peer: str, via: str) -> str:
     return f"{peer} via {via}" if via else peer
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ class TunnelInfo:
             "relay": self.relay,
             "remote": self.remote,
             "state": self.state,
-            "since": _iso(self.since),
+            "since": iso_utc(self.since),
             "reason": self.reason or None,
             "retry_in": None if self.retry_at is None else round(max(0.0, self.retry_at - now), 1),
             "attempts": self.attempts,

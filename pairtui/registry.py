@@ -57,6 +57,7 @@ from pairtui.authorized_keys import (
     parse_entry,
     split_lines,
 )
+from pairtui.clock import iso_utc
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import NO_FILE, Stamp, atomic_write, file_stamp, locked
 
@@ -109,15 +110,11 @@ class Guest:
             "name": self.name,
             "mode": self.mode.value,
             "share": self.share,
-            "expires": _iso(self.expires),
+            "expires": iso_utc(self.expires) if self.expires else None,
             "expired": self.expired(),
             "keys": [k.to_json() for k in self.keys],
             "authorized_keys": [authorized_line(self, k) for k in self.keys],
         }
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
 
 
 def forced_command(guest_name: str) -> str:
@@ -271,7 +268,7 @@ def _render(doc: _Doc) -> str:
             "name": guest.name,
             "mode": guest.mode.value,
             "share": guest.share,
-            "expires": _iso(guest.expires),
+            "expires": iso_utc(guest.expires) if guest.expires else None,
         }
         out.append(META_PREFIX + json.dumps(meta, separators=(",", ":")))
         out.extend(authorized_line(guest, k) for k in guest.keys)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pairtui.clock import iso_utc
 from pairtui.errors import PairtuiError
 from pairtui.shares import Share, ShareStore
 from pairtui.system import procfs
@@ -50,9 +51,9 @@ class SystemClient:
             "peer": self.peer,
             "share": self.share,
             "mode": self.mode,
-            "since": _iso(self.since),
+            "since": iso_utc(self.since),
             "connected_seconds": round(now - self.since, 1),
-            "last_input": _iso(self.activity),
+            "last_input": iso_utc(self.activity),
             "idle_seconds": round(now - self.activity, 1),
             "size": f"{self.cols}x{self.rows}",
             "tmux_client": self.tty,
@@ -61,10 +62,6 @@ class SystemClient:
             "user": self.user,
             "terminal": True,
         }
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def origin(pid: int) -> tuple[str, str]:
