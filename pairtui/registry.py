@@ -337,12 +337,7 @@ class Registry:
             guest = doc.guests.get(name) or Guest(name)
             doc.guests[name] = guest
             guest.keys.extend(new_keys)
-            if mode is not None:
-                guest.mode = mode
-            if share is not None:
-                guest.share = share or None
-            if expires is not False:
-                guest.expires = expires if isinstance(expires, datetime) else None
+            _change(guest, mode, share, expires)
             return replace(guest, keys=list(guest.keys))
 
     def update(
@@ -357,12 +352,7 @@ class Registry:
             guest = doc.guests.get(name)
             if guest is None:
                 raise PairtuiError(f"unknown guest {name!r} (see `pairtui guest list`)")
-            if mode is not None:
-                guest.mode = mode
-            if share is not None:
-                guest.share = share or None
-            if expires is not False:
-                guest.expires = expires if isinstance(expires, datetime) else None
+            _change(guest, mode, share, expires)
             return replace(guest, keys=list(guest.keys))
 
     def rename_share(self, old: str, new: str) -> list[str]:
@@ -388,6 +378,19 @@ class Registry:
             if not kept:
                 del doc.guests[name]
             return guest
+
+
+def _change(
+    guest: Guest, mode: Mode | None, share: str | None, expires: datetime | bool | None
+) -> None:
+    """What :meth:`Registry.add` and :meth:`Registry.update` change alike: what was given
+    (``share=""`` lifts the restriction, ``expires=None`` clears it, ``False`` keeps it)."""
+    if mode is not None:
+        guest.mode = mode
+    if share is not None:
+        guest.share = share or None
+    if expires is not False:
+        guest.expires = expires if isinstance(expires, datetime) else None
 
 
 def _key_by_fingerprint(guest: Guest, given: str) -> GuestKey:
