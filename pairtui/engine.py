@@ -161,6 +161,7 @@ class Engine:
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
         self.started = time.time()
+        await self._notifier.reset()  # a killed server may have left guests in the status
         self._watch = asyncio.create_task(self._watch_loop())
         await self.tunnels.start()
 

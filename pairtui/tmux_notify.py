@@ -86,6 +86,15 @@ class TmuxNotifier:
             with contextlib.suppress(PairtuiError, OSError):
                 await asyncio.to_thread(Tmux(socket).tell_host, text or "", status)
 
+    async def reset(self) -> None:
+        """At start: nobody is in yet, whatever a server that was killed left in the
+        status of the shares' tmux servers."""
+        sockets = {Path(share.socket) for share in self._shares()}
+        for socket in sockets:
+            with contextlib.suppress(PairtuiError, OSError):
+                await asyncio.to_thread(Tmux(socket).set_status, "")
+        self._sockets |= sockets
+
     async def close(self) -> None:
         """Finish pending messages and clear the status segment."""
         if self._worker is not None:
