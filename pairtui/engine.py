@@ -82,6 +82,7 @@ class Engine:
         limits: Limits | None = None,
         log: Callable[[str], None] | None = None,
         keys_changed: Callable[[], list[str]] | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.listen = listen
         self.port = port
@@ -103,6 +104,7 @@ class Engine:
         # Run in a worker thread after the registry changed or an invitation ran out
         # (front ends pass the system guests' sync); returns what the host should hear.
         self._keys_changed = keys_changed
+        self._on_stop = on_stop  # what a `pairtui stop` request does (None: refused)
         self._ids = itertools.count(1)
         self._index = KeyIndex.load(self.registry_path)
         self._registry_problem: str | None = None  # said once in the log (see _watch_loop)
@@ -128,7 +130,7 @@ class Engine:
         asyncio.get_running_loop().set_exception_handler(QuietExceptionHandler(self._log))
         _use_pidfd_child_watcher()
         ssh_fastpath.install()
-        self._control = ControlServer(self, self.control_path)
+        self._control = ControlServer(self, self.control_path, self._on_stop)
         await self._control.start()
         try:
             self._server = await asyncssh.create_server(

@@ -154,18 +154,22 @@ async def test_a_one_shot_request_still_gets_one_reply(engine: Engine) -> None:
     assert int(started) == int(engine.started)
 
 
-async def test_stop_is_refused_by_a_server_that_did_not_accept_it(engine: Engine) -> None:
+async def test_stop_is_refused_by_a_server_that_did_not_accept_it(
+    engine: Engine, tmp_path: Path
+) -> None:
     """The dashboard's own engine ends with the dashboard, not with `pairtui stop`."""
     with pytest.raises(PairtuiError, match="quit the dashboard"):
         await control.request_async("stop")
     stopped = asyncio.Event()
-    control.accept_stop(stopped.set)
+    path = tmp_path / "serve.sock"  # another engine, as `pairtui serve` makes it
+    served = Engine("127.0.0.1", 0, control_path=path, on_stop=stopped.set)
+    await served.start()
     try:
-        reply = await control.request_async("stop")
+        reply = await control.request_async("stop", path)
         assert reply == {"ok": True, "pid": os.getpid(), "clients": 0}
         await asyncio.wait_for(stopped.wait(), 5)
     finally:
-        control.accept_stop(None)
+        await served.stop()
 
 
 async def test_subscribe_streams_joins_changes_and_leaves_to_a_remote_engine(

@@ -32,9 +32,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = cfg.port if args.port is None else args.port
 
     async def run() -> None:
-        engine = Engine(
-            listen, port, limits=cfg.limits, log=_log, keys_changed=system.sync_problems
-        )
         stop = asyncio.Event()
         why: list[str] = []
 
@@ -42,13 +39,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             why.append(reason)
             stop.set()
 
+        engine = Engine(
+            listen, port, limits=cfg.limits, log=_log, keys_changed=system.sync_problems,
+            on_stop=lambda: stop_for("`pairtui stop`"),
+        )  # fmt: skip
+
         loop = asyncio.get_running_loop()
         # SIGHUP (the terminal running us closed) ends us as gracefully as SIGTERM:
         # guests are told, leaves audited, the control socket removed. Caught from
         # before the start, so one that comes while starting stops us once started.
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop_for, sig.name)
-        control.accept_stop(lambda: stop_for("`pairtui stop`"))
         await engine.start()
         _say(f"pairtui {__version__} serving on {listen}:{engine.port}")
         _say(f"host key fingerprint: {engine.fingerprint}")
@@ -63,7 +64,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             _say(f"stopping ({why[0] if why else 'interrupted'}): disconnecting guests")
             await engine.stop()
-            control.accept_stop(None)
 
     asyncio.run(run())
     return 0

@@ -25,7 +25,7 @@ from pairtui.control.codec import (
     decode_tunnel,
     encode_event,
 )
-from pairtui.control.server import ACTIVITY_INTERVAL, STREAM_BACKLOG, ControlServer, accept_stop
+from pairtui.control.server import ACTIVITY_INTERVAL, STREAM_BACKLOG, ControlServer
 
 __all__ = [
     "ACTIVITY_INTERVAL",
@@ -36,7 +36,6 @@ __all__ = [
     "RemoteEngine",
     "RemoteTunnels",
     "ServerUnreachable",
-    "accept_stop",
     "decode_client",
     "decode_event",
     "decode_tunnel",

@@ -29,21 +29,15 @@ STREAM_BACKLOG = 1000  # events queued for one subscriber before it is dropped
 ACTIVITY_INTERVAL = 2.0
 
 
-_stop_handler: Callable[[], None] | None = None
-
-
-def accept_stop(handler: Callable[[], None] | None) -> None:
-    """Let a ``stop`` request end this process gracefully by calling ``handler`` (as
-    ``pairtui serve`` does on SIGTERM). Without one, ``stop`` is refused: a dashboard's
-    own engine ends with the dashboard."""
-    global _stop_handler
-    _stop_handler = handler
-
-
 class ControlServer:
-    def __init__(self, engine: EngineAPI, path: Path) -> None:
+    def __init__(
+        self, engine: EngineAPI, path: Path, on_stop: Callable[[], None] | None = None
+    ) -> None:
+        """``on_stop``: what a ``stop`` request does (``pairtui serve``: what SIGTERM
+        does). Without it, ``stop`` is refused: a dashboard's engine ends with it."""
         self.engine = engine
         self.path = path
+        self._on_stop = on_stop
         self._server: asyncio.AbstractServer | None = None
         self._streams: dict[asyncio.Queue[dict[str, Any] | None], asyncio.Task[Any]] = {}
 
@@ -103,12 +97,12 @@ class ControlServer:
         if op == "ping":
             return {}
         if op == "stop":
-            if _stop_handler is None:
+            if self._on_stop is None:
                 raise PairtuiError(
                     "this pairtui server runs inside a dashboard: quit the dashboard to stop it"
                 )
             # After this reply is on its way: stopping closes this socket.
-            asyncio.get_running_loop().call_later(0.05, _stop_handler)
+            asyncio.get_running_loop().call_later(0.05, self._on_stop)
             return {"pid": engine.pid, "clients": len(engine.clients)}
         if op == "status":
             return {"status": engine.status()}
