@@ -47,6 +47,7 @@ gitlab = "https://gitlab.com"
 [ui]
 theme = "{DEFAULT_THEME}"  # a bundled theme, a file in <config dir>/themes/, or a Textual theme
 cursor_blink = true
+confirm_pair = true       # granting `pair` (typing) from the dashboard asks first
 
 [keymap]                  # binding id = "keys" (comma-separated); ids are listed by `?`
 # client-kick = "K"
@@ -57,7 +58,7 @@ _KNOWN = {
     "server": {"listen", "port", "default_mode", "tmux_socket"},
     "forges": None,  # any forge name
     "limits": {"max_startups", "login_grace_time", "max_auth_tries", "max_sessions"},
-    "ui": {"theme", "cursor_blink"},
+    "ui": {"theme", "cursor_blink", "confirm_pair"},
     "keymap": None,  # any binding id; the dashboard reports ids it does not know
 }
 
@@ -73,6 +74,8 @@ class Config:
     )
     theme: str = DEFAULT_THEME
     cursor_blink: bool = True
+    confirm_pair: bool = True
+    """Granting ``pair`` (typing into the host's panes) from the dashboard asks first."""
     keymap: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 
@@ -142,6 +145,8 @@ def parse(text: str, path: Path) -> Config:
         cfg.theme = theme
     if "cursor_blink" in ui:
         cfg.cursor_blink = _expect(path, "ui.cursor_blink", ui["cursor_blink"], bool)
+    if "confirm_pair" in ui:
+        cfg.confirm_pair = _expect(path, "ui.confirm_pair", ui["confirm_pair"], bool)
 
     for binding, keys in raw.get("keymap", {}).items():
         keys = _expect(path, f"keymap.{binding}", keys, str)

@@ -31,6 +31,7 @@ def test_missing_file_gives_the_defaults(tmp_path: Path) -> None:
     )
     assert cfg.keymap == {}
     assert cfg.cursor_blink is True
+    assert cfg.confirm_pair is True
 
 
 def test_default_path_is_in_the_config_dir() -> None:
@@ -83,6 +84,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
             [ui]
             theme = "pairtui-light"
             cursor_blink = false
+            confirm_pair = false
             [keymap]
             client-kick = "K"
             guest-add = "a,insert"
@@ -97,7 +99,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
     )
     assert cfg.forges["github"] == "http://127.0.0.1:8080"
     assert cfg.forges["gitlab"] == "https://gitlab.com"
-    assert (cfg.theme, cfg.cursor_blink) == ("pairtui-light", False)
+    assert (cfg.theme, cfg.cursor_blink, cfg.confirm_pair) == ("pairtui-light", False, False)
     assert cfg.keymap == {"client-kick": "K", "guest-add": "a,insert"}
 
 
@@ -121,6 +123,7 @@ BAD = [
     BadCase("theme-type", "[ui]\ntheme = 1", "ui.theme must be a string"),
     BadCase("theme-empty", "[ui]\ntheme = ' '", "ui.theme must name a theme"),
     BadCase("blink-type", "[ui]\ncursor_blink = 'no'", "ui.cursor_blink must be a boolean"),
+    BadCase("confirm-type", "[ui]\nconfirm_pair = 1", "ui.confirm_pair must be a boolean"),
     BadCase("keymap-type", "[keymap]\nclient-kick = 1", "keymap.client-kick must be a string"),
     BadCase("keymap-empty", "[keymap]\nclient-kick = 'k,'", "keymap.client-kick must list keys"),
 ]
