@@ -62,7 +62,8 @@ class TmuxNotRunning(PairtuiError):
     """No tmux server answers on the socket (every other tmux error is a PairtuiError)."""
 
 
-# A user option the engine keeps current; put #{@pairtui_status} in status-right.
+# What the engine keeps current for the host's status line: put #{@pairtui_status} in
+# status-right. A hidden global environment variable, not an option (see tell_host).
 STATUS_OPTION = "@pairtui_status"
 FIELD_SEP = "\x1f"
 
@@ -555,18 +556,37 @@ class Tmux:
         return [c for c in self.clients() if not c.session.startswith(SESSION_PREFIX)]
 
     def tell_host(self, text: str, status: str | None = None) -> None:
-        """Show ``text`` on every host client and keep ``@pairtui_status`` current.
+        """Show ``text`` on every host client and keep ``#{@pairtui_status}`` current.
 
-        One tmux call: this runs for every join and leave.
+        One tmux call: this runs for every batch of joins and leaves. The status goes in
+        a hidden global environment variable, which formats read when no option of that
+        name is set: setting an option makes tmux redraw every client, each guest's
+        whole screen included, where the environment redraws nothing and the host's
+        clients alone get their status line refreshed.
         """
+        hosts = self.host_clients()
         cmds: list[list[str]] = []
         if status is not None:
-            cmds.append(["set-option", "-gq", STATUS_OPTION, status])
+            cmds.append(
+                ["set-environment", "-gh", STATUS_OPTION, status]
+                if status
+                else ["set-environment", "-gu", STATUS_OPTION]
+            )
+            cmds += [["refresh-client", "-S", "-t", c.tty] for c in hosts]
         if text:
-            cmds += [["display-message", "-c", c.tty, _message(text)]
-                     for c in self.host_clients()]  # fmt: skip
+            cmds += [["display-message", "-c", c.tty, _message(text)] for c in hosts]
         if cmds:
             self._run(*_chain(cmds))
+
+    def status(self) -> str:
+        """What ``#{@pairtui_status}`` shows in the host's status line now."""
+        return "".join(self._run("display-message", "-p", f"#{{{STATUS_OPTION}}}"))
+
+    def clear_status_option(self) -> None:
+        """Drop a ``@pairtui_status`` *option* left by an older pairtui, which would
+        hide the environment variable :meth:`tell_host` keeps (one redraw, if any)."""
+        if self._run("show-options", "-gq", STATUS_OPTION):
+            self._run("set-option", "-gqu", STATUS_OPTION)
 
     def global_option(self, name: str) -> str:
         """A global (server or session) option's value, "" when unset."""
@@ -583,7 +603,7 @@ class Tmux:
         self._run("select-pane", "-t", pane_id)
 
     def set_status(self, status: str) -> None:
-        self._run("set-option", "-gq", STATUS_OPTION, status)
+        self.tell_host("", status)
 
     def copy_to_buffer(self, text: str) -> None:
         """Into a tmux paste buffer and, where tmux may (set-clipboard), the system clipboard."""

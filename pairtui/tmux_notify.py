@@ -1,8 +1,13 @@
 """Pairing made visible inside tmux: join/leave messages and a status segment.
 
 The engine's events are turned into ``display-message`` on the host's clients and the
-``@pairtui_status`` user option, on the tmux server of the share concerned. One worker
-task sends them in order, off the event loop, so a slow tmux never delays a guest.
+``#{@pairtui_status}`` status segment, on the tmux server of the share concerned. One
+worker task sends them in order, off the event loop, so a slow tmux never delays a guest.
+
+A join or leave costs the other guests nothing: only the host's clients are touched
+(see :meth:`pairtui.tmux.Tmux.tell_host`), and events are sent in batches, at most
+every :data:`FLUSH_INTERVAL`, so a class of 200 joining at once is a handful of tmux
+calls and the host's status is right a moment after the last join.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from pairtui.shares import Share
 from pairtui.ssh import host_of
 from pairtui.tmux import Tmux
 
+FLUSH_INTERVAL = 0.2  # seconds: at most five updates a second per tmux server
+SHOWN = 3  # messages of one batch shown by name; the rest are counted
+
 
 def status_text(shares: list[str]) -> str:
     """``2 guests: main(2)`` from each connected client's share; empty when nobody is in."""
@@ -38,6 +46,15 @@ def status_text(shares: list[str]) -> str:
     return f"{n} guest{'s' if n != 1 else ''}: {listed}"
 
 
+def message(texts: list[str]) -> str:
+    """One line for a batch: ``pairtui: alice joined (view) from … · bob left (…)``."""
+    if not texts:
+        return ""
+    shown = texts if len(texts) <= SHOWN else texts[: SHOWN - 1]
+    more = len(texts) - len(shown)
+    return "pairtui: " + " · ".join(shown) + (f" · and {more} more" if more else "")
+
+
 class TmuxNotifier:
     """Subscribe with ``engine.subscribe(notifier)``; call :meth:`close` on shutdown."""
 
@@ -46,7 +63,7 @@ class TmuxNotifier:
     ) -> None:
         self._shares = shares
         self._clients = clients
-        self._queue: asyncio.Queue[tuple[Path, str | None, str]] = asyncio.Queue()
+        self._pending: dict[Path, list[str]] = {}  # tmux server -> messages not yet shown
         self._worker: asyncio.Task[None] | None = None
         self._sockets: set[Path] = set()
         self._socket_of: dict[str, Path] = {}  # client id -> its share's tmux server
@@ -54,12 +71,12 @@ class TmuxNotifier:
     def __call__(self, event: Event) -> None:
         if isinstance(event, ClientJoined):
             c = event.client
-            text = f"pairtui: {c.guest} joined ({c.mode}) from {where(host_of(c.peer), c.via)}"
+            text = f"{c.guest} joined ({c.mode}) from {where(host_of(c.peer), c.via)}"
         elif isinstance(event, ClientLeft):
             c = event.client
             # The host's own unshare already said so; a later "left" line would hide it.
             stopped = event.reason == SHARE_STOPPED
-            text = "" if stopped else f"pairtui: {c.guest} left ({event.reason})"
+            text = "" if stopped else f"{c.guest} left ({event.reason})"
         elif isinstance(event, ClientChanged):
             c, text = event.client, ""  # a mode switch or a renamed share: the status only
         else:
@@ -75,16 +92,25 @@ class TmuxNotifier:
         if isinstance(event, ClientLeft):
             del self._socket_of[c.id]
         self._sockets.add(socket)
-        on_server = [x.share for x in self._clients() if self._socket_of.get(x.id) == socket]
-        self._queue.put_nowait((socket, text, status_text(on_server)))
+        pending = self._pending.setdefault(socket, [])
+        if text:
+            pending.append(text)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
-        while not self._queue.empty():
-            socket, text, status = self._queue.get_nowait()
-            with contextlib.suppress(PairtuiError, OSError):
-                await asyncio.to_thread(Tmux(socket).tell_host, text or "", status)
+        """Send what is pending, then wait: what arrives meanwhile goes as one batch."""
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            for socket, texts in batch.items():
+                on_server = [
+                    x.share for x in self._clients() if self._socket_of.get(x.id) == socket
+                ]
+                with contextlib.suppress(PairtuiError, OSError):
+                    await asyncio.to_thread(
+                        Tmux(socket).tell_host, message(texts), status_text(on_server)
+                    )
+            await asyncio.sleep(FLUSH_INTERVAL)
 
     async def reset(self) -> None:
         """At start: nobody is in yet, whatever a server that was killed left in the
@@ -92,6 +118,7 @@ class TmuxNotifier:
         sockets = {Path(share.socket) for share in self._shares()}
         for socket in sockets:
             with contextlib.suppress(PairtuiError, OSError):
+                await asyncio.to_thread(Tmux(socket).clear_status_option)
                 await asyncio.to_thread(Tmux(socket).set_status, "")
         self._sockets |= sockets
 

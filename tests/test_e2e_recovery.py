@@ -16,13 +16,28 @@ def test_a_new_server_clears_the_guest_count_a_killed_one_left_in_the_status(
 ) -> None:
     share_host_session(tmux_host)
     # What a server killed with five guests in leaves behind (it never reached close()).
+    tmux_host.run("set-environment", "-gh", STATUS_OPTION, "5 guests: main(5)")
+    srv = start_server()
+    try:
+        wait_until(lambda: shown(tmux_host) == "", timeout=10, what="the status cleared")
+    finally:
+        srv.stop()
+
+
+def test_a_new_server_clears_the_status_option_an_older_pairtui_left(
+    tmux_host: TmuxHost,
+) -> None:
+    """Older versions kept the count in a user option, which hides what is kept now."""
+    share_host_session(tmux_host)
     tmux_host.run("set-option", "-gq", STATUS_OPTION, "5 guests: main(5)")
     srv = start_server()
     try:
-        wait_until(
-            lambda: tmux_host.run("show-options", "-gqv", STATUS_OPTION).strip() == "",
-            timeout=10,
-            what="the status cleared by the new server",
-        )
+        wait_until(lambda: shown(tmux_host) == "", timeout=10, what="the status cleared")
+        assert tmux_host.run("show-options", "-gq", STATUS_OPTION) == ""  # unset, not ""
     finally:
         srv.stop()
+
+
+def shown(host: TmuxHost) -> str:
+    """What the host's status segment shows."""
+    return host.run("display-message", "-p", f"#{{{STATUS_OPTION}}}").strip()

@@ -162,7 +162,7 @@ def test_the_key_shares_the_current_pane_and_a_second_press_stops_it(
     g.wait_for("THIS-PANE-8")
     wait_until(lambda: "alice joined (view) from 127.0.0.1" in host_term.text(),
                what="join message on the host's screen")  # fmt: skip
-    wait_until(lambda: tmux_host.run("show-options", "-gqv", "@pairtui_status").strip()
+    wait_until(lambda: tmux_host.run("display-message", "-p", "#{@pairtui_status}").strip()
                == "1 guest: host-0(1)", what="status option")  # fmt: skip
     wait_until(lambda: "1 guest: host-0(1)" in host_term.text(), what="status segment shown")
     assert pairtui("status", "--tmux").stdout.strip() == "1 guest: host-0(1)"
@@ -172,7 +172,7 @@ def test_the_key_shares_the_current_pane_and_a_second_press_stops_it(
     g.wait_exit(timeout=15)
     assert pairtui_json("share", "list") == []
     wait_until(lambda: "stopped sharing host-0" in host_term.text(), what="stop message")
-    wait_until(lambda: tmux_host.run("show-options", "-gqv", "@pairtui_status").strip() == "",
+    wait_until(lambda: tmux_host.run("display-message", "-p", "#{@pairtui_status}").strip() == "",
                what="status cleared")  # fmt: skip
     # No "alice left" line replaces it: the host stopped the share and was told so once.
     holds_for(lambda: "stopped sharing host-0" in host_term.text(), 1.5)
@@ -211,17 +211,18 @@ def test_host_messages_say_join_and_leave_but_not_the_hosts_own_unshare(
         await notifier.close()
 
     def status() -> str:
-        return tmux_host.run("show-options", "-gqv", "@pairtui_status").strip()
+        return tmux_host.run("display-message", "-p", "#{@pairtui_status}").strip()
 
     asyncio.run(feed(ClientJoined(alice)))
     wait_until(lambda: "pairtui: alice joined (view) from 127.0.0.1" in host_term.text(),
                what="join message")  # fmt: skip
     asyncio.run(feed(ClientJoined(bob), ClientLeft(bob, "guest left")))
-    wait_until(lambda: "pairtui: bob left (guest left)" in host_term.text(), what="leave message")
+    # Bob's join and leave came together: told in one message, the leave last.
+    wait_until(lambda: "bob left (guest left)" in host_term.text(), what="leave message")
     asyncio.run(feed(ClientLeft(alice, SHARE_STOPPED)))
     # The status segment still follows, but the host's screen keeps what it had.
     assert status() == ""
-    holds_for(lambda: "pairtui: bob left (guest left)" in host_term.text(), 1.0)
+    holds_for(lambda: "bob left (guest left)" in host_term.text(), 1.0)
     assert "alice left" not in host_term.text()
 
 

@@ -28,7 +28,7 @@ from pairtui.events import (
 )
 from pairtui.shares import Share
 from pairtui.tmux import Tmux
-from pairtui.tmux_notify import TmuxNotifier, status_text
+from pairtui.tmux_notify import TmuxNotifier, message, status_text
 
 T = TypeVar("T")
 
@@ -99,7 +99,7 @@ async def eventually(check: Callable[[], T | None], timeout: float = 10, what: s
 
 
 def status_of(host: TmuxHost) -> str:
-    return host.run("show-options", "-gqv", "@pairtui_status").rstrip("\n")
+    return host.run("display-message", "-p", "#{@pairtui_status}").rstrip("\n")
 
 
 def share_on(host: TmuxHost, name: str = "main") -> Share:
@@ -154,6 +154,40 @@ STATUS = [
 @pytest.mark.parametrize("case", STATUS, ids=[c.test_id for c in STATUS])
 def test_status_text_counts_guests_per_share(case: Status) -> None:
     assert status_text(case.shares) == case.text
+
+
+def test_a_batch_of_events_is_one_line_that_counts_what_it_does_not_name() -> None:
+    assert message([]) == ""
+    assert message(["a joined"]) == "pairtui: a joined"
+    assert message(["a joined", "b left"]) == "pairtui: a joined · b left"
+    many = [f"g{i} joined" for i in range(200)]
+    assert message(many) == "pairtui: g0 joined · g1 joined · and 198 more"
+
+
+async def test_a_burst_of_joins_is_a_few_tmux_calls_and_ends_with_the_right_status(
+    tmux_host: TmuxHost, attach: Callable[..., Attached], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 joins at once: the status is sent in batches, not once per join (sending
+    each took the host's status seconds behind the class)."""
+    calls: list[str | None] = []
+    tell = Tmux.tell_host
+
+    def counted(self: Tmux, text: str, status: str | None = None) -> None:
+        calls.append(status)
+        tell(self, text, status)
+
+    monkeypatch.setattr(Tmux, "tell_host", counted)
+    host = attach("host")
+    room = Room([share_on(tmux_host)])
+    for i in range(200):
+        room.send(ClientJoined(guest(f"c{i}", f"g{i}")))
+        if i % 20 == 0:
+            await asyncio.sleep(0.05)  # they come over a second, as a class does
+    await eventually(lambda: status_of(tmux_host) == "200 guests: main(200)", what="200")
+    assert len(calls) <= 10, calls
+    assert calls[-1] == "200 guests: main(200)"
+    assert any("and " in m and " more" in m for m in host.messages())
+    await room.notifier.close()
 
 
 # --- against real tmux servers ---------------------------------------------------------------
@@ -224,11 +258,11 @@ async def test_each_tmux_server_counts_only_the_guests_of_its_own_shares(
     )
     await eventually(lambda: status_of(second_tmux) == "2 guests: other(2)", what="there")
     await eventually(lambda: status_of(tmux_host) == "1 guest: main(1)", what="here")
-    await eventually(lambda: len(there.messages()) == 2, what="two messages there")
+    await eventually(there.messages, what="the message there")
     assert here.messages() == ["pairtui: alice joined (pair) from 127.0.0.1"]
+    # Joins that come together are told together: one message, one tmux call.
     assert there.messages() == [
-        "pairtui: bob joined (pair) from 127.0.0.1",
-        "pairtui: carol joined (pair) from 127.0.0.1",
+        "pairtui: bob joined (pair) from 127.0.0.1 · carol joined (pair) from 127.0.0.1"
     ]
     await room.notifier.close()
     # Closing clears the status on every server it told something.
@@ -262,10 +296,10 @@ async def test_a_burst_of_events_reaches_tmux_in_order(
     people = [guest(f"c{i}", f"g{i}") for i in range(12)]
     room.send(*(ClientJoined(p) for p in people))
     room.send(*(ClientLeft(p, "guest left") for p in people[:5]))
-    expected = [f"pairtui: {p.guest} joined (pair) from 127.0.0.1" for p in people] + [
-        f"pairtui: {p.guest} left (guest left)" for p in people[:5]
-    ]
-    await eventually(lambda: len(host.messages()) == len(expected), what="every message")
+    # Sent in one go, they are one batch: one line, in order, counting what it leaves out.
+    first = "pairtui: g0 joined (pair) from 127.0.0.1 · g1 joined (pair) from 127.0.0.1"
+    expected = [f"{first} · and 15 more"]
+    await eventually(host.messages, what="the message")
     assert host.messages() == expected
     assert status_of(tmux_host) == "7 guests: main(7)"
     await room.notifier.close()
