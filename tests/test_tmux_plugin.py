@@ -15,16 +15,19 @@ from typing import NamedTuple
 
 import pexpect
 import pytest
-from support import TmuxHost, wait_until
+from support import TmuxHost, start_tmux, wait_until
 
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import file_stamp
 from pairtui.tmux import Tmux
 from pairtui.tmux_plugin import (
     BEGIN,
+    CREATED,
     END,
     MARK,
+    REPLACED_OPTION,
     STATUS_SEGMENT,
+    KeyTaken,
     conf_lines,
     default_conf,
     install,
@@ -161,7 +164,7 @@ def test_without_a_running_tmux_only_the_file_is_written(tmp_path: Path) -> None
         assert result.live is False
         assert BEGIN in conf.read_text()
         assert uninstall(tmux, conf).live is False
-    assert conf.read_text() == ""
+        assert not conf.exists()  # install made it; nothing else was in it
 
 
 @pytest.mark.parametrize("key", ["", " ", "a b", "P\n"])
@@ -173,6 +176,176 @@ def test_a_key_with_blanks_or_none_at_all_is_refused_and_nothing_changes(
         install(Tmux(tmux_host.socket), key, conf)
     assert not conf.exists()
     assert bound(tmux_host) == []
+
+
+# --- a key the host already uses ---------------------------------------------------------------
+
+
+def key_row(host: TmuxHost, key: str) -> str:
+    """The key's binding as tmux prints it ("" when unbound)."""
+    return host.run("list-keys", "-T", "prefix", key, check=False)
+
+
+class Taken(NamedTuple):
+    test_id: str
+    key: str  # as tmux spells it
+    asked: str  # as the user types it for --key
+    bind: str | None  # the host's binding; None: tmux's own default
+
+
+TAKEN = [
+    Taken("plain", "P", "P", "bind-key P display-message mine"),
+    Taken(
+        "repeat-blocks-formats",
+        "P",
+        "P",
+        """bind-key -r P if-shell -F "#{==:a,b}" { display-message "x 'q' ##" } """
+        """{ display-message -d 0 "y;z" }""",
+    ),
+    Taken(
+        "quotes-and-semicolons", "F5", "f5", r'bind-key F5 display-message "hi \"there\" \\; ; end"'
+    ),
+    Taken("tmux-default", "s", "s", None),
+]
+
+
+def take(host: TmuxHost, case: Taken) -> str:
+    if case.bind is not None:
+        Tmux(host.socket).source(case.bind + "\n")
+    row = key_row(host, case.key)
+    assert row and MARK not in row
+    return row
+
+
+@pytest.mark.parametrize("case", TAKEN, ids=[c.test_id for c in TAKEN])
+def test_a_key_the_host_uses_is_refused_and_nothing_changes(
+    tmux_host: TmuxHost, tmp_path: Path, case: Taken
+) -> None:
+    take(tmux_host, case)
+    tmux_host.run("set-option", "-g", "status-right", "MINE")
+    table = tmux_host.run("list-keys", "-T", "prefix")
+    conf = tmp_path / "tmux.conf"
+    with pytest.raises(KeyTaken, match=rf"prefix \+ {case.asked} is already bound .*--force"):
+        install(Tmux(tmux_host.socket), case.asked, conf)
+    assert tmux_host.run("list-keys", "-T", "prefix") == table
+    assert tmux_host.run("show-options", "-gv", "status-right") == "MINE\n"
+    assert not conf.exists()
+
+
+@pytest.mark.parametrize("case", TAKEN, ids=[c.test_id for c in TAKEN])
+def test_force_replaces_the_hosts_binding_and_uninstall_puts_it_back_exactly(
+    tmux_host: TmuxHost, tmp_path: Path, case: Taken
+) -> None:
+    mine = take(tmux_host, case)
+    table = tmux_host.run("list-keys", "-T", "prefix")
+    tmux = Tmux(tmux_host.socket)
+    result = install(tmux, case.asked, tmp_path / "tmux.conf", force=True)
+    assert bound(tmux_host) == [case.key]
+    assert result.replaced is not None and result.replaced.split() == mine.split()
+    # Installing again (tmux reloads, TPM at start) needs no --force: it is pairtui's now.
+    install(tmux, case.asked, tmp_path / "tmux.conf")
+    assert bound(tmux_host) == [case.key]
+    undone = uninstall(tmux, tmp_path / "tmux.conf")
+    assert undone.replaced is not None and undone.replaced.split() == mine.split()
+    assert key_row(tmux_host, case.key) == mine
+    assert tmux_host.run("list-keys", "-T", "prefix") == table
+    assert tmux_host.run("show-options", "-gqv", REPLACED_OPTION).strip() == ""
+
+
+def test_moving_the_key_gives_the_old_one_back(tmux_host: TmuxHost) -> None:
+    tmux_host.run("bind-key", "P", "display-message", "mine")
+    mine = key_row(tmux_host, "P")
+    tmux = Tmux(tmux_host.socket)
+    install(tmux, "P", None, force=True)
+    assert install(tmux, "K", None).replaced is None
+    assert key_row(tmux_host, "P") == mine
+    assert bound(tmux_host) == ["K"]
+    # Refused on a taken key: pairtui's key stays where it was, the host's binding too.
+    tmux_host.run("bind-key", "Q", "display-message", "also mine")
+    with pytest.raises(KeyTaken):
+        install(tmux, "Q", None)
+    assert bound(tmux_host) == ["K"] and "also mine" in key_row(tmux_host, "Q")
+    assert uninstall(tmux, None).replaced is None
+    assert key_row(tmux_host, "K") == "" and key_row(tmux_host, "P") == mine
+
+
+def test_a_refusal_keeps_what_the_installed_key_had_replaced(tmux_host: TmuxHost) -> None:
+    tmux_host.run("bind-key", "P", "display-message", "mine")
+    tmux_host.run("bind-key", "Q", "display-message", "also mine")
+    mine = key_row(tmux_host, "P")
+    tmux = Tmux(tmux_host.socket)
+    install(tmux, "P", None, force=True)
+    with pytest.raises(KeyTaken):
+        install(tmux, "Q", None)
+    assert bound(tmux_host) == ["P"]
+    uninstall(tmux, None)
+    assert key_row(tmux_host, "P") == mine
+
+
+def test_the_replaced_binding_is_kept_in_the_config_for_a_new_tmux_server(
+    tmux_host: TmuxHost, tmp_path: Path
+) -> None:
+    """The host's own config binds the key first; pairtui's block, later, binds it over.
+    A tmux server started from that config gives the host's binding back on uninstall."""
+    conf = tmp_path / "tmux.conf"
+    mine = r'bind-key -r P display-message "mine \"quoted\" $HOME ## \\; end"'
+    conf.write_text(mine + "\n")
+    tmux_host.run("source-file", str(conf))
+    before = key_row(tmux_host, "P")
+    install(Tmux(tmux_host.socket), "P", conf, force=True)
+    assert "@pairtui-replaced" in conf.read_text()
+
+    fresh = start_tmux(Path(os.environ["TMUX_TMPDIR"]), session="fresh")
+    try:
+        fresh.run("source-file", str(conf))
+        assert bound(fresh) == ["P"]
+        # Without a server to ask, the block keeps what it had kept.
+        install(None, "P", conf)
+        assert "@pairtui-replaced" in conf.read_text()
+        uninstall(Tmux(fresh.socket), conf)
+        assert key_row(fresh, "P") == before
+    finally:
+        fresh.kill()
+    assert conf.read_text() == mine + "\n"
+
+
+def test_a_binding_the_host_made_over_pairtuis_key_is_not_undone(tmux_host: TmuxHost) -> None:
+    tmux_host.run("bind-key", "P", "display-message", "old")
+    tmux = Tmux(tmux_host.socket)
+    install(tmux, "P", None, force=True)
+    tmux_host.run("bind-key", "P", "display-message", "newer")
+    newer = key_row(tmux_host, "P")
+    assert uninstall(tmux, None).replaced is None
+    assert key_row(tmux_host, "P") == newer
+
+
+def test_uninstall_deletes_the_config_file_install_made_once_nothing_else_is_in_it(
+    tmp_path: Path,
+) -> None:
+    conf = tmp_path / ".tmux.conf"
+    install(None, "P", conf)
+    assert CREATED in conf.read_text()
+    install(None, "K", conf)  # a new block keeps the mark
+    assert CREATED in conf.read_text()
+    result = uninstall(None, conf)
+    assert (result.changed, result.deleted) == (True, True)
+    assert not conf.exists()
+    # The host wrote in it after install: only the block goes.
+    install(None, "P", conf)
+    with conf.open("a") as f:
+        f.write("set -g mouse on\n")
+    assert not uninstall(None, conf).deleted
+    assert conf.read_text() == "set -g mouse on\n"
+
+
+@pytest.mark.parametrize("text", ["", "\n"], ids=["empty", "blank-line"])
+def test_uninstall_keeps_a_config_file_the_host_had_even_empty(tmp_path: Path, text: str) -> None:
+    conf = tmp_path / ".tmux.conf"
+    conf.write_text(text)
+    install(None, "P", conf)
+    assert CREATED not in conf.read_text()
+    assert not uninstall(None, conf).deleted
+    assert conf.exists() and conf.read_text() == ""
 
 
 # --- the config file ------------------------------------------------------------------------------
@@ -281,6 +454,8 @@ def test_install_result_as_json(tmp_path: Path) -> None:
         "live": False,
         "config": str(conf),
         "changed": True,
+        "replaced": None,
+        "deleted": False,
     }
     assert install(None, "P", None).to_json()["config"] is None
 

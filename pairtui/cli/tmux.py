@@ -23,7 +23,7 @@ def _conf(args: argparse.Namespace) -> Path | None:
 
 def cmd_install(args: argparse.Namespace) -> int:
     tmux = tmux_from_args(args)
-    result = install(tmux, args.key, _conf(args))
+    result = install(tmux, args.key, _conf(args), force=args.force)
     if args.json:
         print_json(result.to_json())
         return 0
@@ -35,6 +35,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     if result.config:
         where.append(f"{'written to' if result.changed else 'already in'} {result.config}")
     print(f"prefix + {args.key} shares the current pane ({'; '.join(where) or 'printed only'}).")
+    if result.replaced:
+        print(f"It replaced {_binding(result.replaced)}; `pairtui tmux uninstall` puts it back.")
     print("Keep your own ~/.tmux.conf? Add the lines above and run `pairtui tmux install --live`.")
     return 0
 
@@ -44,10 +46,21 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     result = uninstall(tmux, _conf(args))
     if args.json:
         print_json(result.to_json())
-    else:
-        print("removed the pairtui key binding" + (f" and its block in {result.config}"
-                                                   if result.changed else ""))  # fmt: skip
+        return 0
+    done = "removed the pairtui key binding"
+    if result.deleted:
+        done += f" and {result.config}, which install had made"
+    elif result.changed:
+        done += f" and its block in {result.config}"
+    print(done)
+    if result.replaced:
+        print(f"put back {_binding(result.replaced)}")
     return 0
+
+
+def _binding(row: str) -> str:
+    """A ``list-keys`` row on one line (tmux pads its columns)."""
+    return f"`{printable(' '.join(row.split()))}`"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -109,6 +122,11 @@ def register(sub: Any, add: Adder) -> None:
         if name == "install":
             p.add_argument(
                 "--key", default=DEFAULT_KEY, help=f"key after the prefix ({DEFAULT_KEY})"
+            )
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="replace the key's binding if it has one (uninstall puts it back)",
             )
     st = add(sub, "status", cmd_status, "who is connected, in one line")
     st.add_argument("--tmux", action="store_true", help="for #(...) in tmux's status line")
