@@ -9,16 +9,17 @@ the guest's files are judged by sshd itself.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import pwd
+import re
 import secrets
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import textwrap
 import threading
@@ -33,6 +34,7 @@ import pytest
 from support import SshGuest, TmuxHost, holds_for, pairtui, pairtui_json, wait_until
 
 from pairtui import cli
+from pairtui.app.themes import bundled_dir
 from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.registry import Guest, Mode, Registry
 from pairtui.shares import Share
@@ -823,31 +825,87 @@ class Host:
         """Run the ``sudo …`` line pairtui printed, as root (sudo itself may be absent)."""
         line = next(ln for ln in printed.splitlines() if ln.startswith("    sudo "))
         argv = shlex.split(line)[1:]
-        env = {**os.environ, **({"PYTHONPATH": self.env["PYTHONPATH"]}
-                                if "PYTHONPATH" in self.env else {})}  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": self.env["PYTHONPATH"]}
         return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env,
                               check=False)  # fmt: skip
 
 
-def _python_for(user: str) -> dict[str, str]:
-    """An interpreter the host user may run, with pairtui importable."""
-    probe = ["runuser", "-u", user, "--", sys.executable, "-c", "import pairtui"]
-    if subprocess.run(probe, capture_output=True, timeout=60, check=False).returncode == 0:
-        return {"PT_PYTHON": sys.executable}
-    # This interpreter sits where the user may not go (a pyenv under /root): use the
-    # system's, same version, with the repository and the venv's packages on its path.
-    repo = str(Path(__file__).resolve().parent.parent)
-    path = f"{repo}:{sysconfig.get_paths()['purelib']}"
-    found = {"PT_PYTHON": "/usr/bin/python3", "PYTHONPATH": path}
-    probe = ["runuser", "-u", user, "--", "env", f"PYTHONPATH={path}", "/usr/bin/python3",
-             "-c", "import pairtui.cli"]  # fmt: skip
-    res = subprocess.run(probe, capture_output=True, text=True, timeout=60, check=False)
-    assert res.returncode == 0, f"no Python the host user can run pairtui with: {res.stderr}"
-    return found
+def _runtime_distributions() -> list[importlib.metadata.Distribution]:
+    """What ``pip install pairtui`` brings, pairtui's own (editable) files aside."""
+    found: dict[str, importlib.metadata.Distribution] = {}
+    todo = list(importlib.metadata.requires("pairtui") or [])
+    while todo:
+        requirement = todo.pop()
+        if "extra ==" in requirement:  # the test tools
+            continue
+        name = re.split(r"[^A-Za-z0-9._-]", requirement, maxsplit=1)[0]
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in found:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:  # for another platform or Python
+            continue
+        found[key] = dist
+        todo += dist.requires or []
+    return list(found.values())
+
+
+def _make_readable(top: Path) -> None:
+    for path in [top, *top.rglob("*")]:
+        extra = 0o755 if path.is_dir() else 0o644
+        path.chmod(path.stat().st_mode | extra)
+
+
+@pytest.fixture(scope="session")
+def readable_pairtui() -> Iterator[Path]:
+    """pairtui and everything it imports, copied where any user may read them.
+
+    The checkout and its venv may live where other users cannot go (a clone under
+    /root, which is 0700): the host who is not root runs this copy, not the checkout.
+    """
+    top = Path(tempfile.mkdtemp(prefix="pt-py-", dir="/tmp"))
+    try:
+        package = Path(cli.__file__).resolve().parent.parent
+        shutil.copytree(package, top / "pairtui", ignore=shutil.ignore_patterns("__pycache__"))
+        themes = bundled_dir(package)
+        if themes is not None and not (top / "pairtui" / "themes").exists():
+            shutil.copytree(themes, top / "pairtui" / "themes")  # where a wheel has them
+        for dist in _runtime_distributions():
+            for file in dist.files or []:
+                if ".." in file.parts:  # scripts in bin/: not imported
+                    continue
+                source = Path(str(dist.locate_file(file)))
+                if source.is_file():
+                    (top / file).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, top / file)
+        _make_readable(top)
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _python_for(user: str, readable: Path) -> dict[str, str]:
+    """An interpreter the host user may run, with the readable copy of pairtui on its path.
+
+    The venv's own interpreter may sit where the user may not go (a pyenv under /root):
+    then the system's, of the same version (the copied packages are built for it).
+    """
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env = {"PYTHONPATH": str(readable), "PYTHONNOUSERSITE": "1"}
+    tried = []
+    for python in (os.path.realpath(sys.executable), f"/usr/bin/python{version}"):
+        probe = ["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in env.items()],
+                 python, "-c", "import pairtui.cli"]  # fmt: skip
+        res = subprocess.run(probe, capture_output=True, text=True, timeout=60, check=False)
+        if res.returncode == 0:
+            return {"PT_PYTHON": python, **env}
+        tried.append(f"{python}: {res.stderr.strip()}")
+    raise AssertionError("no Python the host user can run pairtui with:\n" + "\n".join(tried))
 
 
 @pytest.fixture
-def host(unix_user: str) -> Iterator[Host]:
+def host(unix_user: str, readable_pairtui: Path) -> Iterator[Host]:
     name = f"pt-h{secrets.token_hex(4)}"
     useradd = ["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--user-group"]
     subprocess.run([*useradd, "--shell", "/bin/sh", name], check=True, timeout=30)
@@ -856,11 +914,15 @@ def host(unix_user: str) -> Iterator[Host]:
     for sub in ("", "home", "config", "state", "tmux"):
         (base / sub).mkdir(mode=0o700, exist_ok=True)
         os.chown(base / sub, pw.pw_uid, pw.pw_gid)
+    # `share` starts a server: on a free port, not on 2222, which the machine's own
+    # pairtui (or another test run) may hold.
+    (base / "config" / "config.toml").write_text("[server]\nport = 0\n")
+    os.chown(base / "config" / "config.toml", pw.pw_uid, pw.pw_gid)
     env = {
         "HOME": str(base / "home"), "PATH": "/usr/local/bin:/usr/bin:/bin",
         "PAIRTUI_CONFIG_DIR": str(base / "config"), "PAIRTUI_STATE_DIR": str(base / "state"),
         "TMUX_TMPDIR": str(base / "tmux"), "LANG": "C.UTF-8", "TERM": "xterm-256color",
-        "SHELL": "/bin/sh", **_python_for(name),
+        "SHELL": "/bin/sh", **_python_for(name, readable_pairtui),
     }  # fmt: skip
     h = Host(name, pw.pw_uid, base, base / "tmux" / "sock", env)
     tmux_pid = 0
@@ -872,6 +934,7 @@ def host(unix_user: str) -> Iterator[Host]:
         if (base / "state" / "system.json").exists():
             res = h.pairtui("system", "teardown")
             h.as_root(res.stderr)
+        h.pairtui("stop")  # the server `share` started in the background, if any
         if tmux_pid:
             h.run("tmux", "-S", str(h.socket), "kill-server")
             with contextlib.suppress(ProcessLookupError):
