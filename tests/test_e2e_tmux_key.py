@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -176,6 +178,119 @@ def test_the_key_shares_the_current_pane_and_a_second_press_stops_it(
                what="status cleared")  # fmt: skip
     # No "alice left" line replaces it: the host stopped the share and was told so once.
     holds_for(lambda: "stopped sharing host-0" in host_term.text(), 1.5)
+
+
+def test_install_refuses_a_taken_key_until_forced_and_uninstall_puts_it_back(
+    tmux_host: TmuxHost,
+) -> None:
+    conf = Path.home() / ".tmux.conf"
+    sock = str(tmux_host.socket)
+    tmux_host.run("bind-key", "P", "display-message", "mine")
+    mine = tmux_host.run("list-keys", "-T", "prefix", "P")
+    res = pairtui("tmux", "install", "--tmux-socket", sock)
+    assert res.returncode == 1
+    assert res.stderr == (
+        "pairtui: prefix + P is already bound (bind-key -T prefix P display-message mine): "
+        "choose another key with --key, or replace it with --force (uninstall puts it back)\n"
+    )
+    assert tmux_host.run("list-keys", "-T", "prefix", "P") == mine and not conf.exists()
+
+    res = pairtui("tmux", "install", "--tmux-socket", sock, "--force")
+    assert res.returncode == 0, res.stderr
+    assert ("It replaced `bind-key -T prefix P display-message mine`; "
+            "`pairtui tmux uninstall` puts it back.") in res.stdout  # fmt: skip
+    assert MARK in tmux_host.run("list-keys", "-T", "prefix", "P")
+
+    res = pairtui("tmux", "uninstall", "--tmux-socket", sock)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == (
+        f"removed the pairtui key binding and {conf}, which install had made\n"
+        "put back `bind-key -T prefix P display-message mine`\n"
+    )
+    assert tmux_host.run("list-keys", "-T", "prefix", "P") == mine
+    assert not conf.exists()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tpm_clone(tmp_path: Path) -> Path:
+    """pairtui.tmux as TPM clones it: a checkout with no .venv (none made by bootstrap)."""
+    plugin = tmp_path / "tmux-plugins" / "pairtui" / "pairtui.tmux"
+    plugin.parent.mkdir(parents=True)
+    shutil.copy2(ROOT / "pairtui.tmux", plugin)
+    return plugin
+
+
+def run_tpm(host: TmuxHost, plugin: Path) -> None:
+    """Run the entry point as TPM does, from a tmux whose PATH has no pairtui on it."""
+    host.run("set-environment", "-g", "PATH", "/usr/bin:/bin")
+    host.run("run-shell", str(plugin))
+
+
+def install_launcher(**env: str) -> None:
+    res = subprocess.run(
+        [str(ROOT / "scripts" / "install-launcher")], env={**os.environ, **env},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+
+def install_where_tools_do(relative: str) -> None:
+    """pairtui where pipx or uv keep it: a venv's script (here, a link to this checkout's)."""
+    venv_pairtui = Path(os.environ["XDG_DATA_HOME"]) / relative
+    venv_pairtui.parent.mkdir(parents=True)
+    venv_pairtui.symlink_to(ROOT / ".venv" / "bin" / "pairtui")
+
+
+def in_login_path_only() -> None:
+    """A launcher in a directory only a login shell's PATH has (tmux started before)."""
+    tools = Path.home() / "tools" / "bin"
+    install_launcher(XDG_BIN_HOME=str(tools))
+    (Path.home() / ".profile").write_text('PATH="$HOME/tools/bin:$PATH"\n')
+
+
+INSTALLS: dict[str, Callable[[], None]] = {
+    "launcher-in-local-bin": install_launcher,
+    "login-path": in_login_path_only,
+    "pipx-venv": lambda: install_where_tools_do("pipx/venvs/pairtui/bin/pairtui"),
+    "uv-tool": lambda: install_where_tools_do("uv/tools/pairtui/bin/pairtui"),
+}
+
+
+@pytest.mark.parametrize("install", INSTALLS.values(), ids=INSTALLS.keys())
+def test_tpm_entry_point_finds_the_pairtui_the_user_installed(
+    tmux_host: TmuxHost, tmp_path: Path, install: Callable[[], None]
+) -> None:
+    install()
+    run_tpm(tmux_host, tpm_clone(tmp_path))
+    bound = [r.split()[3] for r in tmux_host.run("list-keys", "-T", "prefix").splitlines()
+             if MARK in r]  # fmt: skip
+    assert bound == ["P"]
+
+
+def test_tpm_entry_point_says_in_tmux_when_no_pairtui_is_found(
+    tmux_host: TmuxHost, host_term: HostTerminal, tmp_path: Path
+) -> None:
+    tmux_host.run("set-option", "-g", "display-time", "60000")
+    run_tpm(tmux_host, tpm_clone(tmp_path))
+    wait_until(lambda: "pairtui: pairtui not found" in host_term.text(), what="the message")
+    assert not [r for r in tmux_host.run("list-keys", "-T", "prefix").splitlines() if MARK in r]
+
+
+def test_tpm_entry_point_says_why_a_taken_key_is_refused_and_force_replaces_it(
+    tmux_host: TmuxHost, host_term: HostTerminal, tmp_path: Path
+) -> None:
+    install_launcher()
+    tmux_host.run("set-option", "-g", "display-time", "60000")
+    tmux_host.run("bind-key", "P", "display-message", "mine")
+    plugin = tpm_clone(tmp_path)
+    run_tpm(tmux_host, plugin)
+    wait_until(lambda: "prefix + P is already bound" in host_term.text(), what="the refusal")
+    assert "display-message mine" in tmux_host.run("list-keys", "-T", "prefix", "P")
+    tmux_host.run("set-option", "-g", "@pairtui-force", "on")
+    run_tpm(tmux_host, plugin)
+    assert MARK in tmux_host.run("list-keys", "-T", "prefix", "P")
 
 
 def test_tpm_entry_point_binds_the_key(tmux_host: TmuxHost) -> None:
