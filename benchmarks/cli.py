@@ -37,7 +37,9 @@ from benchmarks.stats import percentile
 from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negotiated
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ("connect", "echo", "burst", "load", "dashboard")
+DEFAULT_PHASES = ("connect", "echo", "burst", "load", "dashboard")
+# Only when asked for: the soak is a leak check of its own, not a figure of the table.
+PHASES = (*DEFAULT_PHASES, "soak")
 
 
 def _csv(kind: type[int | str]) -> Any:
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="a short smoke run (under a minute)")
     p.add_argument("--targets", type=_csv(str), help="comma list of direct,openssh,pairtui")
-    p.add_argument("--phases", type=_csv(str), help=f"comma list of {','.join(PHASES)}")
+    p.add_argument("--phases", type=_csv(str),
+                   help=f"comma list of {','.join(PHASES)} (default: all but soak)")  # fmt: skip
     p.add_argument("--k", type=_csv(int), dest="ks", metavar="K,K", help="guest counts (10,50,100)")
     p.add_argument("--connect-samples", type=int, help="connections per target (15)")
     p.add_argument("--echo-keys", type=int, help="idle keystrokes per target (300)")
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-interval", type=float, help="seconds between printed lines (0.05)")
     p.add_argument("--connect-parallel", type=int, help="guests connecting at once (8)")
     p.add_argument("--max-seconds", type=float, help="time budget; later phases are skipped")
+    p.add_argument("--soak-seconds", type=float, help="soak phase: seconds of churn (120)")
     p.add_argument("--pairtui-rev", metavar="REV",
                    help="measure pairtui/ as committed at REV (default: working tree)")  # fmt: skip
     p.add_argument("--pairtui-src", type=Path, metavar="DIR",
@@ -99,6 +103,7 @@ def options(args: argparse.Namespace) -> Options:
             opts, quick=True, connect_samples=4, echo_keys=50, burst_samples=1,
             burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=80.0,
             profile_k=10, dashboard_starts=3, dashboard_joins=8, dashboard_idle_window=3.0,
+            soak_seconds=10.0,
         )  # fmt: skip
     overrides = {
         "targets": args.targets, "phases": args.phases, "ks": args.ks,
@@ -107,7 +112,7 @@ def options(args: argparse.Namespace) -> Options:
         "window": args.window, "rounds": args.rounds, "key_rate": args.key_rate,
         "print_interval": args.print_interval,
         "connect_parallel": args.connect_parallel, "max_seconds": args.max_seconds,
-        "profile_k": args.profile_k,
+        "profile_k": args.profile_k, "soak_seconds": args.soak_seconds,
     }  # fmt: skip
     opts = dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
     opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile,
@@ -146,8 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     try:
         lab = Lab(reaper)
-        # The dashboard phase brings its own world; the targets serve the other phases.
-        needed = [p for p in opts.phases if p != "dashboard"] or opts.profile or opts.trace
+        # The dashboard and soak phases bring their own worlds; the targets serve the others.
+        own_world = ("dashboard", "soak")
+        needed = [p for p in opts.phases if p not in own_world] or opts.profile or opts.trace
         targets = [TARGETS[name](lab) for name in opts.targets] if needed else []
         for t in targets:
             log(f"starting {t.name} ...")
@@ -190,7 +196,7 @@ def is_reference_run(args: argparse.Namespace, opts: Options) -> bool:
     return (
         not opts.quick
         and opts.targets == list(TARGETS)
-        and opts.phases == list(PHASES)
+        and opts.phases == list(DEFAULT_PHASES)
         and args.out is None
         and args.cipher is None
         and args.pairtui_loop == "asyncio"
@@ -213,6 +219,11 @@ def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
     print()
     print("targets from the issue (pairtui):")
     print(report.goals_text(results.get("goals") or report.goals(results)))
+    if "soak" in results:
+        from benchmarks.soak_figures import summary_text as soak_text
+
+        print()
+        print(soak_text(results["soak"], markdown=markdown))
     if "trace" in results:
         from benchmarks.trace import summary_text as trace_text
 
@@ -249,6 +260,9 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
         elif phase == "dashboard":
             log("phase dashboard ...")
             run_dashboard(bench, lab, results)
+        elif phase == "soak":
+            log(f"phase soak ({opts.soak_seconds:g} s of churn, then a leak check) ...")
+            run_soak(bench, lab, results)
         else:
             run_load(bench, opts, results)
         log(f"  ({time.monotonic() - t0:.1f}s)")
@@ -289,6 +303,20 @@ def run_dashboard(bench: Bench, lab: Lab, results: dict[str, Any]) -> None:
     m = results["dashboard"]["metrics"]
     log(f"  first paint {m['first_paint_s']} s, join-to-row p95 {m['join_to_row_p95_ms']} ms, "
         f"idle CPU {m['idle_cpu_10_guests_core_fraction']} of a core")  # fmt: skip
+
+
+def run_soak(bench: Bench, lab: Lab, results: dict[str, Any]) -> None:
+    """Issue 15's soak; see benchmarks/soak.py. A failure to set up is reported, not fatal."""
+    from benchmarks.soak import soak_phase
+
+    try:
+        results["soak"] = soak_phase(bench, lab)
+    except (RuntimeError, OSError) as exc:  # SetupError included
+        results["soak"] = {"status": f"failed: {exc}"}
+        log(f"  soak phase failed: {exc}")
+        return
+    problems = results["soak"]["problems"]
+    log(f"  soak: {'no leak, no error' if not problems else '; '.join(problems)}")
 
 
 def run_load(bench: Bench, opts: Options, results: dict[str, Any]) -> None:

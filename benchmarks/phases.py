@@ -64,6 +64,9 @@ class Options:
     dashboard_joins: int = 20
     dashboard_idle_guests: int = 10
     dashboard_idle_window: float = 10.0
+    soak_seconds: float = 120.0
+    soak_settle: float = 30.0
+    soak_clients: int = 8
 
 
 class Keys:

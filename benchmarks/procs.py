@@ -124,6 +124,46 @@ def pss_by_comm(procs: Iterable[int]) -> dict[str, int]:
     return out
 
 
+def fd_targets(pid: int) -> list[str]:
+    """What each open descriptor of ``pid`` points at (``socket:[N]``, ``/dev/ptmx``, ...).
+
+    The soak phase counts them before and after: a descriptor left per connection is
+    the leak a long-running server must not have, and its target says which kind.
+    """
+    out: list[str] = []
+    try:
+        entries = list(os.scandir(f"/proc/{pid}/fd"))
+    except OSError:
+        return out
+    for entry in entries:
+        with contextlib.suppress(OSError):  # closed meanwhile
+            out.append(str(Path(entry.path).readlink()))
+    return out
+
+
+def fd_kind(target: str) -> str:
+    """A descriptor's kind: ``socket``, ``pipe``, ``anon_inode:[eventpoll]``, a /dev node..."""
+    if target.startswith(("socket:", "pipe:")):
+        return target.split(":", 1)[0]
+    if target.startswith("/dev/pts/"):
+        return "/dev/pts/*"
+    return target
+
+
+def status_fields(pid: int) -> dict[str, int]:
+    """``VmRSS`` (KiB) and ``Threads`` from ``/proc/PID/status`` (empty if it is gone)."""
+    out: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "Threads"):
+            out[name] = int(value.split()[0])
+    return out
+
+
 @dataclass(frozen=True)
 class MachineCpu:
     """Whole-machine busy/total jiffies from ``/proc/stat`` (to see saturation)."""

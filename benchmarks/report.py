@@ -233,7 +233,9 @@ def legend(results: dict[str, Any]) -> str:
     targets = meta.get("targets", {})
     m = machine
     dash = results.get("dashboard", {})
-    source = targets.get("pairtui", {}).get("source") or dash.get("source", "?")
+    soak = results.get("soak", {})
+    source = (targets.get("pairtui", {}).get("source") or dash.get("source")
+              or soak.get("source", "?"))  # fmt: skip
     lines = [
         f"machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('mem_gb', '?')} GB,"
         + f" {m.get('os', '?')}, kernel {m.get('kernel', '?')}",
@@ -282,6 +284,10 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         value = float(v) if isinstance(v, int | float) else None
         checks.append({"goal": f"dashboard {name} {op} {limit:g}", "value": value,
                        "pass": None if value is None else value < limit})  # fmt: skip
+    soak = results.get("soak")
+    problems = soak.get("problems") if isinstance(soak, dict) else None
+    found = float(len(problems)) if isinstance(problems, list) else None
+    absolute("soak: leaks and errors after settle == 0", found, lambda v: v == 0)
     return checks
 
 

@@ -238,8 +238,13 @@ class Pairtui(Target):
     def start(self) -> None:
         super().start()
         self.cli("guest", "add", "bench", "--key", str(self.lab.pubkey), "--mode", "pair")
+        self._serve()
+        # Shared once the server runs: a `pairtui share` that finds none may start one of
+        # its own in the background, which the harness would neither measure nor end.
         self.cli("share", "--tmux-socket", str(self.tmux.socket), "--session", SESSION,
                  "--name", SESSION)  # fmt: skip
+
+    def _serve(self) -> None:
         with self.log.open("wb") as log:
             serve = ["serve", "--listen", "127.0.0.1", "--port", "0"]
             if self.loop == "asyncio":
