@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from support import keygen, pairtui
@@ -77,7 +82,6 @@ def test_every_file_lives_in_its_dir(env: dict[str, Path]) -> None:
     assert paths.config_file() == config / "config.toml"
     for f in (paths.host_key_file(), paths.shares_file(), paths.audit_file(), paths.server_log()):
         assert f.parent == state
-    assert paths.control_socket().parent == state
 
 
 def test_cli_writes_the_registry_under_xdg(
@@ -113,3 +117,79 @@ def test_processes_starting_at_once_share_one_host_key(env: dict[str, Path]) -> 
     assert printed == {fingerprint(load_or_create_host_key())}
     assert mode(keyfile) == 0o600
     assert sorted(p.name for p in keyfile.parent.iterdir() if "host" in p.name) == [keyfile.name]
+
+
+# --- the control socket ----------------------------------------------------------------
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private runtime dir, as logind makes one (short: socket paths are limited)."""
+    path = Path(tempfile.mkdtemp(prefix="pt-run-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_control_socket_is_in_the_runtime_dir(env: dict[str, Path], runtime: Path) -> None:
+    assert paths.control_socket() == runtime / "pairtui" / "control.sock"
+    assert mode(runtime / "pairtui") == 0o700
+
+
+def _file(path: Path) -> Path:
+    path.write_text("")
+    return path
+
+
+def _give_away(path: Path) -> None:
+    os.chown(path, 65534, 65534)  # nobody's
+
+
+class NoRuntime(NamedTuple):
+    test_id: str
+    spoil: Callable[[Path, pytest.MonkeyPatch], object]  # (the runtime dir, monkeypatch)
+
+
+NO_RUNTIME = [
+    NoRuntime("unset", lambda run, mp: mp.delenv("XDG_RUNTIME_DIR")),
+    NoRuntime("empty", lambda run, mp: mp.setenv("XDG_RUNTIME_DIR", "")),
+    NoRuntime("relative", lambda run, mp: mp.setenv("XDG_RUNTIME_DIR", "run")),
+    NoRuntime("missing", lambda run, mp: mp.setenv("XDG_RUNTIME_DIR", str(run / "gone"))),
+    NoRuntime("a-file", lambda run, mp: mp.setenv("XDG_RUNTIME_DIR", str(_file(run / "f")))),
+    NoRuntime("open-to-others", lambda run, mp: run.chmod(0o755)),
+    NoRuntime("its-pairtui-dir-open", lambda run, mp: (run / "pairtui").mkdir(0o755)),
+    NoRuntime("someone-elses", lambda run, mp: _give_away(run)),
+]
+
+
+@pytest.mark.parametrize("case", NO_RUNTIME, ids=[c.test_id for c in NO_RUNTIME])
+def test_without_a_private_runtime_dir_the_socket_stays_in_the_state_dir(
+    env: dict[str, Path], runtime: Path, monkeypatch: pytest.MonkeyPatch, case: NoRuntime
+) -> None:
+    if case.test_id == "someone-elses" and os.geteuid() != 0:
+        pytest.skip("giving a directory away needs root")
+    old = os.umask(0)  # the 0755 asked for is what a directory gets
+    try:
+        case.spoil(runtime, monkeypatch)
+    finally:
+        os.umask(old)
+    assert paths.control_socket() == env["PAIRTUI_STATE_DIR"] / "control.sock"
+
+
+def test_a_socket_in_the_state_dir_is_used_until_it_goes(
+    env: dict[str, Path], runtime: Path
+) -> None:
+    """What an older pairtui's server left listening there is still the one to ask."""
+    old = env["PAIRTUI_STATE_DIR"] / "control.sock"
+    new = runtime / "pairtui" / "control.sock"
+    paths.state_dir()
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(old))
+        assert paths.control_socket() == old
+        paths.runtime_dir()
+        with socket.socket(socket.AF_UNIX) as newer:
+            newer.bind(str(new))
+            assert paths.control_socket() == new  # both there: the new place wins
+        new.unlink()
+    old.unlink()
+    assert paths.control_socket() == new
