@@ -278,8 +278,9 @@ def make_app(
     theme: str = "pairtui-dark",
     config_path: Path | None = None,
     user_themes: Path | None = None,
+    confirm_pair: bool = True,
 ) -> PairtuiApp:
-    cfg = Config(theme=theme, cursor_blink=False)
+    cfg = Config(theme=theme, cursor_blink=False, confirm_pair=confirm_pair)
     app = PairtuiApp(
         scenario.services,
         config=cfg,
@@ -289,6 +290,16 @@ def make_app(
     )
     app.animation_level = "none"  # a tab underline caught mid-slide differs run to run
     return app
+
+
+def with_tunnels(scenario: Scenario) -> Scenario:
+    """Two relay tunnels in the test's tunnel file: ``t`` then asks which to toggle."""
+    from pairtui.tunnels import Tunnel
+
+    host = Host(registry=scenario.registry)
+    host.add_tunnel(Tunnel("office", "relay", "relay.example.org", remote_port=2022))
+    host.add_tunnel(Tunnel("vps", "pairtui", "vps.example.org", enabled=False))
+    return scenario
 
 
 def empty_scenario(registry_path: Path | None = None) -> Scenario:

@@ -22,6 +22,7 @@ from pairtui import config
 from pairtui.app import PairtuiApp
 from pairtui.app.backend import Services, TmuxShareHost, load_services
 from pairtui.app.dialogs import AddGuestDialog, ConfirmDialog
+from pairtui.app.screens import MainScreen
 from pairtui.app.widgets import Field
 from pairtui.control import RemoteEngine
 from pairtui.engine import Engine
@@ -163,7 +164,17 @@ async def test_toggling_the_mode_switches_the_live_tmux_client_and_stays(
         await eventually(lambda: table.row_count == 1, what="bob's row")
         assert await readonly_flags(tmux_host) == ["1"]
 
+        await pilot.press("m")  # granting pair asks first ([ui] confirm_pair)
+        await until_screen(app, ConfirmDialog)
+        await pilot.press("n")
+        await until_screen(app, MainScreen)
+        await asyncio.sleep(0.3)
+        assert await readonly_flags(tmux_host) == ["1"]  # no: still watching
+        assert Registry().get("bob").mode is Mode.VIEW
+
         await pilot.press("m")
+        await until_screen(app, ConfirmDialog)
+        await pilot.press("y")
         await eventually(lambda: table.selected and table.selected.mode == "pair", what="pair")
         assert await readonly_flags(tmux_host) == ["0"]
         assert Registry().get("bob").mode is Mode.PAIR
@@ -171,8 +182,9 @@ async def test_toggling_the_mode_switches_the_live_tmux_client_and_stays(
         assert await readonly_flags(tmux_host) == ["0"]
         assert g.child.isalive()  # switched without reconnecting
 
-        await pilot.press("m")
+        await pilot.press("m")  # back to view: no question
         await eventually(lambda: table.selected and table.selected.mode == "view", what="view")
+        assert isinstance(app.screen, MainScreen)
         assert await readonly_flags(tmux_host) == ["1"]
 
 

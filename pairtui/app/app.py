@@ -23,7 +23,7 @@ from pairtui import config as config_mod
 from pairtui import paths
 from pairtui.app import themes
 from pairtui.app.backend import ServerState, Services, load_services
-from pairtui.app.commands import DashboardCommands
+from pairtui.app.commands import DashboardCommands, ThemeCommands
 from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
@@ -51,8 +51,10 @@ class PairtuiApp(App[None], inherit_bindings=False):
     """
 
     CSS_PATH = "pairtui.tcss"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    """Every screen, dialogs too, gets ``-short`` below 30 rows (the CSS tightens forms)."""
     TITLE = "pairtui"
-    COMMANDS = App.COMMANDS | {DashboardCommands}
+    COMMANDS = App.COMMANDS | {DashboardCommands, ThemeCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", id="help",
                 tooltip="Every key, what it does, and its id for the keymap"),
@@ -89,7 +91,11 @@ class PairtuiApp(App[None], inherit_bindings=False):
         self.user_themes = config_mod.themes_dir() if user_themes is _KEEP else user_themes
         self.services: Services | None = None
         self.cursor_blink = self.config.cursor_blink
-        self.main = MainScreen(clock, default_mode=self.config.default_mode)
+        self.main = MainScreen(
+            clock,
+            default_mode=self.config.default_mode,
+            confirm_pair=self.config.confirm_pair,
+        )
         self._theme_ready = False
         self._remote_watch: asyncio.Task[None] | None = None
 

@@ -1,8 +1,10 @@
-"""The command palette: every action that has a key is also a command by name."""
+"""The command palette: every action that has a key is also a command by name, and
+every theme is found by its name."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -38,3 +40,25 @@ class DashboardCommands(Provider):
             score = matcher.match(command.title)
             if score > 0:
                 yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)
+
+
+class ThemeCommands(Provider):
+    """``Theme: NAME`` for every theme whose name matches what is typed, so a theme is
+    found by name as any action is (choosing one saves it, as the theme picker does).
+
+    Only on a search: listed up front, the themes would bury the dashboard's actions.
+    """
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        app = self.app
+        for name in sorted(app.available_themes):
+            title = f"Theme: {name}"
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(setattr, app, "theme", name),
+                    help="Switch to this theme; it is saved in the config file",
+                )

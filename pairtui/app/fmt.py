@@ -46,5 +46,27 @@ def short_fingerprint(fp: str, keep: int = 8) -> str:
     return f"{algo}:{digest[:keep]}…" if len(digest) > keep else fp
 
 
+def fit_fingerprint(fp: str, width: int) -> str:
+    """As much of a fingerprint as ``width`` holds: whole, then without its ``SHA256:``
+    (every OpenSSH key has one), then cut with ``…``."""
+    if len(fp) <= width:
+        return fp
+    digest = fp.partition(":")[2] or fp
+    if len(digest) <= width:
+        return digest
+    return digest[: max(1, width - 1)] + "…"
+
+
+def peer_host(peer: str) -> str:
+    """``198.51.100.7`` of ``198.51.100.7:50312``, ``::1`` of ``[::1]:60002``: the
+    client's port says nothing to a person (the detail still shows it)."""
+    if peer.startswith("[") and "]:" in peer:
+        return peer[1 : peer.index("]:")]
+    host, sep, port = peer.rpartition(":")
+    if sep and host and ":" not in host and port.isdigit():
+        return host
+    return peer
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -80,11 +80,20 @@ class AddGuestDialog(FormDialog[GuestDraft]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="-wide"):
             yield Label("Add a guest", classes="dialog-title")
-            yield Field(
-                "Name",
-                Input(placeholder="alice", id="name", validators=[CoreCheck(self.check_name)]),
-                hint="Letters, digits, '.', '_' or '-'; an existing name gets one more key.",
-            )
+            with Horizontal(classes="field-row"):
+                yield Field(
+                    "Name",
+                    Input(placeholder="alice", id="name", validators=[CoreCheck(self.check_name)]),
+                    hint="Letters, digits, '.', '_' or '-'",
+                )
+                with Vertical(classes="field"):
+                    yield Label("Mode", classes="field-label")
+                    yield Select(
+                        [("view: watches only", "view"), ("pair: can type", "pair")],
+                        value=self.default_mode,
+                        allow_blank=False,
+                        id="mode",
+                    )
             yield Field(
                 "Public key",
                 Input(
@@ -95,14 +104,6 @@ class AddGuestDialog(FormDialog[GuestDraft]):
                 hint=self._key_hint(),
             )
             with Horizontal(classes="field-row"):
-                with Vertical(classes="field"):
-                    yield Label("Mode", classes="field-label")
-                    yield Select(
-                        [("view: watches only", "view"), ("pair: can type", "pair")],
-                        value=self.default_mode,
-                        allow_blank=False,
-                        id="mode",
-                    )
                 yield Field(
                     "Expires",
                     Input(

@@ -75,7 +75,7 @@ class EditGuestDialog(FormDialog[GuestEdit]):
                     id="expires",
                     validators=[CoreCheck(self.check_expiry)],
                 ),
-                hint="Empty keeps it; never, 30m, 2h, 7d or 2026-12-01T10:00 changes it.",
+                hint="Empty: keep it; or never, 30m, 2h, 7d, 2026-12-01T10:00",
             )
             yield Field(
                 "Share",

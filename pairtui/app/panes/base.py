@@ -14,7 +14,9 @@ from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Static, TabPane
 
+from pairtui.app.dialogs import ConfirmDialog
 from pairtui.errors import PairtuiError
+from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.app.backend import HostState, ServerState, Services
@@ -31,6 +33,7 @@ class Dashboard(Protocol):
     host: HostState
     guests: dict[str, Guest]
     default_mode: str
+    confirm_pair: bool
     tunnel_states: dict[str, str]
 
     def reload_guests(self) -> object: ...
@@ -57,6 +60,24 @@ class DashboardPane(TabPane):
 
     def __init__(self) -> None:
         super().__init__(self.TITLE, id=self.TAB, classes="-empty")
+        self._detail_shown: Content | None = None
+
+    def watch_now(self) -> None:
+        """Durations in the detail tick every second (the table's are minute-grained)."""
+        if self.is_mounted:
+            self.show_detail()
+
+    def detail(self) -> Content:
+        """The detail of the selected row, as of :attr:`now` (empty: no row)."""
+        return Content()
+
+    def show_detail(self) -> None:
+        """Redraw the detail, only if its text changed: the clock calls this each second."""
+        content = self.detail()
+        if content == self._detail_shown:
+            return
+        self._detail_shown = content
+        self.query_one(f"#{self.TAB}-detail", Static).update(content)
 
     def make_table(self) -> Widget:
         """This tab's table (a :class:`~pairtui.app.widgets.table.RecordTable`)."""
@@ -100,6 +121,8 @@ class DashboardPane(TabPane):
         dashboard = self.dashboard
         assert dashboard.services is not None
         mode = "view" if current == "pair" else "pair"
+        if mode == "pair" and dashboard.confirm_pair and not await self._may_type(guest):
+            return
         try:
             await dashboard.services.set_guest_mode(guest, mode)
         except PairtuiError as exc:
@@ -107,3 +130,16 @@ class DashboardPane(TabPane):
             return
         self.notify(f"{guest} is now {mode}" + (": can type" if mode == "pair" else ": watches"))
         dashboard.reload_guests()
+
+    async def _may_type(self, guest: str) -> bool:
+        """Typing into the host's shell is the one right a key gives away: it asks first,
+        as kick does (``[ui] confirm_pair = false`` skips it); watching only never asks."""
+        body = Content.from_markup(
+            "[b]$guest[/b] will be able to type in what you share: a shell there runs "
+            "their commands as you.\n\nPress [b]m[/b] again to make them watch only.",
+            guest=printable(guest),
+        )
+        confirmed: bool = await self.app.push_screen_wait(
+            ConfirmDialog(f"Let {guest} type?", body, "Pair")
+        )
+        return confirmed

@@ -7,7 +7,6 @@ from typing import ClassVar
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.widgets import Static
 
 from pairtui.app.dialogs import ConfirmDialog
 from pairtui.app.panes.base import DashboardPane
@@ -25,7 +24,7 @@ class ClientsPane(DashboardPane):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "kick", "Kick", id="client-kick",
                 tooltip="Disconnect the selected client (asks first)"),
-        Binding("m", "client_mode", "View/pair", id="client-mode",
+        Binding("m", "client_mode", "Mode", id="client-mode",
                 tooltip="Switch the selected client's guest between view and pair, live"),
     ]  # fmt: skip
 
@@ -55,11 +54,13 @@ class ClientsPane(DashboardPane):
             return self.table.selected is not None and dashboard.server.up
         return True
 
+    def detail(self) -> Content:
+        client = self.table.selected
+        return client_detail(client, self.now) if client else Content()
+
     @on(ClientsTable.ClientHighlighted)
-    def _client_detail(self, message: ClientsTable.ClientHighlighted) -> None:
-        detail = self.query_one("#clients-detail", Static)
-        client = message.client
-        detail.update(client_detail(client, self.now) if client else "")
+    def _client_detail(self) -> None:
+        self.show_detail()
 
     @work(group="actions")
     async def action_kick(self) -> None:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.widgets import Static
 
 from pairtui.app import fmt
 from pairtui.app.dialogs import (
@@ -26,6 +25,7 @@ from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
 if TYPE_CHECKING:
+    from pairtui.host import KeyLines
     from pairtui.registry import Guest
 
 
@@ -39,13 +39,16 @@ class GuestsPane(DashboardPane):
                 tooltip="Invite a guest: paste a key, give a .pub file or github:USER"),
         Binding("e", "guest_edit", "Edit", id="guest-edit",
                 tooltip="Change the selected guest's mode, expiry or share"),
-        Binding("m", "guest_mode", "View/pair", id="guest-mode",
+        Binding("m", "guest_mode", "Mode", id="guest-mode",
                 tooltip="Switch the selected guest between view and pair"),
         Binding("d,delete", "guest_remove", "Remove", id="guest-remove",
                 tooltip="Remove the selected guest and its keys (asks first)"),
-        Binding("c", "guest_copy", "Copy key line", id="guest-copy",
+        Binding("c", "guest_copy", "Copy line", id="guest-copy",
                 tooltip="Copy the selected guest's authorized_keys line (its forced attach)"),
     ]  # fmt: skip
+
+    _lines: tuple[GuestRow, KeyLines] | None = None
+    """The selected guest's key lines, read when it is highlighted."""
 
     def make_table(self) -> GuestsTable:
         return GuestsTable(id="guests-table")
@@ -73,13 +76,11 @@ class GuestsPane(DashboardPane):
             return self.table.selected is not None
         return True
 
-    @on(GuestsTable.GuestHighlighted)
-    def _guest_detail(self, message: GuestsTable.GuestHighlighted) -> None:
-        detail = self.query_one("#guests-detail", Static)
-        row = message.row
+    def detail(self) -> Content:
+        row = self.table.selected
         if row is None:
-            detail.update("")
-        else:
+            return Content()
+        if self._lines is None or self._lines[0] != row:
             from pairtui.host import KeyLines, key_lines
             from pairtui.registry import authorized_line
 
@@ -87,7 +88,13 @@ class GuestsPane(DashboardPane):
                 lines = key_lines(row.guest, self.dashboard.host.shares)  # a stat
             except PairtuiError:  # no tmux to name in a system guest's line
                 lines = KeyLines(tuple(authorized_line(row.guest, k) for k in row.guest.keys))
-            detail.update(guest_detail(row, self.now, lines))
+            self._lines = (row, lines)  # the clock redraws this every second: no stat then
+        return guest_detail(row, self.now, self._lines[1])
+
+    @on(GuestsTable.GuestHighlighted)
+    def _guest_detail(self) -> None:
+        self._lines = None  # a highlight is also how a changed guest or share set shows
+        self.show_detail()
         self.dashboard.bindings_maybe_changed()
 
     @on(GuestsTable.GuestChosen)

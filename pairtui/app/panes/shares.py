@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.binding import Binding, BindingType
 from textual.content import Content
-from textual.widgets import Static
 
 from pairtui.app import fmt
 from pairtui.app.dialogs import ConfirmDialog, PromptDialog, ShareDialog, ShareRequest, TunnelDialog
@@ -71,19 +70,24 @@ class SharesPane(DashboardPane):
             return row is not None and row.share is not None
         return True
 
-    @on(SharesTable.ShareHighlighted)
-    def _share_detail(self, message: SharesTable.ShareHighlighted) -> None:
+    def detail(self) -> Content:
         dashboard = self.dashboard
-        detail = self.query_one("#shares-detail", Static)
-        row = message.row
+        row = self.table.selected
         if row is None:
-            detail.update("")
-            return
+            return Content()
         strings = dashboard.strings_for(row)
         share = row.share
         relays = dashboard.relays_for(None if row.default else share.name) if share else []
-        detail.update(share_detail(row, strings, dashboard.server.fingerprint, relays))
-        dashboard.bindings_maybe_changed()
+        return share_detail(row, strings, dashboard.server.fingerprint, relays)
+
+    def watch_now(self) -> None:
+        """Nothing here counts time: the detail changes on highlights only."""
+
+    @on(SharesTable.ShareHighlighted)
+    def _share_detail(self, message: SharesTable.ShareHighlighted) -> None:
+        self.show_detail()
+        if message.row is not None:
+            self.dashboard.bindings_maybe_changed()
 
     @work(group="actions")
     async def action_share_add(self) -> None:

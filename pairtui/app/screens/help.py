@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Grid, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -51,20 +51,13 @@ class HelpScreen(Screen[None]):
             )
             for title, rows in self.groups:
                 yield Static(title, classes="help-group", markup=False)
-                keys_w = max(len(keys) for keys, _ in rows)
-                what_w = max(len(b.description) for _, b in rows)
-                id_w = max(len(b.id or "") for _, b in rows)
-                lines = [
-                    Content.from_markup(
-                        "[b $accent]$keys[/]  [b]$what[/b]  [i]$id[/i]  [$text-muted]$why[/]",
-                        keys=keys.ljust(keys_w),
-                        what=b.description.ljust(what_w),
-                        id=(b.id or "").ljust(id_w),
-                        why=b.tooltip,
-                    )
-                    for keys, b in rows
-                ]
-                yield Static(Content("\n").join(lines), classes="help-keys")
+                # A grid: the explanations wrap in their own column on a narrow terminal.
+                with Grid(classes="help-keys"):
+                    for keys, b in rows:
+                        yield Static(Content.styled(keys, "bold $accent"), classes="help-key")
+                        yield Static(Content.styled(b.description, "bold"))
+                        yield Static(Content.styled(b.id or "", "italic"))
+                        yield Static(Content.styled(b.tooltip, "$text-muted"))
             yield Static(
                 Content.from_markup(
                     "Remap a key in [b]$path[/b], by its id:\n  $table\n  $example",

@@ -66,15 +66,20 @@ class Command:
     run: Callable[[], object]
 
 
+TAB_KEYS = Binding.Group("Tabs", compact=True)
+"""The tab keys show as one footer item (``123 Tabs``): three would push Help and Quit
+off an 80-column footer."""
+
+
 class MainScreen(Screen[None]):
     """Three tabs over one engine; the status and join lines stay on top."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "show_tab('clients')", "Clients", id="tab-clients",
+        Binding("1", "show_tab('clients')", "Clients", id="tab-clients", group=TAB_KEYS,
                 tooltip="Show the guests connected right now"),
-        Binding("2", "show_tab('guests')", "Guests", id="tab-guests",
+        Binding("2", "show_tab('guests')", "Guests", id="tab-guests", group=TAB_KEYS,
                 tooltip="Show invited guests and their keys"),
-        Binding("3", "show_tab('shares')", "Shares", id="tab-shares",
+        Binding("3", "show_tab('shares')", "Shares", id="tab-shares", group=TAB_KEYS,
                 tooltip="Show the host's tmux sessions and what is shared"),
         Binding("c", "copy_ssh", "Copy ssh", id="copy-ssh",
                 tooltip="Copy the ssh string of the selected share, or of the default one"),
@@ -105,10 +110,13 @@ class MainScreen(Screen[None]):
     host: reactive[HostState] = reactive(HostState, init=False)
     guests: reactive[dict[str, Guest]] = reactive(dict, init=False, always_update=True)
 
-    def __init__(self, clock: Callable[[], float], default_mode: str = "view") -> None:
+    def __init__(
+        self, clock: Callable[[], float], default_mode: str = "view", confirm_pair: bool = True
+    ) -> None:
         super().__init__()
         self.clock = clock
         self.default_mode = default_mode
+        self.confirm_pair = confirm_pair  # granting pair asks first
         self.services: Services | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._tab = TABS[0]
@@ -135,7 +143,7 @@ class MainScreen(Screen[None]):
         with TabbedContent(initial="clients", id="tabs"):
             for pane in PANES:
                 yield pane().data_bind(MainScreen.now)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # Each tab's keys belong to its pane, so the focus stays in the showing pane: the
@@ -204,6 +212,7 @@ class MainScreen(Screen[None]):
         self._counts_changed()
         self.reload_guests()
         self.reload_host()
+        self._update_join_bar()  # an empty host state is no change: watch_host stays quiet
         self.bindings_maybe_changed()
 
     def _on_engine_event(self, event: Event) -> None:
@@ -346,7 +355,7 @@ class MainScreen(Screen[None]):
     def _show_shares(self) -> None:
         connected = Counter(c.share for c in self.clients_table.records.values())
         shown = self.query_one(SharesPane).show(self.host, connected)
-        self._count(shares=len(self.host.shares))
+        self._count(shares=len(self.host.live))
         self._set_empty("shares", not shown)
         self._update_empty_texts()
 
@@ -359,7 +368,7 @@ class MainScreen(Screen[None]):
             bar.hint = "starting…" if server.phase == "starting" else "the server is not running"
         elif not self.host.shares:
             bar.strings = ()
-            bar.hint = "nothing is shared yet: press 3, then s to share a tmux session"
+            bar.hint = "nothing is shared yet: press 3, then s to share a session"
         else:
             relays = [cmd for cmd, note in self.relays_for(None) if note.endswith(": up")]
             bar.strings = (*services.ssh_strings(None), *relays)

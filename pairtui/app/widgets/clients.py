@@ -10,7 +10,7 @@ from textual.message import Message
 
 from pairtui.app import fmt
 from pairtui.app.widgets.table import RecordTable
-from pairtui.events import ClientInfo
+from pairtui.events import ClientInfo, where
 from pairtui.printable import printable
 
 
@@ -23,10 +23,11 @@ class ClientsTable(RecordTable[ClientInfo]):
         ("key", "Key"),
         ("share", "Share"),
         ("mode", "Mode"),
-        ("connected", "Connected"),
+        ("connected", "Joined"),
         ("idle", "Idle"),
         ("size", "Size"),
     ]
+    ELASTIC = "key"  # the whole fingerprint when there is room (the detail always has it)
 
     @dataclass
     class ClientHighlighted(Message):
@@ -46,8 +47,10 @@ class ClientsTable(RecordTable[ClientInfo]):
         idle_since = record.last_input or record.since
         return {
             "guest": Text(printable(record.guest), style="bold"),
-            "peer": Text(printable(record.origin)),  # a relay's word
-            "key": Text(fmt.short_fingerprint(record.fingerprint)),
+            "peer": Text(
+                printable(where(fmt.peer_host(record.peer), record.via))
+            ),  # a relay's word
+            "key": Text(fmt.fit_fingerprint(record.fingerprint, self.room)),
             "share": Text(record.share or "no terminal", style="" if record.share else "italic"),
             "mode": self.mode_cell(record.mode),
             "connected": Text(fmt.coarse(self.now - record.since), justify="right"),

@@ -12,7 +12,12 @@ from pairtui.app.backend import ServerState
 
 
 class StatusBar(Widget):
-    """Listening address, uptime, attached or not, and errors in words."""
+    """Listening address, uptime, attached or not, errors in words, and the counts.
+
+    What is shared is always in sight: the counts (live shares, connected clients,
+    invited guests) are the last part to go on a narrow terminal; the words around the
+    address and then the uptime give way first.
+    """
 
     state: reactive[ServerState] = reactive(ServerState, layout=False)
     now: var[float] = var(0.0)
@@ -29,33 +34,44 @@ class StatusBar(Widget):
     def watch_now(self) -> None:
         self.uptime = fmt.coarse(self.now - self.state.started)
 
+    def tally(self) -> str:
+        c = self.counts
+        live = c.get("shares", 0)
+        shared = f"{fmt.plural(live, 'share')} live" if live else "nothing shared"
+        return (
+            f"{shared} · {c.get('clients', 0)} connected · "
+            f"{fmt.plural(c.get('guests', 0), 'guest')}"
+        )
+
     def render(self) -> RenderResult:
         s = self.state
         if s.phase == "starting":
             return Content.from_markup("[b]pairtui[/b] · starting the server…")
         if s.phase in ("error", "stopped"):
             return Content.from_markup("[b]pairtui[/b] · $message", message=s.message)
-        up = self.uptime
-        c = self.counts
-        tally = (
-            f"{c.get('clients', 0)} connected · {fmt.plural(c.get('guests', 0), 'guest')} · "
-            f"{fmt.plural(c.get('shares', 0), 'share')}"
-        )
+        addr = f"{s.listen}:{s.port}"
         if s.phase == "attached":
-            return Content.from_markup(
-                "[b]pairtui[/b] · attached to [b]pairtui serve[/b] (pid $pid) on $addr · "
-                "up $up · $tally",
-                pid=str(s.pid),
-                addr=f"{s.listen}:{s.port}",
-                up=up,
-                tally=tally,
-            )
-        return Content.from_markup(
-            "[b]pairtui[/b] · serving on $addr · up $up · $tally",
-            addr=f"{s.listen}:{s.port}",
-            up=up,
-            tally=tally,
-        )
+            where = [
+                Content.from_markup(
+                    "attached to [b]pairtui serve[/b] (pid $pid) on $addr",
+                    pid=str(s.pid),
+                    addr=addr,
+                ),
+                Content.from_markup("attached (pid $pid) · $addr", pid=str(s.pid), addr=addr),
+            ]
+        else:
+            where = [Content(f"serving on {addr}"), Content(addr)]
+        head = Content.from_markup("[b]pairtui[/b]")
+        up = Content(f"up {self.uptime}")
+        tally = Content.from_markup("[b]$tally[/b]", tally=self.tally())
+        dot = Content(" · ")
+        candidates = [
+            *(dot.join([head, w, up, tally]) for w in where),
+            dot.join([head, where[-1], tally]),
+            dot.join([head, tally]),
+        ]
+        width = self.size.width
+        return next((c for c in candidates if c.cell_length <= width), candidates[-1])
 
 
 class JoinBar(Widget):
@@ -63,7 +79,7 @@ class JoinBar(Widget):
 
     strings: reactive[tuple[str, ...]] = reactive(tuple, layout=True)
     fingerprint: reactive[str] = reactive("")
-    hint: reactive[str] = reactive("starting…")
+    hint: reactive[str] = reactive("starting…", layout=True)
     """Shown instead of a string when nobody can join yet."""
 
     def render(self) -> RenderResult:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar, Generic, TypeVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.message import Message
 from textual.reactive import var
 from textual.theme import Theme
@@ -23,6 +25,10 @@ class RecordTable(DataTable[Text], Generic[T]):
     """Rows are records of type ``T`` keyed by :meth:`key_of`; cells come from :meth:`cells`."""
 
     COLUMNS: ClassVar[list[tuple[str, str]]] = []  # (key, label)
+    ELASTIC: ClassVar[str | None] = None
+    """A column whose text fits the room the others leave (:attr:`room`), so the table
+    fills a wide terminal and still fits a narrow one."""
+    ELASTIC_MIN: ClassVar[int] = 8
 
     now: var[float] = var(0.0)  # watch_now updates only the cells whose text changed
     """Wall-clock seconds, bound from the screen; durations are computed against it."""
@@ -31,6 +37,8 @@ class RecordTable(DataTable[Text], Generic[T]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.records: dict[str, T] = {}
         self._shown: dict[str, dict[str, str]] = {}  # what each cell shows, to skip no-ops
+        self.room = self.ELASTIC_MIN
+        """Cells the elastic column may take; :meth:`cells` fits its text to it."""
 
     # --- subclasses ---------------------------------------------------------------
 
@@ -57,6 +65,26 @@ class RecordTable(DataTable[Text], Generic[T]):
 
     def watch_now(self) -> None:
         self.refresh_cells()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Give the elastic column what the other columns leave of the width."""
+        if self.ELASTIC is None:
+            return
+        widths = {
+            key: max(
+                [cell_len(label)] + [cell_len(shown.get(key, "")) for shown in self._shown.values()]
+            )
+            for key, label in self.COLUMNS
+            if key != self.ELASTIC
+        }
+        used = sum(widths.values()) + 2 * self.cell_padding * len(self.COLUMNS)
+        room = max(self.ELASTIC_MIN, self.scrollable_content_region.width - used)
+        if room != self.room:
+            self.room = room
+            self.refresh_cells()
 
     def colour(self, variable: str) -> str:
         """A theme colour for Rich cell styles (DataTable cells cannot use ``$variables``)."""
@@ -89,8 +117,10 @@ class RecordTable(DataTable[Text], Generic[T]):
             self._shown[key] = {k: v.plain for k, v in cells.items()}
             if self.row_count == 1:
                 self.announce()
+            self._fit()
             return
         self._update(key, cells)
+        self._fit()
 
     def drop(self, key: str) -> T | None:
         record = self.records.pop(key, None)
@@ -98,6 +128,7 @@ class RecordTable(DataTable[Text], Generic[T]):
             del self._shown[key]
             self.remove_row(key)
             self.announce()
+            self._fit()
         return record
 
     def replace_all(self, records: Iterable[T]) -> None:
