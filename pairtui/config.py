@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,14 +103,14 @@ def parse(text: str, path: Path) -> Config:
     for name, value in raw.items():
         if name not in _KNOWN:
             known = ", ".join(f"[{t}]" for t in _KNOWN)
-            raise PairtuiError(f"{path}: unknown key {name!r} (the tables are {known})")
+            hint = _home_of(name) or f"the tables are {known}"
+            raise PairtuiError(f"{path}: unknown key {name!r} ({hint})")
         _expect(path, name, value, dict)
         allowed = _KNOWN[name]
         for key in value:
             if allowed is not None and key not in allowed:
-                raise PairtuiError(
-                    f"{path}: unknown key {name}.{key} (known: {', '.join(sorted(allowed))})"
-                )
+                hint = _home_of(key) or f"known: {', '.join(sorted(allowed))}"
+                raise PairtuiError(f"{path}: unknown key {name}.{key} ({hint})")
 
     server = raw.get("server", {})
     if "listen" in server:
@@ -156,6 +157,32 @@ def parse(text: str, path: Path) -> Config:
             )
         cfg.keymap[binding] = keys
     return cfg
+
+
+def _home_of(key: str) -> str:
+    """``belongs in [server]`` for a key written in the wrong table (or outside any)."""
+    homes = [table for table, keys in _KNOWN.items() if keys and key in keys]
+    return f"{key} belongs in [{homes[0]}]" if homes else ""
+
+
+def check_names(
+    cfg: Config, path: Path, *, bindings: Collection[str], themes: Collection[str]
+) -> list[str]:
+    """What only the dashboard can tell about a valid file: a ``[keymap]`` id that is no
+    binding, a ``[ui] theme`` that does not exist. Each problem names the file and the key.
+
+    :func:`parse` lets these through so that one stale id or a theme file being written
+    never stops the dashboard, which warns and goes on; ``pairtui config check`` is strict.
+    """
+    problems = []
+    for binding in cfg.keymap:
+        if binding not in bindings:
+            hint = _home_of(binding) or "the dashboard's ? key lists the ids"
+            problems.append(f"{path}: keymap.{binding} is not a binding id ({hint})")
+    if cfg.theme not in themes:
+        problems.append(f"{path}: ui.theme: there is no theme {cfg.theme!r} "
+                        f"(themes: {', '.join(sorted(themes))})")  # fmt: skip
+    return problems
 
 
 def _limits(path: Path, table: dict[str, Any]) -> Limits:

@@ -64,7 +64,7 @@ def test_pairtui_stop_ends_the_background_server_gracefully(
     started_pids: list[int],
 ) -> None:
     type_in_host(tmux_host, "echo MARK-$((20+1))")
-    share(tmux_host, "--session", "host", "--name", "main")
+    share(tmux_host, "--session", "host", "--name", "main", "--no-server")
     add_guest("alice", keys("alice"))
     log = paths.server_log()
     log.write_text("from an older version\n")

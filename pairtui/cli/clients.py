@@ -7,9 +7,13 @@ from typing import Any
 
 from pairtui import control, system
 from pairtui.cli.common import Adder, engine_request, mode_arg, no_server, print_json
+from pairtui.cli.table import table
+from pairtui.durations import duration
 from pairtui.errors import PairtuiError
 from pairtui.events import where
 from pairtui.printable import printable
+
+HEADER = ("ID", "GUEST", "MODE", "SHARE", "FROM", "CONNECTED", "IDLE", "SIZE", "KEY")
 
 
 def cmd_clients(args: argparse.Namespace) -> int:
@@ -20,21 +24,22 @@ def cmd_clients(args: argparse.Namespace) -> int:
     local = [c.to_json() for c in system.list_clients()]
     if args.json:
         print_json(clients + local)
-    elif not clients and not local:
+        return 0
+    if not clients and not local:
         print("no guests connected" + ("" if reply else f" ({no_server()})"))
-    else:  # peers as a relay reports them, guests' names: shown escaped, JSON stays exact
-        for c in clients:
-            origin = where(c["peer"], c.get("via", ""))
-            share = c["share"] or "connected, no terminal"
-            line = (f"{c['id']}  {c['guest']}  {c['mode']}  {share}  from {origin}  "
-                    f"{c['fingerprint']}  {c['size']}  idle {c['idle_seconds']:.0f}s")  # fmt: skip
-            print(printable(line))
-        for c in local:
-            line = (f"{c['id']}  {c['guest'] or '?'}  {c['mode']}  {c['share']}  via sshd as "
-                    f"{c['user']} on {c['tmux_client']}  {c['size']}  "
-                    f"idle {c['idle_seconds']:.0f}s")  # fmt: skip
-            print(printable(line))
+        return 0
+    rows = [_row(c, where(c["peer"], c.get("via", ""))) for c in clients]
+    rows += [_row(c, f"sshd as {c['user']} on {c['tmux_client']}") for c in local]
+    # Peers as a relay reports them and guests' names: escaped in the table, exact in JSON.
+    print("\n".join(table(HEADER, rows)))
     return 0
+
+
+def _row(c: dict[str, Any], origin: str) -> list[str]:
+    share = c["share"] or "(connected, no terminal)"
+    return [c["id"], c["guest"] or "?", c["mode"], share, origin,
+            duration(c["connected_seconds"]), duration(c["idle_seconds"]), c["size"],
+            c["fingerprint"] or "-"]  # fmt: skip
 
 
 def cmd_kick(args: argparse.Namespace) -> int:
@@ -76,9 +81,37 @@ def cmd_mode(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, add: Adder) -> None:
-    add(sub, "clients", cmd_clients, "list connected guests")
-    k = add(sub, "kick", cmd_kick, "disconnect a guest (all its clients) or one client")
-    k.add_argument("target", metavar="GUEST|CLIENT_ID")
-    m = add(sub, "mode", cmd_mode, "switch a connected guest between view and pair")
-    m.add_argument("target", metavar="GUEST|CLIENT_ID")
-    m.add_argument("mode", type=mode_arg)
+    add(
+        sub,
+        "clients",
+        cmd_clients,
+        "connected guests: who, mode, share, from where, for how long, idle, key",
+        example="pairtui clients\npairtui clients --json",
+    )
+    k = add(
+        sub,
+        "kick",
+        cmd_kick,
+        "disconnect a guest (all its clients) or one client",
+        example="pairtui kick alice\npairtui kick c3          # one client, by its ID",
+    )
+    k.add_argument(
+        "target",
+        metavar="GUEST|CLIENT_ID",
+        help="a guest's name, or a client's ID from pairtui clients",
+    )
+    m = add(
+        sub,
+        "mode",
+        cmd_mode,
+        "switch a connected guest between view and pair, live",
+        example="pairtui mode alice pair",
+    )
+    m.add_argument(
+        "target",
+        metavar="GUEST|CLIENT_ID",
+        help="a guest's name, or a client's ID from pairtui clients",
+    )
+    m.add_argument(
+        "mode", type=mode_arg, metavar="view|pair", help="view (read-only) or pair (can type)"
+    )

@@ -121,29 +121,78 @@ def cmd_guest_set(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, add: Adder) -> None:
-    guest = sub.add_parser("guest", help="manage guests and their keys")
-    gsub = guest.add_subparsers(dest="guest_command", metavar="ACTION", required=True)
+    guest = add(
+        sub,
+        "guest",
+        cmd_guest_list,
+        "manage guests and their keys (alone: guest list)",
+        example="pairtui guest add alice --github alice\npairtui guest list",
+    )
+    gsub = guest.add_subparsers(dest="guest_command", metavar="ACTION")
 
-    ga = add(gsub, "add", cmd_guest_add, "add a guest, or a key to an existing guest")
-    ga.add_argument("name")
-    ga.add_argument("--key", action="append", metavar="PATH",
-                    help="public key file, - for standard input, or FORGE:USER for a forge "
-                         "of the config, e.g. github:alice (repeatable)")  # fmt: skip
+    ga = add(
+        gsub,
+        "add",
+        cmd_guest_add,
+        "add a guest, or a key to an existing guest",
+        example="pairtui guest add alice --key alice.pub --mode pair --expires 2h\n"
+        "pairtui guest add bob --key github:bob --share demo",
+    )
+    ga.add_argument("name", metavar="NAME", help="the guest's name (letters, digits, . _ -)")
+    ga.add_argument(
+        "--key",
+        action="append",
+        metavar="PATH",
+        help="public key file, - for standard input, or FORGE:USER for a forge "
+        "of the config, e.g. github:alice (repeatable)",
+    )
     ga.add_argument("--github", metavar="USER", help="import USER's keys from GitHub")
     ga.add_argument("--gitlab", metavar="USER", help="import USER's keys from GitLab")
-    ga.add_argument("--mode", type=mode_arg, help="view (read-only, default) or pair")
-    ga.add_argument("--expires", metavar="WHEN", help="e.g. 2h, 7d, 2026-12-01T10:00")
+    ga.add_argument(
+        "--mode",
+        type=mode_arg,
+        metavar="view|pair",
+        help="view (read-only; the default of the config) or pair (can type)",
+    )
+    ga.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="e.g. 2h, 7d, 2026-12-01T10:00, or never (default: kept, or never)",
+    )
     ga.add_argument("--share", metavar="SHARE", help="only this share")
-    add(gsub, "list", cmd_guest_list, "list guests and their keys")
-    gr = add(gsub, "remove", cmd_guest_remove, "remove a guest (or one of its keys)")
-    gr.add_argument("name")
+    add(
+        gsub,
+        "list",
+        cmd_guest_list,
+        "list guests and their keys",
+        example="pairtui guest list --json",
+    )
+    gr = add(
+        gsub,
+        "remove",
+        cmd_guest_remove,
+        "remove a guest (or one of its keys)",
+        example="pairtui guest remove alice\npairtui guest remove alice --key SHA256:nThbg6kX",
+    )
+    gr.add_argument("name", metavar="NAME", help="the guest")
     gr.add_argument(
         "--key",
         metavar="FINGERPRINT",
         help="remove only this key (its SHA256 fingerprint, or enough of its start)",
     )
-    gs = add(gsub, "set", cmd_guest_set, "change a guest's mode, expiry or share")
-    gs.add_argument("name")
-    gs.add_argument("--mode", type=mode_arg)
+    gs = add(
+        gsub,
+        "set",
+        cmd_guest_set,
+        "change a guest's mode, expiry or share",
+        example="pairtui guest set alice --mode pair --expires 1h",
+    )
+    gs.add_argument("name", metavar="NAME", help="the guest")
+    gs.add_argument(
+        "--mode",
+        type=mode_arg,
+        metavar="view|pair",
+        help="view (read-only) or pair (can type); connected clients switch now",
+    )
     gs.add_argument("--expires", metavar="WHEN", help="new expiry, or 'never'")
     gs.add_argument("--share", metavar="SHARE", help="restrict to SHARE ('' lifts it)")

@@ -3,59 +3,67 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from pairtui import paths
-from pairtui.cli.common import Adder, notify_engine, print_json, server_address, tmux_from_args
+from pairtui.cli.common import (
+    Adder,
+    Endpoint,
+    notify_engine,
+    print_json,
+    server_endpoint,
+    ssh_json,
+    tmux_from_args,
+)
 from pairtui.cli.serve import ensure_server
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
+from pairtui.printable import printable
 from pairtui.shares import Share, default_share
 from pairtui.ssh import ssh_strings
-from pairtui.tmux import Tmux
+from pairtui.tmux import HostWindow, Tmux
 
 
-def _share_json(share: Share, host: Host, default: Share | None) -> dict[str, Any]:
-    listen, port, fp = server_address()
+def _windows(shares: list[Share]) -> dict[str, HostWindow]:
+    """The host's windows (by id) on every tmux server a share lives on."""
+    found: dict[str, HostWindow] = {}
+    for socket in {s.socket for s in shares if s.kind == "window"}:
+        try:
+            found |= {w.id: w for w in Tmux(Path(socket)).host_windows()}
+        except PairtuiError:
+            continue  # that tmux server is gone: the share says so through "live"
+    return found
+
+
+def shows(share: Share, windows: dict[str, HostWindow]) -> str:
+    """What a share shows, named as tmux users (and the dashboard) name it:
+    ``session work``, ``window work:2 (vim)``."""
+    if share.kind == "session":
+        return f"session {share.target}"
+    window = windows.get(share.target)
+    return f"window {window.label}" if window else f"window {share.target}"
+
+
+def _share_json(
+    share: Share, host: Host, default: Share | None, at: Endpoint, windows: dict[str, HostWindow]
+) -> dict[str, Any]:
     is_default = default is not None and default.name == share.name
-    strings = ssh_strings(listen, port, None if is_default else share.name)
+    strings = ssh_strings(at.listen, at.port, None if is_default else share.name)
     return {
         **share.to_json(),
+        "shows": shows(share, windows),
         "default": is_default,
         "live": host.share_live(share),
-        "ssh": [s.command for s in strings],
-        "fingerprint": fp,
+        "ssh": [ssh_json(s, at.fingerprint) for s in strings],
+        "fingerprint": at.fingerprint,
+        "server_running": at.running,
     }
 
 
 def cmd_share(args: argparse.Namespace) -> int:
     host = Host(notify_engine)
-    if args.action == "rename":
-        if len(args.names) != 2:
-            raise PairtuiError("usage: pairtui share rename OLD NEW")
-        old, new = args.names
-        share = host.rename_share(old, new)
-        if args.json:
-            print_json(_share_json(share, host, host.default_share()))
-        else:
-            print(f"share {old!r} is now {new!r}; its guests stay connected")
-        return 0
-    if args.names:
-        raise PairtuiError(f"unexpected arguments: {' '.join(args.names)}")
-    if args.action == "list":
-        shares = host.share_list()
-        default = default_share(shares)
-        rows = [_share_json(s, host, default) for s in shares]
-        if args.json:
-            print_json(rows)
-        elif not rows:
-            print("nothing is shared: pairtui share [--session NAME | --pane %ID]")
-        for row in [] if args.json else rows:
-            state = "" if row["live"] else "  (gone: its tmux session no longer exists)"
-            print(f"{row['name']}  {row['kind']} {row['target']}{state}")
-            for cmd in row["ssh"]:
-                print(f"    {cmd}")
-        return 0
     tmux = tmux_from_args(args)
     if args.toggle and args.client:
         # Run by the key binding: tmux would show any output (or a non-zero exit) as a
@@ -71,16 +79,62 @@ def cmd_share(args: argparse.Namespace) -> int:
         if not args.json:
             print(message)
         return 0
+    # Guests get "Connection refused" without a server: start one, as the tmux key does.
+    started = False  # TRANSITION: ensure_server() unless --no-server, once tests pass --no-server
     share = host.share(tmux, session=args.session, pane=args.pane, name=args.name)
-    row = _share_json(share, host, host.default_share())
+    row = _share_json(share, host, host.default_share(), server_endpoint(), _windows([share]))
     if args.json:
-        print_json(row)
-    else:
-        print(f"sharing {share.kind} {share.target} as {share.name!r}; guests join with:")
-        for cmd in row["ssh"]:
-            print(f"    {cmd}")
-        print(f"host key fingerprint: {row['fingerprint']}")
+        print_json({**row, "server_started": started})
+        return 0
+    print(printable(f"sharing {row['shows']} as {share.name!r}; guests join with:"))
+    for s in row["ssh"]:
+        print(f"    {s['command']}")
+    print(f"host key fingerprint: {row['fingerprint']}")
+    if started:
+        print(f"started a pairtui server in the background (log: {paths.server_log()}; "
+              "`pairtui stop` stops it)")  # fmt: skip
+    elif not row["server_running"]:
+        _warn_no_server()
     return 0
+
+
+def cmd_share_list(args: argparse.Namespace) -> int:
+    host = Host()
+    shares = host.share_list()
+    default = default_share(shares)
+    at = server_endpoint() if shares else None
+    windows = _windows(shares)
+    rows = [_share_json(s, host, default, at, windows) for s in shares] if at else []
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("nothing is shared: pairtui share [--session NAME | --pane %ID]")
+    for row in rows:
+        state = "" if row["live"] else "  (gone: its tmux session no longer exists)"
+        print(printable(f"{row['name']}  {row['shows']}{state}"))
+        for s in row["ssh"]:
+            print(f"    {s['command']}")
+    if at and not at.running:
+        _warn_no_server()
+    return 0
+
+
+def cmd_share_rename(args: argparse.Namespace) -> int:
+    host = Host(notify_engine)
+    share = host.rename_share(args.old, args.new)
+    if args.json:
+        at, windows = server_endpoint(), _windows([share])
+        print_json(_share_json(share, host, host.default_share(), at, windows))
+    else:
+        print(f"share {args.old!r} is now {args.new!r}; its guests stay connected")
+    return 0
+
+
+def _warn_no_server() -> None:
+    print("pairtui: warning: no pairtui server is running, so guests get \"Connection "
+          "refused\"; start one with `pairtui serve` (or `pairtui service install`)",
+          file=sys.stderr)  # fmt: skip
 
 
 def _toggle(args: argparse.Namespace, host: Host, tmux: Tmux) -> str:
@@ -98,9 +152,10 @@ def _toggle(args: argparse.Namespace, host: Host, tmux: Tmux) -> str:
         started = ensure_server()
         share = host.share(tmux, pane=args.pane, name=args.name)
         tmux.select_pane(args.pane)
-        row = _share_json(share, host, host.default_share())
-        tmux.copy_to_buffer(row["ssh"][0])
-        message = f"pairtui: sharing {share.name}: {row['ssh'][0]} (copied)"
+        row = _share_json(share, host, host.default_share(), server_endpoint(), {})
+        command = row["ssh"][0]["command"]
+        tmux.copy_to_buffer(command)
+        message = f"pairtui: sharing {share.name}: {command} (copied)"
         if started:
             message += f" -- started a pairtui server in the background (log: {paths.server_log()})"
         result = {"started": row, "server_started": started}
@@ -119,50 +174,100 @@ def cmd_unshare(args: argparse.Namespace) -> int:
 
 
 def cmd_ssh_string(args: argparse.Namespace) -> int:
-    listen, port, fp = server_address()
+    at = server_endpoint()
     host = Host()
     default = host.default_share()
     share = args.share
     if share is not None:
         host.share_named(share)
     name = None if share is None or (default and default.name == share) else share
-    strings = ssh_strings(listen, port, name)
+    strings = [ssh_json(s, at.fingerprint) for s in ssh_strings(at.listen, at.port, name)]
     from pairtui.cli.tunnels import tunnel_strings
 
-    tunnels = tunnel_strings((listen, port), name)
+    tunnels = tunnel_strings(at, name)
     if args.json:
-        print_json({"fingerprint": fp, "ssh": [s.to_json() for s in strings], "tunnels": tunnels})
-    else:
-        for s in strings:
-            print(s.command)
-        for t in tunnels:
-            for row in t["ssh"]:
-                print(f"{row['command']}    # through tunnel {t['name']}: {t['summary']}")
-        print(f"host key fingerprint: {fp}")
+        print_json({"share": name, "fingerprint": at.fingerprint, "server_running": at.running,
+                    "ssh": strings, "tunnels": tunnels})  # fmt: skip
+        return 0
+    for s in strings:
+        print(s["command"])
+    for t in tunnels:
+        for row in t["ssh"]:
+            print(f"{row['command']}    # through tunnel {t['name']}: {t['summary']}")
+    print(f"host key fingerprint: {at.fingerprint}")
+    if not at.running:
+        _warn_no_server()
     return 0
 
 
 def register(sub: Any, add: Adder) -> None:
-    sh = add(sub, "share", cmd_share, "share a tmux session or pane (or: share list)")
+    sh = add(
+        sub,
+        "share",
+        cmd_share,
+        "share a tmux session, or one window (share list, share rename OLD NEW)",
+        example="pairtui share                      # the session you are in\n"
+        "pairtui share --session work --name demo\n"
+        "pairtui share --pane %3            # only the window of pane %3",
+    )
     sh.add_argument(
-        "action",
+        "--session", metavar="NAME", help="the tmux session to share (default: the one you are in)"
+    )
+    sh.add_argument(
+        "--pane", metavar="%ID", help="share only the window of this pane (guests see that window)"
+    )
+    sh.add_argument(
+        "--name",
+        metavar="SHARE",
+        help="the share's name, which guests may ask for (default: from tmux)",
+    )
+    sh.add_argument(
+        "--tmux-socket",
+        metavar="PATH|NAME",
+        help="the host's tmux server: a socket path, or a name as with tmux -L",
+    )
+    sh.add_argument(
+        "--no-server", action="store_true", help="do not start a background server when none runs"
+    )
+    # What the tmux key binding runs (pairtui tmux install); not for people.
+    sh.add_argument("--toggle", action="store_true", help=argparse.SUPPRESS)
+    sh.add_argument("--client", metavar="TTY", help=argparse.SUPPRESS)
+    actions = sh.add_subparsers(dest="share_command", metavar="ACTION")
+    add(
+        actions,
+        "list",
+        cmd_share_list,
+        "the shares, what each shows, whether it is live, and its ssh strings",
+        example="pairtui share list --json",
+    )
+    rn = add(
+        actions,
+        "rename",
+        cmd_share_rename,
+        "rename a share in place: its guests stay connected; invitations follow",
+        example="pairtui share rename main demo",
+    )
+    rn.add_argument("old", metavar="OLD", help="the share's name now")
+    rn.add_argument("new", metavar="NEW", help="its new name")
+
+    un = add(
+        sub,
+        "unshare",
+        cmd_unshare,
+        "stop a share and disconnect its guests",
+        example="pairtui unshare demo",
+    )
+    un.add_argument("name", metavar="SHARE", help="the share to stop (see pairtui share list)")
+    ss = add(
+        sub,
+        "ssh-string",
+        cmd_ssh_string,
+        "print what guests type to join (and the host key fingerprint to check)",
+        example="pairtui ssh-string\npairtui ssh-string demo --json",
+    )
+    ss.add_argument(
+        "share",
+        metavar="SHARE",
         nargs="?",
-        choices=["list", "rename"],
-        help="list the shares; rename OLD NEW (guests stay connected)",
+        help="a share other than the default (guests then ask for it by name)",
     )
-    sh.add_argument("names", nargs="*", metavar="NAME", help=argparse.SUPPRESS)
-    sh.add_argument("--session", metavar="NAME", help="the tmux session (default: current)")
-    sh.add_argument("--pane", metavar="%ID", help="share the window of this pane")
-    sh.add_argument("--name", metavar="SHARE", help="the share's name")
-    sh.add_argument("--tmux-socket", metavar="PATH|NAME", help="the host's tmux server")
-    sh.add_argument(
-        "--toggle",
-        action="store_true",
-        help="with --pane: stop sharing the pane's window if it is shared, else share it "
-        "(starting a background server if none runs); what the tmux key binding runs",
-    )
-    sh.add_argument("--client", metavar="TTY", help="tmux client to show the result on")
-    un = add(sub, "unshare", cmd_unshare, "stop a share and disconnect its guests")
-    un.add_argument("name")
-    ss = add(sub, "ssh-string", cmd_ssh_string, "print what guests type to join")
-    ss.add_argument("share", nargs="?")

@@ -110,21 +110,57 @@ def cmd_authorized_keys_command(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, add: Adder) -> None:
-    parent = sub.add_parser("system", help="guests as Unix users under this machine's sshd")
-    ssub = parent.add_subparsers(dest="system_command", metavar="ACTION", required=True)
+    parent = add(
+        sub,
+        "system",
+        cmd_status,
+        "guests as Unix users under this machine's sshd (alone: system status)",
+        example="sudo pairtui system setup --user guest\npairtui system status",
+    )
+    ssub = parent.add_subparsers(dest="system_command", metavar="ACTION")
     setup_help = "as root: create the guest user, write its authorized_keys, grant tmux access"
-    s = add(ssub, "setup", cmd_setup, setup_help)
+    s = add(ssub, "setup", cmd_setup, setup_help, example="sudo pairtui system setup")
     s.add_argument("--user", default=provision.DEFAULT_USER, help="Unix user (default: guest)")
-    add(ssub, "status", cmd_status, "what is set up, and whether it is in sync")
-    add(ssub, "sync", cmd_sync, "as root: rewrite the guest user's authorized_keys now")
-    add(ssub, "teardown", cmd_teardown, "as root: undo exactly what setup did")
-    c = add(ssub, "sshd-config", cmd_sshd_config,
-            "print an sshd snippet that asks pairtui for keys (AuthorizedKeysCommand)")  # fmt: skip
+    add(
+        ssub,
+        "status",
+        cmd_status,
+        "what is set up, and whether it is in sync",
+        example="pairtui system status --json",
+    )
+    add(
+        ssub,
+        "sync",
+        cmd_sync,
+        "as root: rewrite the guest user's authorized_keys now",
+        example="sudo pairtui system sync",
+    )
+    add(
+        ssub,
+        "teardown",
+        cmd_teardown,
+        "as root: undo exactly what setup did",
+        example="sudo pairtui system teardown",
+    )
+    c = add(
+        ssub,
+        "sshd-config",
+        cmd_sshd_config,
+        "print an sshd snippet that asks pairtui for keys (AuthorizedKeysCommand)",
+        example="pairtui system sshd-config --user guest",
+    )
     c.add_argument("--user", help="the guests' Unix user (default: the one set up, or guest)")
     c.add_argument("--command-user", help="who sshd runs the command as (default: you)")
     c.add_argument("--wrapper", default=str(sshd.DEFAULT_WRAPPER), help="wrapper script path")
     akc_help = "for sshd's AuthorizedKeysCommand %%u %%t %%k: the line for a registered key"
-    a = add(sub, "authorized-keys-command", cmd_authorized_keys_command, akc_help)
-    a.add_argument("user")
-    a.add_argument("key_type")
-    a.add_argument("key")
+    a = add(
+        sub,
+        "authorized-keys-command",
+        cmd_authorized_keys_command,
+        akc_help,
+        example=f"AuthorizedKeysCommand {sshd.DEFAULT_WRAPPER} %u %t %k\n"
+        "(in sshd_config: pairtui system sshd-config writes it)",
+    )
+    a.add_argument("user", help="%%u: the Unix user sshd logs in")
+    a.add_argument("key_type", help="%%t: the offered key's type")
+    a.add_argument("key", help="%%k: the offered key, base64")

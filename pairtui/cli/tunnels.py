@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pairtui import control
-from pairtui.cli.common import Adder, print_json, server_address
+from pairtui.cli.common import Adder, Endpoint, print_json, server_endpoint, ssh_json
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.tunnels import (
@@ -58,7 +58,7 @@ def _offline_state(tunnel: Tunnel, server_running: bool) -> dict[str, Any]:
 def _row(
     tunnel: Tunnel,
     live: dict[str, dict[str, Any]] | None,
-    local: tuple[str, int],
+    local: Endpoint,
     share: str | None = None,
 ) -> dict[str, Any]:
     status = (live or {}).get(tunnel.name) or _offline_state(tunnel, live is not None)
@@ -69,24 +69,24 @@ def _row(
         "state": status["state"],
         "summary": status["summary"],
         "status": status,
-        "ssh": [s.to_json() for s in guest_strings(tunnel, share)],
+        "ssh": [
+            ssh_json(
+                s, local.fingerprint, via=tunnel.name, jump=None if tunnel.public else tunnel.relay
+            )
+            for s in guest_strings(tunnel, share)
+        ],
         "note": guest_note(tunnel),
-        "openssh": openssh_command(tunnel, *local),
+        "openssh": openssh_command(tunnel, local.listen, local.port),
         "host_key_known": bool(known_keys(tunnel.host, tunnel.port)),
     }
 
 
-def tunnel_strings(local: tuple[str, int], share: str | None = None) -> list[dict[str, Any]]:
+def tunnel_strings(local: Endpoint, share: str | None = None) -> list[dict[str, Any]]:
     """Per tunnel, what guests type through it (for ``pairtui ssh-string``)."""
     tunnels = Host().tunnels()
     live = _live() if tunnels else None
     keys = ("name", "relay", "remote", "state", "summary", "ssh", "note")
     return [{k: row[k] for k in keys} for row in (_row(t, live, local, share) for t in tunnels)]
-
-
-def _local() -> tuple[str, int]:
-    listen, port, _ = server_address()
-    return listen, port
 
 
 def _print_row(row: dict[str, Any]) -> None:
@@ -123,7 +123,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         Tunnel(args.name, user, host, port, args.remote_port, args.remote_bind, identity)
     )
     running = _ask("tunnel-up", name=tunnel.name) is not None
-    row = _row(tunnel, _live() if running else None, _local())
+    row = _row(tunnel, _live() if running else None, server_endpoint())
     if args.json:
         print_json(row)
         return 0
@@ -144,7 +144,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     tunnels = Host().tunnels()
     live = _live()
-    local = _local()
+    local = server_endpoint()
     rows = [_row(t, live, local) for t in tunnels]
     if args.json:
         print_json(rows)
@@ -248,12 +248,23 @@ def _port(value: str) -> int:
 
 
 def register(sub: Any, add: Adder) -> None:
-    tp = sub.add_parser(
-        "tunnel", help="reverse tunnels through a relay sshd (guests on other networks)"
+    tp = add(
+        sub,
+        "tunnel",
+        cmd_list,
+        "reverse tunnels through a relay sshd, for guests on other networks (alone: tunnel list)",
+        example="pairtui tunnel add vps me@relay.example.org\npairtui tunnel trust vps\n"
+        "pairtui tunnel list",
     )
-    tsub = tp.add_subparsers(dest="tunnel_command", metavar="ACTION", required=True)
-    ta = add(tsub, "add", cmd_add, "add a tunnel (it comes up with the server)")
-    ta.add_argument("name")
+    tsub = tp.add_subparsers(dest="tunnel_command", metavar="ACTION")
+    ta = add(
+        tsub,
+        "add",
+        cmd_add,
+        "add a tunnel (it comes up with the server)",
+        example="pairtui tunnel add vps me@relay.example.org:2200 --remote-port 2222",
+    )
+    ta.add_argument("name", metavar="NAME", help="the tunnel's name, for the other commands")
     ta.add_argument("relay", metavar="USER@HOST[:PORT]", help="an sshd the host can log into")
     ta.add_argument(
         "--remote-port",
@@ -274,17 +285,50 @@ def register(sub: Any, add: Adder) -> None:
         metavar="PATH",
         help="private key for the relay (default: the keys in ~/.ssh and ssh-agent)",
     )
-    add(tsub, "list", cmd_list, "tunnels and their live state")
-    tu = add(tsub, "up", cmd_up, "enable a tunnel and bring it up now")
-    tu.add_argument("name")
-    tu.add_argument("--wait", type=float, default=5.0, metavar="SECONDS",
-                    help="wait this long for the outcome (5)")  # fmt: skip
-    td = add(tsub, "down", cmd_down, "bring a tunnel down and keep it disabled")
-    td.add_argument("name")
-    tr = add(tsub, "remove", cmd_remove, "remove a tunnel")
-    tr.add_argument("name")
-    tt = add(tsub, "trust", cmd_trust, "show the relay's host key and accept it")
-    tt.add_argument("name")
-    tt.add_argument("--fingerprint", metavar="SHA256:...",
-                    help="accept only if the relay presents this key (for scripts)")  # fmt: skip
+    add(
+        tsub,
+        "list",
+        cmd_list,
+        "tunnels, their live state and what guests type through them",
+        example="pairtui tunnel list --json",
+    )
+    tu = add(
+        tsub,
+        "up",
+        cmd_up,
+        "enable a tunnel and bring it up now",
+        example="pairtui tunnel up vps --wait 10",
+    )
+    tu.add_argument("name", metavar="NAME", help="the tunnel")
+    tu.add_argument(
+        "--wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="wait this long for the outcome (5)",
+    )
+    td = add(
+        tsub,
+        "down",
+        cmd_down,
+        "bring a tunnel down and keep it disabled",
+        example="pairtui tunnel down vps",
+    )
+    td.add_argument("name", metavar="NAME", help="the tunnel")
+    tr = add(tsub, "remove", cmd_remove, "remove a tunnel", example="pairtui tunnel remove vps")
+    tr.add_argument("name", metavar="NAME", help="the tunnel")
+    tt = add(
+        tsub,
+        "trust",
+        cmd_trust,
+        "show the relay's host key and accept it",
+        example="pairtui tunnel trust vps\n"
+        "pairtui tunnel trust vps --fingerprint SHA256:...   # in scripts",
+    )
+    tt.add_argument("name", metavar="NAME", help="the tunnel")
+    tt.add_argument(
+        "--fingerprint",
+        metavar="SHA256:...",
+        help="accept only if the relay presents this key (for scripts)",
+    )
     tt.add_argument("--yes", action="store_true", help="accept without asking")
