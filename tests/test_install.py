@@ -8,6 +8,7 @@ entry point finding what was installed is tested in test_e2e_tmux_key.py.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import subprocess
@@ -26,7 +27,8 @@ def run_script(
 ) -> subprocess.CompletedProcess[str]:
     """The script as a user runs it: their HOME, their shell, a PATH without ~/.local/bin."""
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "SHELL": shell, "TERM": "dumb",
-           "LANG": "C.UTF-8", "USER": "root", "LOGNAME": "root", **extra}  # fmt: skip
+           "LANG": "C.UTF-8", "USER": getpass.getuser(), "LOGNAME": getpass.getuser(),
+           **extra}  # fmt: skip
     return subprocess.run(
         [str(script), *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
