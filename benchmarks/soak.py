@@ -45,6 +45,7 @@ MARKER = "READY-soak"
 NAMES = ("s0", "s1", "s2", "s3")
 SETTLE_EDIT = 2.5 + 1.0  # registry.SETTLE, then the server's once-a-second look
 ENDS_WITHIN = 6.0  # a kicked or removed guest's ssh has exited by then
+STEADY = 5.0  # seconds without change after which what is left stays
 PANE_KEYS = 300  # keys echoed before the pane is started afresh (the marker stays on screen)
 
 
@@ -548,7 +549,8 @@ def figures(host: SoakHost, pid: int) -> dict[str, Any]:
 def settle(bench: Bench, host: SoakHost, pid: int, before: dict[str, Any] | None,
            limit: float) -> None:  # fmt: skip
     """Wait for the server to let go: at least a registry settle, then until its fds,
-    children and the tmux clients are back at ``before`` (or stop changing), bounded."""
+    children and the tmux clients are back at ``before``, or have not moved for
+    :data:`STEADY` seconds (a leak stays), at most ``limit`` seconds."""
     bench.reactor.sleep(SETTLE_EDIT)
     deadline = time.monotonic() + limit
     last, stable_since = None, time.monotonic()
@@ -558,7 +560,7 @@ def settle(bench: Bench, host: SoakHost, pid: int, before: dict[str, Any] | None
             return
         if now != last:
             last, stable_since = now, time.monotonic()
-        elif before is None and time.monotonic() - stable_since >= 2.0:
+        elif time.monotonic() - stable_since >= (STEADY if before is not None else 2.0):
             return
         bench.reactor.sleep(0.25)
 
