@@ -101,8 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `--version` needs no command at all; `--help` and typos get the whole list.
     groups = () if argv[0] in {"-V", "--version"} else GROUPS
     as_json = wants_json(argv)
+    parser = build_parser(COMMANDS.get(argv[0]), groups=groups)
     try:
-        args = build_parser(COMMANDS.get(argv[0]), groups=groups).parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command they were given to, not by `pairtui`
+            raise UsageError(
+                _command_of(parser, args), f"unrecognized arguments: {' '.join(extra)}"
+            )
     except UsageError as exc:
         return _fail(exc, as_json, EXIT_USAGE)
     args.json = getattr(args, "json", False) or as_json
@@ -115,6 +120,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, as_json, EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
+
+
+def _command_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The subcommand path argparse went down: ``share rename``."""
+    path: list[str] = []
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if subs and name in (subs[0].choices or {}):
+            path.append(name)
+            parser = subs[0].choices[name]
+        else:
+            return " ".join(path)
 
 
 def _fail(exc: Exception, as_json: bool, status: int) -> int:
