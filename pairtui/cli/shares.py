@@ -80,7 +80,7 @@ def cmd_share(args: argparse.Namespace) -> int:
             print(message)
         return 0
     # Guests get "Connection refused" without a server: start one, as the tmux key does.
-    started = False  # TRANSITION: ensure_server() unless --no-server, once tests pass --no-server
+    started = False if args.no_server else ensure_server()
     share = host.share(tmux, session=args.session, pane=args.pane, name=args.name)
     row = _share_json(share, host, host.default_share(), server_endpoint(), _windows([share]))
     if args.json:
