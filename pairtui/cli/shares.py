@@ -79,9 +79,10 @@ def cmd_share(args: argparse.Namespace) -> int:
         if not args.json:
             print(message)
         return 0
-    # Guests get "Connection refused" without a server: start one, as the tmux key does.
-    started = False if args.no_server else ensure_server()
     share = host.share(tmux, session=args.session, pane=args.pane, name=args.name)
+    # Guests get "Connection refused" without a server: start one, as the tmux key does
+    # (once the share is made: a share that cannot be made starts nothing).
+    started = False if args.no_server else ensure_server()
     row = _share_json(share, host, host.default_share(), server_endpoint(), _windows([share]))
     if args.json:
         print_json({**row, "server_started": started})
