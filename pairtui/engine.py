@@ -241,7 +241,7 @@ class Engine:
             alive = False
         return None if alive else SESSION_ENDED
 
-    def resolve_share(self, guest: Guest, requested: str) -> Share | str:
+    def resolve_share(self, guest: Guest, requested: str) -> Share | list[Share] | str:
         return resolve_share(guest, requested, self.share_list())
 
     def next_id(self) -> str:
@@ -301,7 +301,7 @@ class Engine:
     def _list_if_idle(self, conn: GuestConnection) -> None:
         """A login that opened no terminal (``ssh -N``, a ControlMaster) is listed too, so
         the host sees it and can kick it."""
-        if conn not in self._connections or conn.sessions or conn.info is not None:
+        if conn not in self._connections or conn.has_terminal() or conn.info is not None:
             return
         assert conn.guest is not None and conn.key is not None
         info = ClientInfo(
@@ -403,7 +403,7 @@ class Engine:
                     session.registry_mode = mode
                     work.append(session.switch_mode(mode))
         for conn in list(self._connections):
-            if conn.sessions or conn.key is None:
+            if conn.has_terminal() or conn.key is None:
                 continue  # its terminals were dealt with above; they close it
             why = self.current_guest(conn.key.blob)
             if isinstance(why, str):

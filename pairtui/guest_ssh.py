@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import re
+import socket
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -32,6 +34,8 @@ from pairtui.authorized_keys import GuestKey
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
 from pairtui.limits import Limits
+from pairtui.picker import ENTER_SCREEN, LEAVE_SCREEN, Choice, GaveUp, Picker
+from pairtui.printable import printable
 from pairtui.pty_bridge import PtyBridge
 from pairtui.registry import Guest, Mode
 from pairtui.shares import Share, ShareStore
@@ -70,7 +74,7 @@ class GuestHost(Protocol):
     def gone(self, conn: GuestConnection, reason: str, event: str) -> None: ...
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None: ...
     def current_guest(self, blob: bytes) -> Guest | str: ...
-    def resolve_share(self, guest: Guest, requested: str) -> Share | str: ...
+    def resolve_share(self, guest: Guest, requested: str) -> Share | list[Share] | str: ...
     async def why_tmux_ended(self, share: Share | None) -> str | None: ...
     def next_id(self) -> str: ...
     def register(self, session: GuestSession) -> None: ...
@@ -99,12 +103,17 @@ class GuestConnection(asyncssh.SSHServer):
         self.guest: Guest | None = None
         self.key: GuestKey | None = None
         self.info: ClientInfo | None = None  # listed while it has no terminal
-        self.sessions: set[GuestSession] = set()
+        self.sessions: set[GuestSession] = set()  # its terminals, a share picker's included
         self.output_full = False  # the socket's send buffer is over its limit
         self._refused: set[str] = set()
         self._refused_sessions = False
         self._end = ("guest left", "leave")
         self.fast: ssh_fastpath.ConnectionFastPath | None = None
+
+    def has_terminal(self) -> bool:
+        """A terminal on a share (or on its way there); a guest still choosing a share
+        has none, so its connection is listed, kicked and revoked as one without."""
+        return any(s.picker is None for s in self.sessions)
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -293,6 +302,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._end_reason = "guest left"
         self._loop = asyncio.get_running_loop()
         self.fast: ssh_fastpath.ChannelFastPath | None = None
+        self.picker: Picker | None = None  # shown while the guest chooses a share
 
     # --- asyncssh callbacks ------------------------------------------------------
 
@@ -352,7 +362,45 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             chan.exit(1)
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        if self.picker is not None:
+            self._picking(data)
+            return
         self._typed(data)
+
+    # --- choosing a share ------------------------------------------------------------
+
+    async def _offer(self, shares: list[Share]) -> None:
+        """Several shares and none named: the guest chooses (see :mod:`pairtui.picker`)."""
+        about = await asyncio.to_thread(_describe, shares)
+        self.picker = Picker(HOST, [Choice(s.name, about[s.name]) for s in shares])
+        self._draw_picker(ENTER_SCREEN)
+
+    def _draw_picker(self, before: bytes = b"") -> None:
+        chan = self._chan
+        if self.picker is not None and chan is not None and not chan.is_closing():
+            chan.write(before + self.picker.screen(self.info.cols, self.info.rows))
+
+    def _picking(self, data: bytes) -> None:
+        assert self.picker is not None
+        result = self.picker.feed(data)
+        if result is None:
+            self._draw_picker()
+            return
+        self.picker = None
+        chan = self._chan
+        if chan is not None and not chan.is_closing():
+            chan.write(LEAVE_SCREEN)
+        if isinstance(result, GaveUp):
+            self._turn_away("you joined nothing")
+            return
+        # Checked again from the start, as a share named after `ssh` is: the registry or
+        # the shares may have changed while the guest chose. The connection may have
+        # been listed as one without a terminal meanwhile: this terminal takes that row.
+        self._requested = result.name
+        idle = self.conn.info
+        if idle is not None and not any(x.info.id == idle.id for x in self.conn.sessions):
+            self.info = replace(self.info, id=idle.id)
+        self._loop.create_task(self._start_safely())
 
     def _typed(self, data: bytes) -> None:
         if not self._input_open or self._narrowing:
@@ -392,6 +440,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if (cols, rows) == (self.info.cols, self.info.rows):
             return
         self._update(cols=cols, rows=rows)
+        if self.picker is not None:
+            self._draw_picker()
+            return
         self._pty.resize(rows, cols)
         if self.info.id in self.engine.clients:
             self.engine.emit(ClientChanged(self.info))
@@ -438,6 +489,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         share = self.engine.resolve_share(guest, self._requested)
         if isinstance(share, str):
             self._turn_away(share, share=self._requested or None)
+            return
+        if isinstance(share, list):
+            await self._offer(share)
             return
         if not await asyncio.to_thread(self.engine.shares.live, share):
             self._turn_away(f"share {share.name!r} is gone (its tmux session no longer exists)")
@@ -633,3 +687,24 @@ class FocusReportFilter:
 def _clamp(size: int, default: int) -> int:
     """A terminal size a guest asked for, within what a real terminal can be."""
     return default if size <= 0 else min(size, MAX_SIZE)
+
+
+HOST = f"{getpass.getuser()}@{socket.gethostname()}"  # who shares, as the picker says
+
+
+def _describe(shares: list[Share]) -> dict[str, str]:
+    """What each share is, as tmux names it: ``session main``, ``window main:0 (vim)``.
+
+    Window names can be set by programs in the host's panes: shown escaped.
+    """
+    out: dict[str, str] = {}
+    for share in shares:
+        if share.kind != "window":
+            out[share.name] = f"session {printable(share.target)}"
+            continue
+        try:
+            label = share.tmux().window_label(share.target)
+        except (PairtuiError, OSError):
+            label = share.target
+        out[share.name] = f"window {printable(label)}"
+    return out

@@ -19,6 +19,7 @@ from typing import Any
 from pairtui import paths
 from pairtui.errors import PairtuiError
 from pairtui.jsonlist import JsonList
+from pairtui.printable import printable
 from pairtui.registry import Guest, Mode, Registry
 from pairtui.tmux import SESSION_PREFIX, ShareSessions, Tmux, share_sessions
 
@@ -188,28 +189,41 @@ class ShareStore:
         return share.tmux().has_session(share.sessions.view)
 
 
-def resolve_share(guest: Guest, requested: str, shares: list[Share]) -> Share | str:
-    """The share a guest lands in, or the one-line reason it may not.
+def may_join(guest: Guest, share: Share) -> bool:
+    """A guest invited to one share may join that one; any other guest, any share."""
+    return not guest.share or guest.share == share.name
 
-    A requested command selects a share only if it names one; anything else is
-    ignored in favour of the guest's own share or the most recent one.
+
+def resolve_share(guest: Guest, requested: str, shares: list[Share]) -> Share | list[Share] | str:
+    """The share a guest lands in, the shares it must choose from, or why it may not.
+
+    What the guest asked for (the command after ``ssh``) must name a share it may
+    join; anything else is refused with the names it may use, never another share's.
+    Asking for nothing joins the only share the guest may join, or lets it choose: the
+    most recent share could be one the host forgot.
     """
-    by_name = {s.name: s for s in shares}
-    if requested in by_name:
-        if guest.share and guest.share != requested:
-            return f"you are not invited to share {requested!r}"
-        return by_name[requested]
-    if guest.share:
-        return by_name.get(guest.share) or "the share you were invited to is not running right now"
-    return default_share(shares) or (
-        "nothing is shared right now; ask the host to run `pairtui share`"
-    )
+    allowed = [s for s in shares if may_join(guest, s)]
+    if requested:
+        found = next((s for s in allowed if s.name == requested), None)
+        if found is not None:
+            return found
+        names = ", ".join(s.name for s in allowed)
+        asked = printable(requested[:40])
+        return f"no share '{asked}' for you" + (
+            f"; you may join: {names}" if names else "; nothing you may join is shared now"
+        )
+    if guest.share and not allowed:
+        return "the share you were invited to is not running right now"
+    if not allowed:
+        return "nothing is shared right now; ask the host to run `pairtui share`"
+    return allowed[0] if len(allowed) == 1 else allowed
 
 
 def default_share(shares: Sequence[Share]) -> Share | None:
-    """The share a guest joins without naming one: the most recent (the one place that
-    says so; the CLI, the dashboard and the server all ask here)."""
-    return shares[-1] if shares else None
+    """The share a guest joins without naming one, if there is just one; with several,
+    a guest who names none chooses (the one place that says so; the CLI, the dashboard
+    and the server all ask here)."""
+    return shares[0] if len(shares) == 1 else None
 
 
 def suggested_name(name: str) -> str:

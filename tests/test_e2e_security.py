@@ -92,13 +92,16 @@ def test_guest_restricted_to_another_share_is_turned_away(
     # alice asks for "other" by name: refused, with a reason, not attached anywhere
     g = guests(srv.port, keys("alice"), command="other")
     assert g.wait_exit() == 1
-    assert "not invited to share 'other'" in g.output
+    # The same line as for a share that does not exist: "other" is not told of.
+    assert "pairtui: no share 'other' for you; you may join: main\r\n" in g.output
     assert "OTHER-33" not in g.output
     # alice without a command lands in her own share, although "other" is the newest
     g2 = guests(srv.port, keys("alice"))
     g2.wait_for("MARK-21")
-    # bob may choose; without a command he gets the most recent share
+    # bob may join either: without a command he chooses (tests/test_e2e_picker.py)
     g3 = guests(srv.port, keys("bob"))
+    g3.wait_for("shares 2 things you may join")
+    g3.send("2")
     g3.wait_for("OTHER-33")
     g4 = guests(srv.port, keys("bob"), command="main")
     g4.wait_for("MARK-21")
@@ -115,12 +118,14 @@ def test_requested_commands_are_never_run(
     assert g.wait_exit() == 1
     assert "a terminal is required" in g.output
     assert "root:" not in g.output
-    # With a terminal: the forced attach, whatever was asked.
+    # With a terminal: a command is only ever a share's name; anything else is one line.
     g2 = guests(srv.port, keys("alice"), command=f"touch {canary}; cat /etc/passwd")
-    g2.wait_for("MARK-21")
+    assert g2.wait_exit() == 1
+    assert "pairtui: no share 'touch " in g2.output and "you may join: main" in g2.output
     assert "root:" not in g2.output
     g3 = guests(srv.port, keys("alice"), command="bash")
-    g3.wait_for("MARK-21")
+    assert g3.wait_exit() == 1
+    assert "pairtui: no share 'bash' for you; you may join: main" in g3.output
     assert not canary.exists()
 
 

@@ -225,17 +225,18 @@ def test_a_share_that_cannot_be_made_changes_nothing(
     assert tmux_host.run("list-sessions", "-F", "#{session_name}") == sessions
 
 
-def test_sharing_again_under_a_name_replaces_it_and_becomes_the_default(
+def test_sharing_again_under_a_name_replaces_it(
     tmux_host: TmuxHost,
 ) -> None:
     tmux_host.run("new-session", "-d", "-s", "other")
     store, tmux = ShareStore(), Tmux(tmux_host.socket)
     store.create(tmux, session="host", name="a")
     store.create(tmux, session="host", name="b")
-    assert store.default() == store.get("b")
+    assert store.default() is None  # two shares: a guest who names none chooses
     again = store.create(tmux, session="other", name="a")
     assert [s.name for s in store.load()] == ["b", "a"]
     assert store.get("a") == again and again.target == "other"
+    store.remove("b")
     assert store.default() == again
     view = share_sessions("a").view
     assert tmux_host.run("display-message", "-p", "-t", f"={view}", "#{session_group}").strip() == (
@@ -419,18 +420,29 @@ class Landing(NamedTuple):
 
 
 LANDINGS = [
-    Landing("newest-by-default", None, "", ["a", "b"], "b"),
+    Landing("the-only-one", None, "", ["a"], "a"),
+    Landing("several-the-guest-chooses", None, "", ["a", "b"], "?a b"),
     Landing("asks-for-one", None, "a", ["a", "b"], "a"),
-    Landing("a-command-is-not-a-share", None, "ls -la", ["a", "b"], "b"),
+    Landing("a-command-is-not-a-share", None, "ls -la", ["a", "b"],
+            "no share 'ls -la' for you; you may join: a, b"),
     Landing("invited-goes-there", "a", "", ["a", "b"], "a"),
     Landing("invited-asks-for-it", "a", "a", ["a", "b"], "a"),
-    Landing("invited-ignores-a-command", "a", "vim", ["a", "b"], "a"),
-    Landing("invited-asks-for-another", "a", "b", ["a", "b"], "you are not invited to share 'b'"),
+    Landing("invited-a-command-is-not-a-share", "a", "vim", ["a", "b"],
+            "no share 'vim' for you; you may join: a"),
+    # The same answer as for a share that does not exist: b's existence is not told.
+    Landing("invited-asks-for-another", "a", "b", ["a", "b"],
+            "no share 'b' for you; you may join: a"),
     Landing("invited-share-not-running", "c", "", ["a", "b"], "the share you were invited to"),
     Landing("invited-nothing-running", "c", "", [], "the share you were invited to"),
+    Landing("invited-asks-for-a-running-other", "c", "a", ["a"],
+            "no share 'a' for you; nothing you may join is shared now"),
     Landing("nothing-shared", None, "", [], "nothing is shared right now"),
-    Landing("asks-for-a-missing-share", None, "c", [], "nothing is shared right now"),
-]
+    Landing("asks-for-a-missing-share", None, "c", [],
+            "no share 'c' for you; nothing you may join is shared now"),
+    Landing("a-hostile-name-is-escaped", None, "\x1b]52;c;aGk=\x07", ["a"],
+            "no share '\\x1b]52;c;aGk=\\x07' for you; you may join: a"),
+    Landing("a-long-name-is-cut", None, "x" * 5000, ["a"], f"no share '{'x' * 40}' for you"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", LANDINGS, ids=[c.test_id for c in LANDINGS])
@@ -440,6 +452,8 @@ def test_which_share_a_guest_lands_in(case: Landing) -> None:
     if isinstance(got, Share):
         assert got.name == case.lands
         assert got in shares
+    elif isinstance(got, list):  # "?a b": the guest chooses among a and b
+        assert case.lands == "?" + " ".join(s.name for s in got)
     else:
         assert got.startswith(case.lands), got
-        assert "\n" not in got
+        assert "\n" not in got and "\x1b" not in got

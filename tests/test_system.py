@@ -567,7 +567,7 @@ def test_an_older_read_only_grant_is_replaced_without_freeing_its_clients(
      "host;touch {ran}", "`touch {ran}`"],
     ids=["switch-client-r", "bash", "cat-shadow", "expansion", "list", "backquotes"],
 )  # fmt: skip
-def test_a_requested_command_never_runs_the_guest_lands_in_the_share(
+def test_a_requested_command_never_runs_and_is_refused_in_one_line(
     command: str, tmux_host: TmuxHost, unix_user: str, sshd: Sshd,
     keys: Callable[[str], Path], guests: Connect,
 ) -> None:  # fmt: skip
@@ -582,16 +582,21 @@ def test_a_requested_command_never_runs_the_guest_lands_in_the_share(
     ran = Path(tempfile.gettempdir()) / f"pairtui-ran-{secrets.token_hex(8)}"
     g = guests(sshd.port, keys("alice"), user=unix_user,
                command=command.format(sock=tmux_host.socket, ran=ran))  # fmt: skip
-    g.wait_for("HOST-42")
-    assert not ran.exists()
-    assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-view"
-    holds_for(lambda: one_client(tmux_host, unix_user)["readonly"] == "1", 1.0)
+    g.wait_for("pairtui: no such share for you; you may join: other, host")
     names = set()
     for pid in _processes_of(uid):
         with contextlib.suppress(OSError):
             names.add(Path(f"/proc/{pid}/comm").read_text().strip())
-    assert names <= {"sshd", "sh", "tmux: client"}, names
+    assert names <= {"sshd", "sh"}, names
+    g.wait_exit()
+    assert not ran.exists()
+    assert clients_of(tmux_host, unix_user) == []
     assert "root:" not in g.output
+    # Named, the share is joined, confined as ever.
+    g = guests(sshd.port, keys("alice"), user=unix_user, command="host")
+    g.wait_for("HOST-42")
+    assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-view"
+    holds_for(lambda: one_client(tmux_host, unix_user)["readonly"] == "1", 1.0)
     g.send("echo VIEW-$((6*7))\r")
     settle_input(tmux_host, g, one_client(tmux_host, unix_user)["tty"])
     assert "VIEW-42" not in tmux_host.capture()
@@ -615,16 +620,25 @@ def test_a_share_is_picked_by_name_as_with_the_embedded_server(
     assert one_client(tmux_host, unix_user)["session"] == "pairtui-host-view"
     by_name.close()
     wait_until(lambda: not clients_of(tmux_host, unix_user), what="alice gone")
-    # Not a share's name (and never run): the default share, the most recent one.
-    default = guests(sshd.port, keys("alice"), user=unix_user, command="host; bash")
-    default.wait_for("OTHER-42")
+    # Not a share's name (and never run): one line with the names alice may use.
+    wrong = guests(sshd.port, keys("alice"), user=unix_user, command="host; bash")
+    wrong.wait_for("pairtui: no such share for you; you may join: host, other")
+    wrong.wait_exit()
+    assert clients_of(tmux_host, unix_user) == []
+    # No name, two shares: alice chooses, by number or by name.
+    chooser = guests(sshd.port, keys("alice"), user=unix_user)
+    chooser.wait_for("join which (number or name)?")
+    assert "1) host" in chooser.output and "2) other" in chooser.output
+    chooser.send("2\r")
+    chooser.wait_for("OTHER-42")
     assert one_client(tmux_host, unix_user)["session"] == "pairtui-other-view"
-    default.close()
+    chooser.close()
     wait_until(lambda: not clients_of(tmux_host, unix_user), what="alice gone")
 
-    # bob is invited to "host" only: asking for "other" is refused in one line.
+    # bob is invited to "host" only: asking for "other" is refused in one line that
+    # does not tell him "other" exists.
     refused = guests(sshd.port, keys("bob"), user=unix_user, command="other")
-    refused.wait_for("you are not invited to share 'other'")
+    refused.wait_for("pairtui: no such share for you; you may join: host")
     refused.wait_exit()
     assert clients_of(tmux_host, unix_user) == []
     own = guests(sshd.port, keys("bob"), user=unix_user)
@@ -641,6 +655,7 @@ def test_without_a_terminal_nothing_runs(
     setup(unix_user)
     marker = tmp_path / "ran"
     for command in [
+        "",  # no share named: its one share, which needs a terminal
         "cat /etc/shadow",
         f"tmux -S {tmux_host.socket} send-keys -t host 'echo PWNED-$((1+1))' Enter",
         f"touch {marker}",
@@ -653,7 +668,8 @@ def test_without_a_terminal_nothing_runs(
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         assert "root:" not in res.stdout
-        assert "not a terminal" in res.stderr + res.stdout, (command, res)
+        said = res.stderr + res.stdout
+        assert ("not a terminal" if not command else "no such share for you") in said, res
     assert not marker.exists()
     assert "PWNED-2" not in tmux_host.capture()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import stat
+import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,27 +32,52 @@ def attach(session: str, readonly: bool) -> str:
                        "-t", f"={session}", "-f", flags])  # fmt: skip
 
 
+def run_forced(command: str, asked: str = "", typed: str = "") -> str:
+    """Run a forced command as sshd would (``sh -c``), tmux swapped for ``echo``."""
+    res = subprocess.run(
+        ["sh", "-c", command.replace(tmux_binary(), "echo tmux")],
+        input=typed, capture_output=True, text=True, timeout=10, check=False,
+        env={"PATH": os.environ["PATH"], "SSH_ORIGINAL_COMMAND": asked},
+    )  # fmt: skip
+    assert res.returncode == 0 and res.stderr == "", res
+    return res.stdout
+
+
 def test_with_one_share_the_command_is_the_attach_and_the_marker() -> None:
     viewer = Guest("alice", Mode.VIEW, None, None, [KEY])
-    assert keys_file.forced_command(viewer, [ONE]) == (
-        f"{attach('pairtui-main-view', readonly=True)}; : {MARKER}alice"
-    )
+    command = keys_file.forced_command(viewer, [ONE])
+    assert command.endswith(f"; : {MARKER}alice")
+    assert f"'') {attach('pairtui-main-view', readonly=True)};;" in command
     pairer = Guest("bob", Mode.PAIR, None, None, [KEY])
-    assert keys_file.forced_command(pairer, [ONE]).startswith(
-        attach("pairtui-main-pair", readonly=False) + ";"
+    assert f"'') {attach('pairtui-main-pair', readonly=False)};;" in (
+        keys_file.forced_command(pairer, [ONE])
     )
+    assert "attach-session -t =pairtui-main-view" in run_forced(command)
+    assert "attach-session -t =pairtui-main-view" in run_forced(command, "main")
 
 
-def test_with_several_shares_the_guest_picks_one_by_its_quoted_name() -> None:
+def test_a_name_that_is_not_a_share_the_guest_may_join_gets_the_names_it_may() -> None:
     guest = Guest("alice", Mode.VIEW, None, None, [KEY])
     command = keys_file.forced_command(guest, [ONE, TWO])
-    latest = attach("pairtui-it's-view", readonly=True)  # the default: the newest share
-    assert command == (
-        'case "$SSH_ORIGINAL_COMMAND" in '
-        f"main) {attach('pairtui-main-view', readonly=True)};; "
-        f"'it'\"'\"'s') {latest};; "
-        f"*) {latest};; esac; : {MARKER}alice"
-    )
+    said = run_forced(command, "vim; rm -rf ~ $(id)")
+    assert said == "pairtui: no such share for you; you may join: main, it's\n"
+    invited = Guest("bob", Mode.VIEW, "main", None, [KEY])
+    said = run_forced(keys_file.forced_command(invited, [ONE, TWO]), "it's")
+    assert said == "pairtui: no such share for you; you may join: main\n"  # not a word of it's
+
+
+def test_with_several_shares_and_none_named_the_guest_picks_by_number_or_name() -> None:
+    guest = Guest("alice", Mode.VIEW, None, None, [KEY])
+    command = keys_file.forced_command(guest, [ONE, TWO])
+    asked = run_forced(command, "", "2\n")
+    assert asked.startswith("pairtui: 2 shares you may join:\n  1) main\n  2) it's\n")
+    assert "join which (number or name)? " in asked
+    assert asked.rstrip().endswith("attach-session -t =pairtui-it's-view -f read-only,ignore-size")
+    assert "=pairtui-main-view" in run_forced(command, "", "main\n")
+    assert run_forced(command, "", "$(id)\n").endswith("pairtui: nothing joined\n")
+    assert run_forced(command, "", "").endswith("pairtui: nothing joined\n")  # Ctrl-D
+    # By name after ssh, as with the embedded server.
+    assert run_forced(command, "it's").startswith("tmux ")
 
 
 def test_a_guest_without_a_running_share_gets_a_message_not_tmux() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pairtui.authorized_keys import GuestKey, line_for
 from pairtui.fileutil import atomic_write
 from pairtui.registry import Guest
-from pairtui.shares import Share, resolve_share
+from pairtui.shares import Share, may_join, resolve_share
 from pairtui.system.state import SystemState
 
 # Ends every forced command, so that /proc tells which guest a tmux client belongs to.
@@ -33,23 +33,41 @@ def forced_command(guest: Guest, shares: list[Share]) -> str:
     As with the embedded server, ``ssh -t guest@host SHARE`` picks a share by name: the
     command the guest asked for (``$SSH_ORIGINAL_COMMAND``) is only ever compared with
     the names of the shares, quoted, in a ``case``; it is never run or expanded further.
-    Anything else lands in the guest's default share.
+    A name the guest may not join gets the names it may; no name joins the only share
+    the guest may join, or, with several, asks which (a number or a name, read into a
+    variable that is again only compared in a ``case``).
     """
-    default = _attach_or_say(guest, resolve_share(guest, "", shares))
-    arms = [
-        f"{shlex.quote(s.name)}) {_attach_or_say(guest, resolve_share(guest, s.name, shares))};;"
-        for s in shares
-    ]
-    if len(arms) > 1:  # with one share every choice ends where the default does
-        choice = " ".join([*arms, f"*) {default};;"])
-        default = f'case "$SSH_ORIGINAL_COMMAND" in {choice} esac'
-    return f"{default}; : {MARKER}{guest.name}"
+    allowed = [s for s in shares if may_join(guest, s)]
+    first = resolve_share(guest, "", shares)
+    if isinstance(first, str):
+        return f"{_say(first)}; : {MARKER}{guest.name}"
+    names = ", ".join(s.name for s in allowed)
+    if isinstance(first, Share):
+        none = _attach(guest, first)
+    else:
+        menu = [f"pairtui: {len(allowed)} shares you may join:"]
+        menu += [f"  {i}) {s.name}" for i, s in enumerate(allowed, 1)]
+        picks = " ".join(
+            f"{i}|{shlex.quote(s.name)}) {_attach(guest, s)};;" for i, s in enumerate(allowed, 1)
+        )
+        none = (
+            f"printf '%s\\n' {shlex.join(menu)}; printf 'join which (number or name)? '; "
+            f'read -r pick; case "$pick" in {picks} *) {_say("nothing joined")};; esac'
+        )
+    arms = " ".join(f"{shlex.quote(s.name)}) {_attach(guest, s)};;" for s in allowed)
+    other = _say(f"no such share for you; you may join: {names}")
+    return (
+        f"case \"$SSH_ORIGINAL_COMMAND\" in '') {none};; {arms} *) {other};; esac; "
+        f": {MARKER}{guest.name}"
+    )
 
 
-def _attach_or_say(guest: Guest, target: Share | str) -> str:
-    if isinstance(target, str):
-        return shlex.join(["echo", f"pairtui: {target}"])
-    return shlex.join(target.attach_argv(guest.mode))
+def _attach(guest: Guest, share: Share) -> str:
+    return shlex.join(share.attach_argv(guest.mode))
+
+
+def _say(text: str) -> str:
+    return shlex.join(["echo", f"pairtui: {text}"])
 
 
 def key_line(guest: Guest, key: GuestKey, command: str) -> str:

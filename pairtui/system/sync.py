@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pairtui.errors import PairtuiError
 from pairtui.registry import Guest, Registry
-from pairtui.shares import Share, ShareStore, resolve_share
+from pairtui.shares import Share, ShareStore, may_join
 from pairtui.system import acl
 from pairtui.system.clients import clients_on, origin
 from pairtui.system.keys_file import digest, key_count, read_keys_file, render, write_keys_file
@@ -110,8 +110,8 @@ def _reconcile(
         guest = guests.get(name)
         if where is None or not name:
             continue  # not pairtui's, or cannot tell whose: access rules above still hold
-        target = None if guest is None or guest.expired() else resolve_share(guest, "", shares)
-        if guest is None or not isinstance(target, Share) or target.name != where[0]:
+        target = next((s for s in shares if s.name == where[0]), None)
+        if guest is None or guest.expired() or target is None or not may_join(guest, target):
             with contextlib.suppress(PairtuiError):
                 tmux.detach_client(c.tty)
                 detached.append(name)
