@@ -9,10 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+import pairtui
+
+REPO = Path(__file__).resolve().parent.parent
 
 # cryptography 51 on importing asyncssh 2.24, word for word (a UserWarning subclass).
 DSA = (
@@ -92,3 +97,16 @@ def test_the_cli_prints_nothing_on_standard_error(argv: list[str]) -> None:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
+
+
+def test_the_suite_ignores_the_same_dependency_warnings_as_every_command() -> None:
+    """A test module may import asyncssh before pairtui, so pairtui's filters cannot
+    cover the suite: pyproject.toml lists them again."""
+
+    ini = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    ignored = {
+        (message, module)
+        for action, message, _category, module, *_ in (f.split(":") for f in ini["filterwarnings"])
+        if action == "ignore"
+    }
+    assert ignored == set(pairtui.KNOWN_WARNINGS)
