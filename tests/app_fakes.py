@@ -24,7 +24,10 @@ from pairtui.tmux import HostWindow
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z: every duration is counted from here
 HOST_FINGERPRINT = "SHA256:o7HffH8AAbnKCZX54J/Js9WPY69xTGGovZ/tGRyKVw0"
-SNAPSHOT_SIZE = (110, 32)
+SNAPSHOT_SIZES = {
+    "80x24": (80, 24),
+    "120x36": (120, 36),
+}  # the smallest terminal it fits, a roomy one
 
 KEYS = {
     "alice": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP7IF0G9b4oGaZuGK9JXwuAX0XDug2sD5t0RcUx5EGpJ"

@@ -1,4 +1,5 @@
-"""What the dashboard looks like, screen by screen and dialog by dialog.
+"""What the dashboard looks like, screen by screen and dialog by dialog, on an 80x24
+terminal (everything must fit) and a 120x36 one.
 
 The data is fixed (tests/app_fakes.py): a frozen clock, a fake engine and tmux, and
 a real registry file with known keys, so every picture is the same on every machine.
@@ -15,14 +16,16 @@ from typing import Any
 
 import pytest
 from app_fakes import (
-    SNAPSHOT_SIZE,
+    SNAPSHOT_SIZES,
     FakeEngine,
     Scenario,
     busy_scenario,
     empty_scenario,
     make_app,
     window_share,
+    with_tunnels,
 )
+from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input
@@ -34,11 +37,19 @@ from pairtui.app.dialogs import (
     EditGuestDialog,
     PromptDialog,
     ShareDialog,
+    TunnelDialog,
 )
 from pairtui.app.screens import HelpScreen
 
 Compare = Callable[..., bool]
 LOADING = {"engine", "guests", "host"}  # worker groups that load what the screen shows
+
+
+@pytest.fixture(params=list(SNAPSHOT_SIZES.values()), ids=list(SNAPSHOT_SIZES))
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    """Every picture is taken at each size (its name ends in ``[80x24]``, ``[120x36]``)."""
+    value: tuple[int, int] = request.param
+    return value
 
 
 @pytest.fixture(autouse=True)
@@ -100,96 +111,132 @@ def after(
 
 def snap(
     compare: Compare,
+    size: tuple[int, int],
     app: PairtuiApp,
     *keys: str,
     text: Iterable[tuple[str, str]] = (),
     shows: type[Screen[Any]] | None = None,
 ) -> bool:
-    return compare(
-        app, terminal_size=SNAPSHOT_SIZE, run_before=after(*keys, text=text, shows=shows)
-    )
+    return compare(app, terminal_size=size, run_before=after(*keys, text=text, shows=shows))
 
 
-def test_empty_state(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(empty_scenario()))
+def test_empty_state(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(empty_scenario()))
 
 
-def test_empty_guests_tab(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(empty_scenario()), "2")
+def test_empty_guests_tab(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(empty_scenario()), "2")
 
 
-def test_several_clients(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()))
+def test_several_clients(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()))
 
 
-def test_several_guests(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "down")
+def test_several_guests(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "2", "down")
 
 
-def test_shares(snap_compare: Compare) -> None:
+def test_empty_shares_tab(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(empty_scenario()), "3")
+
+
+def test_shares(snap_compare: Compare, size: tuple[int, int]) -> None:
     scenario = busy_scenario()
     htop = scenario.host.windows[-1]  # a window of "scratch", which is not shared whole
     scenario.host.shares.append(window_share("top", htop))
-    assert snap(snap_compare, make_app(scenario), "3", "down")
+    assert snap(snap_compare, size, make_app(scenario), "3", "down")
 
 
-def test_kick_confirmation(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "down", "k", shows=ConfirmDialog)
+def test_kick_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "down", "k", shows=ConfirmDialog)
 
 
-def test_add_guest_dialog_with_a_validation_error(snap_compare: Compare) -> None:
+def test_pair_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "down", "m", shows=ConfirmDialog)
+
+
+def test_add_guest_dialog_with_a_validation_error(
+    snap_compare: Compare, size: tuple[int, int]
+) -> None:
     text = [("#name", "alice"), ("#key", "ssh-ed25519 AAAAnot-a-key"), ("#expires", "soon")]
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "a", text=text, shows=AddGuestDialog)
-
-
-def test_edit_guest_dialog(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "down", "e", shows=EditGuestDialog)
-
-
-def test_remove_guest_confirmation(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "2", "d", shows=ConfirmDialog)
-
-
-def test_share_dialog(snap_compare: Compare) -> None:
     assert snap(
-        snap_compare, make_app(busy_scenario()), "3", "down", "down", "s", shows=ShareDialog
+        snap_compare, size, make_app(busy_scenario()), "2", "a", text=text, shows=AddGuestDialog
     )
 
 
-def test_share_dialog_offers_each_window_of_a_session_shared_whole(snap_compare: Compare) -> None:
+def test_edit_guest_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(
+        snap_compare, size, make_app(busy_scenario()), "2", "down", "e", shows=EditGuestDialog
+    )
+
+
+def test_remove_guest_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "2", "d", shows=ConfirmDialog)
+
+
+def test_share_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(
+        snap_compare, size, make_app(busy_scenario()), "3", "down", "down", "s", shows=ShareDialog
+    )
+
+
+def test_share_dialog_offers_each_window_of_a_session_shared_whole(
+    snap_compare: Compare, size: tuple[int, int]
+) -> None:
     keys = ("3", "down", "s", "shift+tab", "enter")
-    assert snap(snap_compare, make_app(busy_scenario()), *keys, shows=ShareDialog)
+    assert snap(snap_compare, size, make_app(busy_scenario()), *keys, shows=ShareDialog)
 
 
-def test_rename_share_prompt_with_an_error(snap_compare: Compare) -> None:
+def test_rename_share_prompt_with_an_error(snap_compare: Compare, size: tuple[int, int]) -> None:
     text = [("#prompt-input", "work")]
-    assert snap(snap_compare, make_app(busy_scenario()), "3", "r", text=text, shows=PromptDialog)
+    assert snap(
+        snap_compare, size, make_app(busy_scenario()), "3", "r", text=text, shows=PromptDialog
+    )
 
 
-def test_quit_confirmation_while_guests_are_connected(snap_compare: Compare) -> None:
-    assert snap(snap_compare, make_app(busy_scenario()), "q", shows=ConfirmDialog)
+def test_unshare_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "3", "u", shows=ConfirmDialog)
 
 
-def test_help(snap_compare: Compare) -> None:
+def test_tunnel_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = make_app(with_tunnels(busy_scenario()))
+    assert snap(snap_compare, size, app, "3", "t", shows=TunnelDialog)
+
+
+def test_quit_confirmation_while_guests_are_connected(
+    snap_compare: Compare, size: tuple[int, int]
+) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "q", shows=ConfirmDialog)
+
+
+def test_help(snap_compare: Compare, size: tuple[int, int]) -> None:
     app = make_app(busy_scenario(), config_path=Path("/home/host/.config/pairtui/config.toml"))
-    assert snap(snap_compare, app, "question_mark", shows=HelpScreen)
+    assert snap(snap_compare, size, app, "question_mark", shows=HelpScreen)
 
 
-def test_server_error_is_shown_not_raised(snap_compare: Compare) -> None:
+def test_command_palette_finds_a_theme_by_name(
+    snap_compare: Compare, size: tuple[int, int]
+) -> None:
+    keys = ("ctrl+p", *"light")
+    assert snap(snap_compare, size, make_app(busy_scenario()), *keys, shows=CommandPalette)
+
+
+def test_server_error_is_shown_not_raised(snap_compare: Compare, size: tuple[int, int]) -> None:
     scenario = busy_scenario()
     scenario.engine = FakeEngine(
         fail="port 2222 on 127.0.0.1 is already in use (is another pairtui running? "
         "choose one with --port)"
     )
-    assert snap(snap_compare, make_app(scenario))
+    assert snap(snap_compare, size, make_app(scenario))
 
 
-def test_attached_to_a_running_server(snap_compare: Compare) -> None:
+def test_attached_to_a_running_server(snap_compare: Compare, size: tuple[int, int]) -> None:
     scenario: Scenario = busy_scenario()
     scenario.attached = True
-    assert snap(snap_compare, make_app(scenario))
+    assert snap(snap_compare, size, make_app(scenario))
 
 
 @pytest.mark.parametrize("theme", ["pairtui-dark", "pairtui-light", "pairtui-high-contrast"])
 def test_bundled_theme(snap_compare: Compare, theme: str) -> None:
-    assert snap(snap_compare, make_app(busy_scenario(), theme=theme))
+    roomy = SNAPSHOT_SIZES["120x36"]  # colours do not depend on the size
+    assert snap(snap_compare, roomy, make_app(busy_scenario(), theme=theme))

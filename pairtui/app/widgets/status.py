@@ -47,17 +47,23 @@ class StatusBar(Widget):
         s = self.state
         if s.phase == "starting":
             return Content.from_markup("[b]pairtui[/b] · starting the server…")
+        width = self.size.width
         if s.phase in ("error", "stopped"):
-            return Content.from_markup("[b]pairtui[/b] · $message", message=s.message)
+            full = Content.from_markup("[b]pairtui[/b] · $m", m=s.message)
+            if full.cell_length <= width:
+                return full
+            # Whole on the Clients tab and in the notification.
+            short = "no server: F5 retries" if s.phase == "error" else "server gone: F5 starts one"
+            return Content.from_markup("[b]pairtui[/b] · $m", m=short)
         addr = f"{s.listen}:{s.port}"
+        pid = str(s.pid)
         if s.phase == "attached":
             where = [
                 Content.from_markup(
-                    "attached to [b]pairtui serve[/b] (pid $pid) on $addr",
-                    pid=str(s.pid),
-                    addr=addr,
+                    "attached to [b]pairtui serve[/b] (pid $pid) on $addr", pid=pid, addr=addr
                 ),
-                Content.from_markup("attached (pid $pid) · $addr", pid=str(s.pid), addr=addr),
+                Content.from_markup("attached (pid $pid) · $addr", pid=pid, addr=addr),
+                Content.from_markup("attached (pid $pid)", pid=pid),
             ]
         else:
             where = [Content(f"serving on {addr}"), Content(addr)]
@@ -67,10 +73,9 @@ class StatusBar(Widget):
         dot = Content(" · ")
         candidates = [
             *(dot.join([head, w, up, tally]) for w in where),
-            dot.join([head, where[-1], tally]),
+            *(dot.join([head, w, tally]) for w in where),
             dot.join([head, tally]),
         ]
-        width = self.size.width
         return next((c for c in candidates if c.cell_length <= width), candidates[-1])
 
 
