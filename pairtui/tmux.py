@@ -109,6 +109,14 @@ _GUEST_STATUS_FORMAT = (
     "#[align=right]#{T:status-right}"
 )
 
+# A guest whose terminal is smaller than the host's window sees part of it (tmux follows
+# the cursor): its status line says so while it lasts, last on the line, which tmux
+# trims from the left when it is too long. The status line takes a row of the guest's
+# terminal.
+_ROWS_SEEN = "#{e|-:#{client_height},1}"
+_CROPPED = "#{||:#{e|<:#{client_width},#{window_width}},#{e|<:" + _ROWS_SEEN + ",#{window_height}}}"
+_SEEN = "you see #{client_width}x" + _ROWS_SEEN + " of #{window_width}x#{window_height}"
+
 # The hooks pairtui adds to the host's server use this index of each hook array, so the
 # host's own hooks (index 0, or any other) stay as they are.
 GUARD_INDEX = 4242
@@ -400,7 +408,9 @@ class Tmux:
     ) -> list[list[str]]:
         t = ["-t", f"={session}:"]
         leave = f"{prefix} d to leave" + ("" if mode == "view" else f", {prefix} arrows: panes")
-        status = f" #[bold]{mode}#[nobold] · {share} shared by {host} · {leave} "
+        full = f" #[bold]{mode}#[nobold] · {share} shared by {host} · {leave} "
+        cropped = f" #[bold]{mode}#[nobold] · {prefix} d to leave · #[reverse] {_SEEN} #[noreverse]"
+        status = "#{?" + _CROPPED + "," + cropped + "," + _escape_commas(full) + "}"
         opts = {
             "key-table": f"pairtui-{mode}",
             "prefix": "None",
@@ -415,7 +425,7 @@ class Tmux:
             "status-left": "[pairtui] ",
             "status-left-length": "12",
             "status-right": status,
-            "status-right-length": str(len(status) + 20),
+            "status-right-length": str(len(full) + 20),
             "status-format[0]": _GUEST_STATUS_FORMAT,
         }
         return [["set-option", *t, name, value] for name, value in opts.items()]
@@ -662,6 +672,11 @@ def _message(text: str) -> str:
 
 def _and(left: str, right: str) -> str:
     return f"#{{&&:{left},{right}}}"
+
+
+def _escape_commas(text: str) -> str:
+    """``text`` inside a format conditional, where a plain comma ends the branch."""
+    return text.replace(",", "#,")
 
 
 def _chain(cmds: list[list[str]]) -> list[str]:
