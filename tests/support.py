@@ -288,7 +288,8 @@ def add_guest(name: str, key: Path, *extra: str) -> None:
 
 
 def share(host: TmuxHost, *extra: str) -> dict[str, object]:
-    res = pairtui("share", "--tmux-socket", str(host.socket), "--json", *extra)
+    """Share as the CLI does; the tests start their own server (``start_server``)."""
+    res = pairtui("share", "--tmux-socket", str(host.socket), "--json", "--no-server", *extra)
     assert res.returncode == 0, res.stderr
     data: dict[str, object] = json.loads(res.stdout)
     return data
