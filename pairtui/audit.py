@@ -4,12 +4,19 @@ Recording never raises: a join, a leave or a kick must not fail because the log 
 be written (a full disk, a permission). A failure is reported once per kind (its
 ``strerror``) until a line is written again; the log then says how many events it
 missed, and so does the report. A line is written whole or not at all.
+
+Every event also goes to the ``pairtui.audit`` logger (written or not): the server's log
+(:mod:`pairtui.log`) shows refusals, errors and tunnels from there, so what the host sees
+and what the file keeps are the same records, bounded the same way (the engine counts a
+peer's refusals before it records them). Nothing is shown unless a front end configures
+logging: the dashboard's in-process engine must not write over its screen.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import threading
@@ -18,6 +25,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pairtui import paths
+
+LOGGER = logging.getLogger(__name__)
+LOGGER.addHandler(logging.NullHandler())  # no "last resort" handler writing to stderr
+
+LEVELS = {
+    "refused": logging.WARNING,
+    "error": logging.ERROR,
+    "tunnel-error": logging.ERROR,
+    "tunnel-failed": logging.ERROR,
+    "tunnel-down": logging.WARNING,
+    "tunnel-forward": logging.DEBUG,
+}
+"""How much each kind of event matters in a log; every other kind is INFO."""
 
 
 def _to_stderr(line: str) -> None:
@@ -72,6 +92,7 @@ class Audit:
         if message is not None:  # outside the lock: the report may record an event
             with contextlib.suppress(OSError, ValueError):  # a closed or broken stderr
                 self.report(message)
+        _log(event, fields)
 
     def _append(self, data: bytes) -> None:
         """O_APPEND keeps concurrent writers' lines whole; a short write (the disk filled
@@ -98,6 +119,19 @@ class Audit:
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in lines if line.strip()]
+
+
+def _log(event: str, fields: dict[str, object]) -> None:
+    """The event to the ``pairtui.audit`` logger: ``audit_event`` and ``audit_fields`` on
+    the record say what it was; its message is the JSON line for any other handler."""
+    level = LEVELS.get(event, logging.INFO)
+    if not LOGGER.isEnabledFor(level):
+        return
+    shown = {k: v for k, v in fields.items() if v is not None}
+    extra = {"audit_event": event, "audit_fields": shown}
+    # Logging reports its own failures (handleError); this must not raise either.
+    with contextlib.suppress(Exception):
+        LOGGER.log(level, "%s %s", event, json.dumps(shown, default=str), extra=extra)
 
 
 def _line(event: str, fields: dict[str, object]) -> str:

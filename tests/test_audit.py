@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from pairtui.audit import Audit
 
@@ -87,3 +92,44 @@ def test_a_report_that_records_an_event_itself_is_not_told_again(tmp_path: Path)
     assert len(heard) == 2
     assert [e["event"] for e in audit.read()] == ["error", "join", "error"]
     assert audit.read()[0]["reason"] == f"2 events not recorded ({os.strerror(errno.ENOSPC)})"
+
+
+# --- the logging hook ------------------------------------------------------------------
+
+
+def test_every_event_goes_to_the_audit_logger_even_when_the_file_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's log shows refusals and errors from here (pairtui.log)."""
+    path = tmp_path / "audit.jsonl"
+    audit = Audit(path, report=lambda line: None)
+    with caplog.at_level(logging.DEBUG, logger="pairtui.audit"):
+        audit.record("refused", peer="127.0.0.1:1", fingerprint="SHA256:a", via=None)
+        path.unlink()
+        path.symlink_to("/dev/full")  # not written: still logged
+        audit.record("error", reason=HOSTILE)
+        audit.record("tunnel-forward", tunnel="vps")
+        audit.record("join", guest="alice")
+    said = [(r.levelno, getattr(r, "audit_event", None), getattr(r, "audit_fields", None))
+            for r in caplog.records if r.name == "pairtui.audit"]  # fmt: skip
+    assert said == [
+        (logging.WARNING, "refused", {"peer": "127.0.0.1:1", "fingerprint": "SHA256:a"}),
+        (logging.ERROR, "error", {"reason": HOSTILE}),
+        (logging.DEBUG, "tunnel-forward", {"tunnel": "vps"}),
+        (logging.INFO, "join", {"guest": "alice"}),
+    ]
+
+
+def test_without_a_configured_log_nothing_reaches_standard_error(tmp_path: Path) -> None:
+    """The dashboard runs an engine in its own process: a refusal or an error must not be
+    printed over its screen by logging's last-resort handler."""
+    code = (
+        "import sys; from pathlib import Path; from pairtui.audit import Audit;"
+        "a = Audit(Path(sys.argv[1]));"
+        "a.record('refused', peer='127.0.0.1:1', reason='unknown key');"
+        "a.record('error', reason='boom')"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "audit.jsonl")],
+                         capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert (res.returncode, res.stdout, res.stderr) == (0, "", "")
+    assert len(Audit(tmp_path / "audit.jsonl").read()) == 2
