@@ -1,4 +1,9 @@
-"""`pairtui serve` and `pairtui join`: running the engine, and the forced command."""
+"""`pairtui serve`, `stop` and `join`: running the engine, stopping it, the forced command.
+
+``serve`` checks its arguments before anything starts (a bad one is one line), says what
+it serves, then logs through :mod:`pairtui.log` (standard error); ``--json`` adds JSON
+lines on standard output for scripts.
+"""
 
 from __future__ import annotations
 
