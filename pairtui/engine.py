@@ -36,6 +36,7 @@ from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
     SESSION_ENDED,
+    SHARE_EXPIRED,
     SHARE_STOPPED,
     AccessRefused,
     ClientChanged,
@@ -115,6 +116,7 @@ class Engine:
         self._watch: asyncio.Task[None] | None = None
         self.host_key: asyncssh.SSHKey | None = None
         self._notifier = TmuxNotifier(self.share_list, lambda: list(self.clients.values()))
+        self._shares_seen: list[tuple[str, str]] | None = None  # as the notifier was told
         self.subscribe(self._notifier)
         # Started once the server is bound (its origin is our listening address); the
         # control socket answers about it from the start.
@@ -390,6 +392,10 @@ class Engine:
             self._index = self._index.fresh(self.registry_path)
         share_list = self.share_list()
         shares = {s.name for s in share_list}
+        seen = [(s.name, s.socket) for s in share_list]
+        if seen != self._shares_seen:  # the host's status segment names them
+            self._shares_seen = seen
+            self._notifier.shares_changed()
         work: list[Awaitable[None]] = []
         for session in list(self._sessions.values()):
             hit = self._index.by_blob.get(session.key_blob)
@@ -422,6 +428,7 @@ class Engine:
         while True:
             await asyncio.sleep(1)
             try:
+                await self._end_expired_shares()
                 await self.reconcile(force=False)
                 self._report_registry()
                 self._flush_refusals()
@@ -434,6 +441,26 @@ class Engine:
                             self.audit.record("error", reason=f"system guests: {problem}")
             except Exception as exc:  # noqa: BLE001 - never let the watcher die silently
                 self.audit.record("error", reason=f"reconcile: {exc}")
+
+    async def _end_expired_shares(self) -> None:
+        """A share given a lifetime (``share --for 2h``) ends then: its guests are told
+        why first (stopping the share's tmux sessions first would tell them only that
+        tmux exited), then it is stopped as ``pairtui unshare`` would."""
+        names = {s.name for s in self.share_list() if s.expired()}
+        if not names:
+            return
+        work = [
+            session.disconnect(SHARE_EXPIRED, "leave")
+            for session in list(self._sessions.values())
+            if session.info.share in names
+        ]
+        await asyncio.gather(*work, return_exceptions=True)
+        for share in await asyncio.to_thread(self.shares.remove_expired):
+            self.audit.record("share-ended", share=share.name, reason=SHARE_EXPIRED)
+        self._share_cache = ((-1, -1, -1), [])
+        if self._keys_changed is not None:  # system guests' forced commands name shares
+            for problem in await asyncio.to_thread(self._keys_changed):
+                self.audit.record("error", reason=f"system guests: {problem}")
 
     def _report_registry(self) -> None:
         """A registry that cannot be read is said once, and once more when it can again."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from pairtui.clock import iso_utc
 
 SHARE_STOPPED = "the host stopped this share"
+SHARE_EXPIRED = "this share's time ran out"
 """Why a guest left when its share went away: the host did it, so tmux need not say it."""
 SESSION_ENDED = "the shared tmux session ended"
 """Why a guest left when the last window of what it was shown closed."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from pairtui.authorized_keys import GuestKey
 from pairtui.errors import PairtuiError
-from pairtui.registry import Guest, Mode, Registry, authorized_line
+from pairtui.registry import Guest, Mode, Registry, authorized_line, parse_expiry
 from pairtui.shares import Share, ShareStore, default_share
 from pairtui.system.keys_file import forced_command, key_line
 from pairtui.system.state import load_state, state_file
@@ -116,10 +116,12 @@ class Host:
 
     def share(
         self, tmux: Tmux, *, session: str | None = None, pane: str | None = None,
-        name: str | None = None,
+        name: str | None = None, lifetime: str | None = None,
     ) -> Share:  # fmt: skip
-        """Share a whole session (default: the current one) or the window of a pane."""
-        share = self.shares.create(tmux, session=session, pane=pane, name=name)
+        """Share a whole session (default: the current one) or the window of a pane;
+        with a ``lifetime`` (``2h``, or a time), the running server ends it then."""
+        expires = parse_expiry(lifetime) if lifetime else None
+        share = self.shares.create(tmux, session=session, pane=pane, name=name, expires=expires)
         self._changed()
         return share
 

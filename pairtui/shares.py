@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pairtui import paths
+from pairtui.clock import iso_utc
 from pairtui.errors import PairtuiError
 from pairtui.jsonlist import JsonList
 from pairtui.printable import printable
@@ -37,6 +38,8 @@ class Share:
     # Which share this is, whatever it is renamed to: two shares of one session made in
     # the same second are still two. Files from before it have none ("").
     uid: str = ""
+    # When it ends by itself (``pairtui share --for 2h``), UTC; "" for never.
+    expires: str = ""
 
     @property
     def sessions(self) -> ShareSessions:
@@ -50,6 +53,13 @@ class Share:
         ``pairtui join`` forced command's and the system guests' alike."""
         pair = mode is Mode.PAIR
         return self.tmux().attach_argv(self.sessions.for_mode(pair), readonly=not pair)
+
+    def expires_at(self) -> datetime | None:
+        return datetime.fromisoformat(self.expires) if self.expires else None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        when = self.expires_at()
+        return when is not None and when <= (now or datetime.now(UTC))
 
     def same_as(self, other: Share) -> bool:
         """The same share, whatever it is called now (a rename keeps everything else)."""
@@ -108,8 +118,10 @@ class ShareStore:
         session: str | None = None,
         pane: str | None = None,
         name: str | None = None,
+        expires: datetime | None = None,
     ) -> Share:
-        """Share a whole session (default: the current one) or the window of a pane."""
+        """Share a whole session (default: the current one) or the window of a pane,
+        until ``expires`` (UTC) if given."""
         if session and pane:
             raise PairtuiError("give either --session or --pane, not both")
         if pane:
@@ -140,11 +152,24 @@ class ShareStore:
                 target=target,
                 pane=pane,
                 socket=str(tmux.socket),
-                created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                created=iso_utc(datetime.now(UTC)),
                 uid=secrets.token_hex(8),
+                expires=iso_utc(expires) if expires is not None else "",
             )
             shares.append(share)
         return share
+
+    def remove_expired(self) -> list[Share]:
+        """Stop every share whose time ran out (its tmux sessions too)."""
+        with self._edit() as shares:
+            ended = [s for s in shares if s.expired()]
+            shares[:] = [s for s in shares if not s.expired()]
+        for share in ended:
+            with contextlib.suppress(PairtuiError, OSError):
+                tmux = share.tmux()
+                if tmux.alive():
+                    tmux.kill_share(share.name)
+        return ended
 
     def remove(self, name: str) -> Share:
         with self._edit() as shares:
@@ -202,7 +227,7 @@ def resolve_share(guest: Guest, requested: str, shares: list[Share]) -> Share | 
     Asking for nothing joins the only share the guest may join, or lets it choose: the
     most recent share could be one the host forgot.
     """
-    allowed = [s for s in shares if may_join(guest, s)]
+    allowed = [s for s in shares if may_join(guest, s) and not s.expired()]
     if requested:
         found = next((s for s in allowed if s.name == requested), None)
         if found is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pairtui.errors import PairtuiError
@@ -36,14 +36,18 @@ FLUSH_INTERVAL = 0.2  # seconds: at most five updates a second per tmux server
 SHOWN = 3  # messages of one batch shown by name; the rest are counted
 
 
-def status_text(shares: list[str]) -> str:
-    """``2 guests: main(2)`` from each connected client's share; empty when nobody is in."""
-    if not shares:
-        return ""
+def status_text(shares: list[str], live: Sequence[str] = ()) -> str:
+    """``2 guests: main(2)`` from each connected client's share, then the ``live`` shares
+    nobody is in: ``… · also shared: demo``, or ``shared: demo`` with no guest at all,
+    so a share the host forgot is in sight. Empty when nothing is shared."""
     per_share = Counter(shares)
+    idle = " ".join(sorted(name for name in set(live) if name not in per_share))
+    if not shares:
+        return f"shared: {idle}" if idle else ""
     n = len(shares)
     listed = " ".join(f"{name}({count})" for name, count in sorted(per_share.items()))
-    return f"{n} guest{'s' if n != 1 else ''}: {listed}"
+    text = f"{n} guest{'s' if n != 1 else ''}: {listed}"
+    return f"{text} · also shared: {idle}" if idle else text
 
 
 def message(texts: list[str]) -> str:
@@ -103,14 +107,27 @@ class TmuxNotifier:
         while self._pending:
             batch, self._pending = self._pending, {}
             for socket, texts in batch.items():
-                on_server = [
-                    x.share for x in self._clients() if self._socket_of.get(x.id) == socket
-                ]
                 with contextlib.suppress(PairtuiError, OSError):
                     await asyncio.to_thread(
-                        Tmux(socket).tell_host, message(texts), status_text(on_server)
+                        Tmux(socket).tell_host, message(texts), self._status(socket)
                     )
             await asyncio.sleep(FLUSH_INTERVAL)
+
+    def _status(self, socket: Path) -> str:
+        """The status segment of one tmux server: its guests and its shares, as now."""
+        guests = [x.share for x in self._clients() if self._socket_of.get(x.id) == socket]
+        live = [s.name for s in self._shares() if Path(s.socket) == socket]
+        return status_text(guests, live)
+
+    def shares_changed(self) -> None:
+        """A share was made, stopped or renamed: the status of every tmux server that
+        had or has one is sent again (the shares are named in it)."""
+        sockets = self._sockets | {Path(share.socket) for share in self._shares()}
+        self._sockets |= sockets
+        for socket in sockets:
+            self._pending.setdefault(socket, [])
+        if self._pending and (self._worker is None or self._worker.done()):
+            self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def reset(self) -> None:
         """At start: nobody is in yet, whatever a server that was killed left in the
@@ -119,7 +136,7 @@ class TmuxNotifier:
         for socket in sockets:
             with contextlib.suppress(PairtuiError, OSError):
                 await asyncio.to_thread(Tmux(socket).clear_status_option)
-                await asyncio.to_thread(Tmux(socket).set_status, "")
+                await asyncio.to_thread(Tmux(socket).set_status, self._status(socket))
         self._sockets |= sockets
 
     async def close(self) -> None:

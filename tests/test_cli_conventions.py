@@ -106,7 +106,7 @@ class BadLine(NamedTuple):
 
 BAD = [
     BadLine("unknown-command", ("shar",), "pairtui: unknown command 'shar' (did you mean share?"),
-    BadLine("unknown-option", ("share", "--for"), "pairtui: share: unrecognized arguments: --for"),
+    BadLine("unknown-option", ("share", "--bad"), "pairtui: share: unrecognized arguments: --bad"),
     BadLine("unknown-action", ("guest", "lst"), "pairtui: guest: unknown action 'lst' (did you "),
     BadLine("missing-argument", ("guest", "add"), "pairtui: guest add: the following arguments"),
     BadLine("missing-action", ("config",), "pairtui: config: missing action (actions: path, "),

@@ -19,7 +19,7 @@ def test_a_new_server_clears_the_guest_count_a_killed_one_left_in_the_status(
     tmux_host.run("set-environment", "-gh", STATUS_OPTION, "5 guests: main(5)")
     srv = start_server()
     try:
-        wait_until(lambda: shown(tmux_host) == "", timeout=10, what="the status cleared")
+        wait_until(lambda: shown(tmux_host) == "shared: main", timeout=10, what="status reset")
     finally:
         srv.stop()
 
@@ -32,10 +32,11 @@ def test_a_new_server_clears_the_status_option_an_older_pairtui_left(
     tmux_host.run("set-option", "-gq", STATUS_OPTION, "5 guests: main(5)")
     srv = start_server()
     try:
-        wait_until(lambda: shown(tmux_host) == "", timeout=10, what="the status cleared")
+        wait_until(lambda: shown(tmux_host) == "shared: main", timeout=10, what="status reset")
         assert tmux_host.run("show-options", "-gq", STATUS_OPTION) == ""  # unset, not ""
     finally:
         srv.stop()
+    assert shown(tmux_host) == ""  # and cleared when the server ends
 
 
 def shown(host: TmuxHost) -> str:

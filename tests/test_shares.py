@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from support import TmuxHost, keygen
@@ -212,7 +212,7 @@ def test_a_pane_share_holds_its_window_named_session_and_index(tmux_host: TmuxHo
     ids=["session-and-pane", "no-such-session", "a-guest-session", "bad-name"],
 )
 def test_a_share_that_cannot_be_made_changes_nothing(
-    tmux_host: TmuxHost, kwargs: dict[str, str], message: str
+    tmux_host: TmuxHost, kwargs: dict[str, Any], message: str
 ) -> None:
     store = ShareStore()
     first = store.create(Tmux(tmux_host.socket), session="host", name="main")

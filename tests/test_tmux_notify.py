@@ -140,20 +140,25 @@ class Room:
 class Status(NamedTuple):
     test_id: str
     shares: list[str]
+    live: list[str]
     text: str
 
 
 STATUS = [
-    Status("nobody", [], ""),
-    Status("one", ["main"], "1 guest: main(1)"),
-    Status("two-in-one", ["main", "main"], "2 guests: main(2)"),
-    Status("shares-sorted", ["web", "api", "web"], "3 guests: api(1) web(2)"),
+    Status("nothing-shared", [], [], ""),
+    Status("shared-nobody-in", [], ["main", "demo"], "shared: demo main"),
+    Status("one", ["main"], ["main"], "1 guest: main(1)"),
+    Status("two-in-one", ["main", "main"], ["main"], "2 guests: main(2)"),
+    Status("shares-sorted", ["web", "api", "web"], ["api", "web"], "3 guests: api(1) web(2)"),
+    Status(
+        "and-one-nobody-is-in", ["main"], ["main", "old"], "1 guest: main(1) · also shared: old"
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", STATUS, ids=[c.test_id for c in STATUS])
-def test_status_text_counts_guests_per_share(case: Status) -> None:
-    assert status_text(case.shares) == case.text
+def test_status_text_counts_guests_per_share_and_names_the_rest(case: Status) -> None:
+    assert status_text(case.shares, case.live) == case.text
 
 
 def test_a_batch_of_events_is_one_line_that_counts_what_it_does_not_name() -> None:
@@ -225,7 +230,8 @@ async def test_a_change_updates_the_status_and_shows_no_message(
     room.send(ClientChanged(guest("c1", "alice", share="demo")))
     await eventually(lambda: status_of(tmux_host) == "1 guest: demo(1)", what="renamed status")
     room.send(ClientLeft(guest("c1", "alice", share="demo"), "guest left"))
-    await eventually(lambda: status_of(tmux_host) == "", what="status cleared")
+    # Nobody is in, the share still is: the segment keeps it in sight.
+    await eventually(lambda: status_of(tmux_host) == "shared: demo", what="the share alone")
     assert host.messages() == [*shown, "pairtui: alice left (guest left)"]
     await room.notifier.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from pairtui.cli.common import (
     tmux_from_args,
 )
 from pairtui.cli.serve import ensure_server
+from pairtui.durations import duration
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.printable import printable
@@ -44,6 +46,15 @@ def shows(share: Share, windows: dict[str, HostWindow]) -> str:
         return f"session {share.target}"
     window = windows.get(share.target)
     return f"window {window.label}" if window else f"window {share.target}"
+
+
+def _until(share: Share) -> str:
+    """`` until 18:30 (1h 59m left)`` for a share with a lifetime, else nothing."""
+    when = share.expires_at()
+    if when is None:
+        return ""
+    left = (when - datetime.now(UTC)).total_seconds()
+    return f" until {when.astimezone():%H:%M} ({duration(left)} left)"
 
 
 def _share_json(
@@ -79,7 +90,9 @@ def cmd_share(args: argparse.Namespace) -> int:
         if not args.json:
             print(message)
         return 0
-    share = host.share(tmux, session=args.session, pane=args.pane, name=args.name)
+    share = host.share(
+        tmux, session=args.session, pane=args.pane, name=args.name, lifetime=args.lifetime
+    )
     # Guests get "Connection refused" without a server: start one, as the tmux key does
     # (once the share is made: a share that cannot be made starts nothing).
     started = False if args.no_server else ensure_server()
@@ -87,7 +100,7 @@ def cmd_share(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**row, "server_started": started})
         return 0
-    print(printable(f"sharing {row['shows']} as {share.name!r}; guests join with:"))
+    print(printable(f"sharing {row['shows']} as {share.name!r}{_until(share)}; guests join with:"))
     for s in row["ssh"]:
         print(f"    {s['command']}")
     print(f"host key fingerprint: {row['fingerprint']}")
@@ -106,6 +119,7 @@ def cmd_share_list(args: argparse.Namespace) -> int:
     at = server_endpoint() if shares else None
     windows = _windows(shares)
     rows = [_share_json(s, host, default, at, windows) for s in shares] if at else []
+    share_of = {s.name: s for s in shares}
     if args.json:
         print_json(rows)
         return 0
@@ -113,7 +127,7 @@ def cmd_share_list(args: argparse.Namespace) -> int:
         print("nothing is shared: pairtui share [--session NAME | --pane %ID]")
     for row in rows:
         state = "" if row["live"] else "  (gone: its tmux session no longer exists)"
-        print(printable(f"{row['name']}  {row['shows']}{state}"))
+        print(printable(f"{row['name']}  {row['shows']}{_until(share_of[row['name']])}{state}"))
         for s in row["ssh"]:
             print(f"    {s['command']}")
     if at and not at.running:
@@ -209,7 +223,8 @@ def register(sub: Any, add: Adder) -> None:
         "share a tmux session, or one window (share list, share rename OLD NEW)",
         example="pairtui share                      # the session you are in\n"
         "pairtui share --session work --name demo\n"
-        "pairtui share --pane %3            # only the window of pane %3",
+        "pairtui share --pane %3            # only the window of pane %3\n"
+        "pairtui share --for 2h             # ends by itself in two hours",
     )
     sh.add_argument(
         "--session", metavar="NAME", help="the tmux session to share (default: the one you are in)"
@@ -229,6 +244,13 @@ def register(sub: Any, add: Adder) -> None:
     )
     sh.add_argument(
         "--no-server", action="store_true", help="do not start a background server when none runs"
+    )
+    sh.add_argument(
+        "--for",
+        dest="lifetime",
+        metavar="DURATION",
+        help="end the share by itself after this long (30m, 2h, 1d) or at a time "
+        "(2026-12-06T18:00); the running server ends it and tells its guests",
     )
     # What the tmux key binding runs (pairtui tmux install); not for people.
     sh.add_argument("--toggle", action="store_true", help=argparse.SUPPRESS)

@@ -37,7 +37,7 @@ def forced_command(guest: Guest, shares: list[Share]) -> str:
     the guest may join, or, with several, asks which (a number or a name, read into a
     variable that is again only compared in a ``case``).
     """
-    allowed = [s for s in shares if may_join(guest, s)]
+    allowed = [s for s in shares if may_join(guest, s) and not s.expired()]
     first = resolve_share(guest, "", shares)
     if isinstance(first, str):
         return f"{_say(first)}; : {MARKER}{guest.name}"
