@@ -29,7 +29,7 @@ import re
 import signal
 import subprocess
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +88,7 @@ class GuestState:
     mode: str
     present: bool = True
     busy_until: float = 0.0  # a change the server applies later is still on its way
+    by_hand: bool = False  # that change is an edit in place: any later one postpones it
     lines: list[str] = field(default_factory=list)  # its registry lines, after a hand removal
 
 
@@ -117,18 +118,46 @@ class Churn:
         self.kinds: Counter[str] = Counter()  # what they did: clients joined, how they left...
         self.errors: Counter[str] = Counter()
         self.examples: list[dict[str, Any]] = []
+        self.steps: deque[str] = deque(maxlen=30)  # the last steps, told with each error
         self.keys = Keys()
         self.echoed = 0
         self.started = time.monotonic()
 
     # --- bookkeeping ----------------------------------------------------------------
 
-    def error(self, kind: str, detail: str) -> None:
+    def step(self, text: str) -> None:
+        self.steps.append(f"{time.monotonic() - self.started:.1f}s {text}")
+
+    def error(self, kind: str, detail: str, **evidence: object) -> None:
         self.errors[kind] += 1
         if len(self.examples) < 20:
             self.examples.append({"at_s": round(time.monotonic() - self.started, 1),
-                                  "kind": kind, "detail": detail[-300:]})  # fmt: skip
+                                  "kind": kind, "detail": detail[-300:],
+                                  "steps_before": list(self.steps), **evidence})  # fmt: skip
         self.bench.log(f"  soak: {kind}: {detail[-200:]}")
+
+    def server_view(self, c: Client) -> dict[str, Any]:
+        """The modes the server gives ``c``'s guest's clients, against the model's."""
+        rc, out = self.cli("clients")
+        listed = json.loads(out) if rc == 0 else []
+        mine = local_ports(c.g.pid)
+        ids = {x["id"] for x in listed if port_of(x["peer"]) in mine}
+        try:
+            audit = self.host.audit.read_text().splitlines()
+        except OSError:
+            audit = []
+        return {
+            "server": [{"id": x["id"], "mode": x["mode"], "this": x["id"] in ids,
+                        "tmux_client": x.get("tmux_client")}
+                       for x in listed if x.get("guest") == c.guest],
+            "tmux": self.host.tmux.run("list-clients", "-F", "#{client_tty} #{client_session} "
+                                       "readonly=#{client_readonly} pid=#{client_pid}",
+                                       check=False).splitlines(),
+            "audit": [line for line in audit if f'"guest":"{c.guest}"' in line][-16:],
+            "model": [{"mode": o.mode, "registry_mode": o.registry_mode, "this": o is c}
+                      for o in self.live(c.guest)],
+            "registry_mode": self.guests[c.guest].mode,
+        }  # fmt: skip
 
     def check(self) -> None:
         """Clients that ended: expected, or dropped; expected ends that did not come."""
@@ -152,6 +181,8 @@ class Churn:
 
     def free(self, *, present: bool) -> list[GuestState]:
         now = time.monotonic()
+        for s in self.guests.values():
+            s.by_hand = s.by_hand and s.busy_until > now
         return [s for s in self.guests.values() if s.present == present and s.busy_until <= now]
 
     def end(self, clients: list[Client], why: str, within: float = ENDS_WITHIN) -> None:
@@ -224,6 +255,7 @@ class Churn:
             return False
         s = self.rng.choice(cands)
         fresh = [self._spawn(s.name) for _ in range(self.rng.randint(1, min(3, room)))]
+        self.step(f"join {s.name} x{len(fresh)} ({s.mode})")
         for g in fresh:
             g.watch(MARKER)
         self.reactor.run(lambda: all(g.marker_at or g.closed for g in fresh), 20)
@@ -241,7 +273,9 @@ class Churn:
         cands = self.free(present=True)
         if not cands:
             return False
-        g = self._spawn(self.rng.choice(cands).name)
+        name = self.rng.choice(cands).name
+        g = self._spawn(name)
+        self.step(f"abort_join {name}")
         self.reactor.sleep(self.rng.uniform(0.0, 0.15))
         g.proc.kill()
         g.close(2)
@@ -253,6 +287,7 @@ class Churn:
             return False
         s = self.rng.choice(cands)
         g = self._spawn(s.name)
+        self.step(f"refused_join {s.name}")
         g.watch(MARKER)
         self.reactor.run(lambda: g.marker_at is not None or g.closed, 15)
         if g.marker_at is not None:
@@ -268,6 +303,7 @@ class Churn:
             return False
         c = self.rng.choice(cands)
         how = self.rng.choice(("escape", "term", "kill"))
+        self.step(f"leave {c.guest} ({c.mode}) {how}")
         self.end([c], f"leave ({how})")
         if how == "escape":
             c.g.write(b"\r~.")  # ssh's own escape: a clean disconnect from the client
@@ -286,13 +322,14 @@ class Churn:
             return False
         c = self.rng.choice(cands)
         key = self.keys.next()
+        self.step(f"probe {c.guest} ({c.mode})")
         if c.mode == "pair":
             echoed: list[float] = []
             c.g.type_key(key, echoed.append)
             self.reactor.run(lambda: bool(echoed) or c.g.closed, self.bench.opts.key_timeout)
             if not echoed and not c.g.closed:
                 c.g.forget_key()
-                self.error("pair key not echoed", f"{c.guest}: {tail(c.g)}")
+                self.error("pair key not echoed", f"{c.guest}: {tail(c.g)}", **self.server_view(c))
             self.echoed += 1
             if self.echoed % PANE_KEYS == 0:
                 self.host.tmux.single(echo_pane(MARKER))  # keep the marker on screen
@@ -300,7 +337,7 @@ class Churn:
             c.g.write(key)
             self.reactor.sleep(0.3)
             if key.decode() in "".join(self.host.tmux.capture()):
-                self.error("view key reached the pane", c.guest)
+                self.error("view key reached the pane", c.guest, **self.server_view(c))
         self.kinds[f"probe: {c.mode}"] += 1
         return True
 
@@ -317,6 +354,7 @@ class Churn:
             return False
         s = self.rng.choice(cands)
         mode = "view" if s.mode == "pair" else "pair"
+        self.step(f"guest set {s.name} --mode {mode}")
         if self.cli("guest", "set", s.name, "--mode", mode)[0] == 0:
             self._registry_mode(s, mode, settle=1.0)
         return True
@@ -327,6 +365,7 @@ class Churn:
             return False
         s = self.rng.choice(cands)
         mode = self.rng.choice(("view", "pair"))
+        self.step(f"mode {s.name} {mode}")
         if self.cli("mode", s.name, mode)[0] == 0:
             for c in self.live(s.name):
                 c.mode = mode
@@ -346,6 +385,7 @@ class Churn:
         if len(cands) < 2:  # someone stays invited
             return False
         s = self.rng.choice(cands)
+        self.step(f"guest remove {s.name}")
         if self.cli("guest", "remove", s.name)[0] == 0:
             s.present, s.lines = False, []
             s.busy_until = time.monotonic() + 0.5
@@ -359,6 +399,7 @@ class Churn:
         s = self.rng.choice(cands)
         mode = self.rng.choice(("view", "pair"))
         key = str(self.host.keys[s.name].with_suffix(".pub"))
+        self.step(f"guest add {s.name} --mode {mode}")
         if self.cli("guest", "add", s.name, "--key", key, "--mode", mode)[0] == 0:
             s.present, s.mode = True, mode
             s.busy_until = time.monotonic() + 0.5
@@ -370,6 +411,7 @@ class Churn:
             return False
         s = self.rng.choice(cands)
         victims = self.live(s.name)
+        self.step(f"kick {s.name}")
         if self.cli("kick", s.name)[0] == 0:
             self.end(victims, "kicked (pairtui kick GUEST)")
         return True
@@ -389,6 +431,7 @@ class Churn:
         if len(ids) != 1:
             self.error("client not listed", f"{c.guest} ports {sorted(ports)}: {ids}")
             return True
+        self.step(f"kick {ids[0]} ({c.guest})")
         if self.cli("kick", ids[0])[0] == 0:
             self.end([c], "kicked (pairtui kick CLIENT_ID)")
         return True
@@ -408,6 +451,8 @@ class Churn:
             if new == text:
                 self.error("hand edit", f"no meta line for {s.name}")
                 return False
+            self.step(f"hand edit: {s.name} {mode}")
+            s.by_hand = True
             self._write_in_place(new)
             self._registry_mode(s, mode, settle=SETTLE_EDIT + 2)
         elif kind == "remove" and len(present) >= 2:
@@ -417,12 +462,16 @@ class Churn:
             tagged = re.compile(rf'"name":"{s.name}"|\spairtui:{s.name}(\s|$)')
             for line in text.splitlines(keepends=True):
                 (mine if tagged.search(line) else keep).append(line)
+            self.step(f"hand edit: remove {s.name}")
+            s.by_hand = True
             self._write_in_place("".join(keep))
             s.present, s.lines = False, mine
             s.busy_until = time.monotonic() + SETTLE_EDIT + ENDS_WITHIN
             self.end(self.live(s.name), "removed by hand", SETTLE_EDIT + ENDS_WITHIN)
         elif kind == "add" and absent:
             s = self.rng.choice(absent)
+            self.step(f"hand edit: add {s.name}")
+            s.by_hand = True
             self._write_in_place(text + "".join(s.lines))
             meta = re.search(r'"mode":"(pair|view)"', s.lines[0])
             s.present, s.mode, s.lines = True, meta[1] if meta else s.mode, []
@@ -430,6 +479,7 @@ class Churn:
         elif kind == "comment":
             note = re.compile(r"^# soak note \d+\n", re.MULTILINE)
             new = note.sub("", text) if note.search(text) else f"{text}# soak note {len(text)}\n"
+            self.step("hand edit: comment")
             self._write_in_place(new)
         else:
             return False
@@ -445,6 +495,15 @@ class Churn:
             f.flush()
             self.reactor.sleep(self.rng.uniform(0.0, 0.2))
             f.write(data[cut:])
+        # The server takes access away after an edit in place only once the whole file
+        # has settled: this edit postpones every such change still on its way.
+        now = time.monotonic()
+        for s in self.guests.values():
+            if s.by_hand:
+                s.busy_until = max(s.busy_until, now + SETTLE_EDIT + ENDS_WITHIN)
+        for c in self.clients:
+            if c.ending == "removed by hand":
+                c.end_by = max(c.end_by, now + SETTLE_EDIT + ENDS_WITHIN)
 
 
 def wait_for(reactor: Reactor, cond: Callable[[], bool], timeout: float) -> bool:
@@ -528,6 +587,7 @@ def soak_phase(bench: Bench, lab: Lab) -> dict[str, Any]:
         out["error_examples"] = churn.examples
         out["growth"] = soak_figures.growth(out["before"], out["after"], sum(ops.values()))
         out["server_log"] = server_log(host.log)
+        out["leaks"] = soak_figures.leaks(out["before"], out["after"])
         out["problems"] = soak_figures.verdict(out["before"], out["after"], dict(churn.errors))
         out["status"] = "measured"
     finally:

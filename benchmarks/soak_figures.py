@@ -86,10 +86,14 @@ def engine_client_count(argv: list[str], env: dict[str, str], cwd: Path) -> int 
 def verdict(before: dict[str, Any], after: dict[str, Any], errors: dict[str, int]) -> list[str]:
     """Why the phase fails: leaks left after the settle period and wrong behaviour seen
     during the churn (empty: it passes)."""
+    return leaks(before, after) + [f"{kind}: {n}" for kind, n in sorted(errors.items())]
+
+
+def leaks(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What the server kept after the settle period that it had not before."""
     problems: list[str] = []
     if not after["alive"]:
-        problems.append("pairtui serve is no longer running")
-        return problems + [f"{kind}: {n}" for kind, n in sorted(errors.items())]
+        return ["pairtui serve is no longer running"]
     grew = after["fds"] - before["fds"]
     if grew > 0:
         kinds = Counter(after["fd_kinds"])
@@ -107,7 +111,6 @@ def verdict(before: dict[str, Any], after: dict[str, Any], errors: dict[str, int
     opened, closed = _delta(before, after, OPENS), _delta(before, after, CLOSES)
     if opened != closed:
         problems.append(f"audit: {opened} joins/connects but {closed} leaves/kicks")
-    problems += [f"{kind}: {n}" for kind, n in sorted(errors.items())]
     return problems
 
 
