@@ -100,3 +100,33 @@ def _next_key(data: bytes) -> tuple[bytes | None, bytes]:
                 return data[: end + 1], data[end + 1 :]
         return (None, data) if len(data) < 16 else (data[:16], data[16:])
     return b"\x1b", data[1:]
+
+
+def pick_on_terminal(picker: Picker, fd_in: int = 0, fd_out: int = 1) -> str | None:
+    """Run ``picker`` on this process's terminal (``pairtui join`` under sshd); the share
+    chosen, or None if the guest gave up or there is no terminal to ask on."""
+    import os
+    import termios
+    import tty
+
+    if not (os.isatty(fd_in) and os.isatty(fd_out)):
+        return None
+    saved = termios.tcgetattr(fd_in)
+    try:
+        tty.setraw(fd_in)
+        cols, rows = os.get_terminal_size(fd_out)
+        os.write(fd_out, ENTER_SCREEN + picker.screen(cols, rows))
+        while True:
+            data = os.read(fd_in, 1024)
+            if not data:
+                return None
+            result = picker.feed(data)
+            if isinstance(result, Chosen):
+                return result.name
+            if isinstance(result, GaveUp):
+                return None
+            cols, rows = os.get_terminal_size(fd_out)
+            os.write(fd_out, picker.screen(cols, rows))
+    finally:
+        os.write(fd_out, LEAVE_SCREEN)
+        termios.tcsetattr(fd_in, termios.TCSADRAIN, saved)

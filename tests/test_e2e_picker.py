@@ -7,9 +7,12 @@ exists; a mistyped share name is one line that names only shares the guest may j
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pexpect
 import pytest
 from support import (
     SshGuest,
@@ -134,3 +137,33 @@ def test_a_mistyped_share_name_is_one_line_naming_only_what_the_guest_may_join(
         assert guest_clients(tmux_host) == []
     finally:
         srv.stop()
+
+
+def test_pairtui_join_under_sshd_offers_the_same_picker(
+    tmux_host: TmuxHost, keys: Callable[[str], Path]
+) -> None:
+    """`pairtui join GUEST` is the forced command of the registry's authorized_keys
+    lines under a system sshd: run here as sshd would, in a terminal, with no command."""
+    add_guest("alice", keys("alice"), "--mode", "view")
+    two_shares(tmux_host)
+    env = {**os.environ, "SSH_ORIGINAL_COMMAND": ""}
+    child = pexpect.spawn(sys.executable, ["-m", "pairtui", "join", "alice"],
+                          env=env, dimensions=(24, 80))  # fmt: skip
+    try:
+        child.expect("shares 2 things you may join", timeout=10)
+        child.send("j")
+        child.expect("> 2  second", timeout=10)
+        child.send("\r")
+        child.expect("SECOND-22", timeout=10)
+        [client] = guest_clients(tmux_host)
+        assert (client["session"], client["readonly"]) == ("pairtui-second-view", "1")
+    finally:
+        child.close(force=True)
+    gave_up = pexpect.spawn(sys.executable, ["-m", "pairtui", "join", "alice"],
+                            env=env, dimensions=(24, 80))  # fmt: skip
+    gave_up.expect("shares 2 things you may join", timeout=10)
+    gave_up.send("q")
+    gave_up.expect("pairtui: you joined nothing", timeout=10)
+    gave_up.expect(pexpect.EOF, timeout=10)
+    gave_up.close()
+    assert gave_up.exitstatus == 1

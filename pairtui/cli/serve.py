@@ -27,7 +27,9 @@ from pairtui.cli.common import Adder, no_server, print_json
 from pairtui.clock import iso_utc
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
-from pairtui.shares import default_share, resolve_share
+from pairtui.printable import printable
+from pairtui.registry import Guest
+from pairtui.shares import Share, default_share, resolve_share
 from pairtui.ssh import address, ssh_strings
 
 if TYPE_CHECKING:  # asyncssh loads only once the server starts
@@ -245,12 +247,31 @@ def cmd_join(args: argparse.Namespace) -> int:
     share = resolve_share(guest, requested, host.share_list())
     if isinstance(share, str):
         raise PairtuiError(share)
-    if isinstance(share, list):  # several it may join: it names one (no picker here yet)
-        names = ", ".join(s.name for s in share)
-        raise PairtuiError(f"several shares are live; connect again naming one: {names}")
+    if isinstance(share, list):  # several it may join and none named: it chooses
+        share = _choose(guest, share, host)
     argv = share.attach_argv(guest.mode)
     os.environ.pop("TMUX", None)
     os.execv(argv[0], argv)
+
+
+def _choose(guest: Guest, shares: list[Share], host: Host) -> Share:
+    """The share picker on the guest's terminal; what it chose is resolved again, as a
+    share it had named (the shares may have changed meanwhile)."""
+    import getpass
+    import socket
+
+    from pairtui.picker import Choice, Picker, pick_on_terminal
+
+    about = {s.name: f"{s.kind} {printable(s.target)}" for s in shares}
+    picker = Picker(f"{getpass.getuser()}@{socket.gethostname()}",
+                    [Choice(s.name, about[s.name]) for s in shares])  # fmt: skip
+    chosen = pick_on_terminal(picker)
+    if chosen is None:
+        raise PairtuiError("you joined nothing")
+    share = resolve_share(guest, chosen, host.share_list())
+    if not isinstance(share, Share):
+        raise PairtuiError(share if isinstance(share, str) else "you joined nothing")
+    return share
 
 
 SERVE_EXAMPLES = """\
