@@ -287,7 +287,7 @@ class Engine:
             peer=info.peer, via=info.via or None, share=info.share or None, reason=reason,
             seconds=round(time.time() - info.since, 1),
         )  # fmt: skip
-        self.emit(ClientLeft(info, reason))
+        self.emit(ClientLeft(info, reason, kicked=event == "kick"))
 
     # --- connections, with or without a terminal --------------------------------------
 

@@ -81,6 +81,7 @@ class ClientJoined:
 class ClientLeft:
     client: ClientInfo
     reason: str
+    kicked: bool = False  # put out (by the host, a revocation, a limit), not gone by itself
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ class EventLog:
             self.logger.info(joined(c))
         elif isinstance(event, ClientLeft):
             self._last.pop(event.client.id, None)
-            self.logger.info(left(event.client, event.reason))
+            self.logger.info(left(event.client, event.reason, event.kicked))
         elif isinstance(event, ClientChanged):
             c = event.client
             before = self._last.get(c.id)
@@ -215,10 +215,11 @@ def joined(c: ClientInfo) -> str:
             f"(client {c.id}, key {c.fingerprint})")  # fmt: skip
 
 
-def left(c: ClientInfo, reason: str) -> str:
+def left(c: ClientInfo, reason: str, kicked: bool = False) -> str:
     stay = duration(time.time() - c.since)
     what = f"share {c.share}" if c.terminal else "(no terminal)"
-    return f"{c.guest} left {what} after {stay}: {reason} (client {c.id})"
+    went = "was kicked from" if kicked else "left"
+    return f"{c.guest} {went} {what} after {stay}: {reason} (client {c.id})"
 
 
 def duration(seconds: float) -> str:

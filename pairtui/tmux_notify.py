@@ -80,7 +80,8 @@ class TmuxNotifier:
             c = event.client
             # The host's own unshare already said so; a later "left" line would hide it.
             stopped = event.reason == SHARE_STOPPED
-            text = "" if stopped else f"{c.guest} left ({event.reason})"
+            went = "was kicked" if event.kicked else "left"
+            text = "" if stopped else f"{c.guest} {went} ({event.reason})"
         elif isinstance(event, ClientChanged):
             c, text = event.client, ""  # a mode switch or a renamed share: the status only
         else:

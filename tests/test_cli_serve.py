@@ -236,9 +236,9 @@ def test_joins_mode_changes_kicks_and_leaves_are_one_line_each(
     srv.log.wait_for(r"^alice is now in pair mode on share main \(client c\d+\)$")
     assert pairtui("kick", "alice").returncode == 0
     alice.wait_exit()
-    kicked = srv.log.wait_for(r"^alice left")
-    assert re.fullmatch(r"alice left share main after \d+ s: you were disconnected by the "
-                        r"host \(client c\d+\)", kicked), kicked  # fmt: skip
+    kicked = srv.log.wait_for(r"^alice was kicked")
+    assert re.fullmatch(r"alice was kicked from share main after \d+ s: you were disconnected "
+                        r"by the host \(client c\d+\)", kicked), kicked  # fmt: skip
 
     bob = guests(srv.port, keys("bob"))
     bob.wait_for("MARK-21")

@@ -76,12 +76,21 @@ INFO = ClientInfo(
     [
         ClientJoined(INFO),
         ClientLeft(INFO, "guest left"),
+        ClientLeft(INFO, "you were disconnected by the host", kicked=True),
         ClientChanged(INFO),
         ClientJoined(replace(INFO, peer="198.51.100.7:50312", via="vps")),
         AccessRefused("10.0.0.1:5", "SHA256:zzz", "unknown key"),
         AccessRefused("198.51.100.7:50312", "SHA256:zzz", "unknown key", "vps"),
     ],
-    ids=["joined", "left", "changed", "joined-via-tunnel", "refused", "refused-via-tunnel"],
+    ids=[
+        "joined",
+        "left",
+        "kicked",
+        "changed",
+        "joined-via-tunnel",
+        "refused",
+        "refused-via-tunnel",
+    ],
 )
 def test_events_survive_the_wire_exactly(event: Event) -> None:
     line = json.dumps(control.encode_event(event))

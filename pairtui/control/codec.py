@@ -31,7 +31,8 @@ def encode_event(event: Event) -> dict[str, Any]:
     if isinstance(event, ClientJoined):
         return {"event": "joined", "client": dataclasses.asdict(event.client)}
     if isinstance(event, ClientLeft):
-        return {"event": "left", "client": dataclasses.asdict(event.client), "reason": event.reason}
+        client = dataclasses.asdict(event.client)
+        return {"event": "left", "client": client, "reason": event.reason, "kicked": event.kicked}
     if isinstance(event, ClientChanged):
         return {"event": "changed", "client": dataclasses.asdict(event.client)}
     if isinstance(event, TunnelChanged):
@@ -51,7 +52,8 @@ def decode_event(data: dict[str, Any]) -> Event | None:
     if kind == "joined":
         return ClientJoined(decode_client(data["client"]))
     if kind == "left":
-        return ClientLeft(decode_client(data["client"]), str(data.get("reason", "")))
+        reason, kicked = str(data.get("reason", "")), data.get("kicked") is True
+        return ClientLeft(decode_client(data["client"]), reason, kicked)
     if kind == "changed":
         return ClientChanged(decode_client(data["client"]))
     if kind == "refused":
