@@ -237,7 +237,10 @@ class Tmux:
 
     def source(self, text: str) -> None:
         """Run ``text`` as a tmux configuration file (its ``{ }`` blocks parsed once).
-        Only pairtui's own constant text goes here: nothing a guest or host typed."""
+
+        Only pairtui's own text goes here, and the host's own bindings as ``list-keys``
+        printed them (``tmux install`` puts back a binding it replaced): never anything
+        a guest sent."""
         try:
             res = subprocess.run(
                 [tmux_binary(), "-S", str(self.socket), "source-file", "-"],
@@ -627,7 +630,7 @@ class Tmux:
     def prefix_bindings(self) -> list[tuple[str, str]]:
         """``(key, row)`` for each binding of the prefix table, as ``list-keys`` prints it."""
         rows = self._run("list-keys", "-T", "prefix")
-        return [(parts[3], row) for row in rows if len(parts := row.split(None, 4)) >= 4]
+        return [(key, row) for row in rows if (key := _bound_key(row))]
 
     def unbind(self, key: str, table: str = "prefix") -> None:
         self._run("unbind-key", "-T", table, key)
@@ -672,6 +675,16 @@ def _message(text: str) -> str:
 
 def _and(left: str, right: str) -> str:
     return f"#{{&&:{left},{right}}}"
+
+
+def _bound_key(row: str) -> str:
+    """The key of a ``list-keys`` row: the word after ``-T TABLE``, whatever flags
+    (``-r``, ``-N note``) come first; "" for a row that is not a binding."""
+    words = row.split()
+    for i, word in enumerate(words[:-2]):
+        if word == "-T":
+            return words[i + 2]
+    return ""
 
 
 def _escape_commas(text: str) -> str:

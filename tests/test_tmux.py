@@ -84,3 +84,12 @@ def test_sharing_a_session_survives_a_global_manual_window_size(tmux_host: TmuxH
     assert Tmux(tmux_host.socket).has_session(names.view)
     assert tmux_host.run("show-options", "-gv", "window-size").strip() == "manual"
     assert tmux_host.window_size() == size
+
+
+def test_prefix_bindings_name_each_key_whatever_flags_come_first(tmux_host: TmuxHost) -> None:
+    """``bind -r`` rows read ``bind-key -r -T prefix Up ...``: the key is after the table."""
+    tmux_host.run("bind-key", "-r", "-T", "prefix", "F7", "select-pane", "-U")
+    tmux_host.run("bind-key", "-T", "prefix", "F8", "display-message", "hi")
+    keys = dict(Tmux(tmux_host.socket).prefix_bindings())
+    assert "select-pane -U" in keys["F7"] and "display-message" in keys["F8"]
+    assert "prefix" not in keys and "-r" not in keys
