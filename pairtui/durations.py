@@ -1,5 +1,5 @@
 """How long something has lasted, as people read it: for the CLI's tables, with no
-Textual to load (the dashboard's ``app/fmt.duration`` says the same)."""
+Textual to load. The dashboard uses it too."""
 
 from __future__ import annotations
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pairtui.durations import duration  # one place, for the CLI too
 
-def duration(seconds: float) -> str:
-    """``42s``, ``4m 05s``, ``2h 03m``, ``3d 04h``: two units at most, never negative."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+__all__ = [
+    "coarse",
+    "duration",
+    "expiry",
+    "fit_fingerprint",
+    "peer_host",
+    "plural",
+    "short_fingerprint",
+]
 
 
 def coarse(seconds: float) -> str:
