@@ -7,12 +7,8 @@ the config's ``[limits]`` table, plus what one Python process on one event loop 
 refusals from one peer are audited once per interval, not once per attempt, and
 resource errors (``EMFILE`` from ``accept``) are logged once per interval.
 
-Out of file descriptors, a server hangs its newcomers (``accept`` fails, they wait in
-the kernel's queue) and fails whatever it opens next (a guest's PTY, the audit log, the
-control socket's answers). :class:`FdBudget` keeps a reserve of descriptors that guests
-never take and tells when one more guest does not fit, so the newcomer is told so by
-SSH; :class:`SpareFd` turns away what waits in a listener's queue when the process is
-out of descriptors anyway, so nobody waits there for an answer that cannot come.
+Out of file descriptors (see :mod:`pairtui.fd_budget`), connections that never speak
+make room for newcomers, and a listener that cannot accept has its queue emptied.
 
 One difference from sshd, on purpose: when the unauthenticated connections reach the
 limit, sshd refuses the newcomer, so 1000 connections that never finish lock every real
@@ -23,15 +19,12 @@ holds a slot for a moment, a real guest logs in within a round trip.
 
 from __future__ import annotations
 
-import os
 import random
 import resource
-import socket
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pairtui.errors import PairtuiError
@@ -39,19 +32,11 @@ from pairtui.errors import PairtuiError
 if TYPE_CHECKING:
     import asyncio
 
+    from pairtui.fd_budget import SpareFd
+
 REFUSAL_INTERVAL = 10.0  # seconds over which one peer's refusals are counted
 REFUSALS_SHOWN = 3  # refusals per peer and interval audited one by one
 LOG_INTERVAL = 10.0  # seconds between two log lines about the same resource error
-# Descriptors one guest holds once its terminal runs: its socket, the PTY's master side
-# and its `tmux attach` child's pidfd (measured; see FdBudget). Each further terminal on
-# the same connection holds a PTY and a pidfd.
-GUEST_FDS = 3
-TERMINAL_FDS = 2
-# Descriptors guests never take: control-socket requests and dashboards, the audit log,
-# the registry and shares files, tmux commands run in worker threads (up to six
-# descriptors each while they run) and a terminal's start (the PTY's other side, the
-# child's exec pipe).
-RESERVE_FDS = 32
 # Seconds after which a connection that has not even sent its SSH version line may go to
 # make room when descriptors are short (an ssh client sends it at once).
 SILENT_AFTER = 2.0
@@ -133,8 +118,9 @@ class StartupGate:
         rng: Callable[[], float] = random.random,
         fds_short: Callable[[], int] | None = None,
     ) -> None:
-        """``fds_short``: how many descriptors are missing (:meth:`FdBudget.shortfall`);
-        while some are, silent connections make room (see :meth:`arrive`, :meth:`prune`)."""
+        """``fds_short``: how many descriptors are missing
+        (:meth:`pairtui.fd_budget.FdBudget.shortfall`); while some are, silent
+        connections make room (see :meth:`arrive`, :meth:`prune`)."""
         self.limits = limits
         self._waiting: dict[Pending, float] = {}  # insertion order: oldest first
         self._rng = rng
@@ -234,8 +220,9 @@ class QuietExceptionHandler:
     asyncio logs a traceback for every failed ``accept`` when the process is out of
     file descriptors (and retries a second later): thousands of lines that hide the one
     that matters. Here each message is written once per interval, with how often it
-    happened meanwhile. With a :class:`SpareFd`, a listener that cannot accept also has
-    its queue emptied (those connections are closed at once instead of waiting).
+    happened meanwhile. With a :class:`pairtui.fd_budget.SpareFd`, a listener that
+    cannot accept also has its queue emptied (those connections are closed at once
+    instead of waiting).
     """
 
     def __init__(
@@ -272,137 +259,11 @@ class QuietExceptionHandler:
         self._write(f"pairtui: {message}{detail}{more}{away}")
 
 
-class SpareFd:
-    """One descriptor held back for the moment the process runs out of them.
-
-    Out of descriptors, ``accept`` fails and leaves the connection in the kernel's
-    queue: its client waits for an answer that cannot come (an ``ssh`` hangs with no
-    message). With the spare given back, each waiting connection is accepted and closed
-    at once (its client sees the connection closed), then the spare is taken again.
-    """
-
-    def __init__(self) -> None:
-        self._fd = -1
-        self._take()
-
-    def _take(self) -> None:
-        if self._fd < 0:
-            try:
-                self._fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                self._fd = -1  # out of descriptors already: taken again next time
-
-    @property
-    def held(self) -> bool:
-        return self._fd >= 0
-
-    def turn_away(self, listener: int, most: int = 1000) -> int:
-        """Close up to ``most`` connections waiting on the (non-blocking) listening
-        socket ``listener``; returns how many were closed."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        closed = 0
-        try:
-            sock = socket.socket(fileno=listener)  # the listener's own descriptor
-        except OSError:
-            self._take()
-            return 0
-        try:
-            while closed < most:
-                try:
-                    conn, _ = sock.accept()
-                except OSError:  # nothing more waits (EAGAIN), or still out of descriptors
-                    break
-                conn.close()
-                closed += 1
-        finally:
-            sock.detach()  # the listener stays open: it is the event loop's
-            self._take()
-        return closed
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-
-def open_fds() -> int:
-    """Descriptors this process has open now (one directory listing)."""
-    for where in ("/proc/self/fd", "/dev/fd"):
-        try:
-            # Less one: the listing's own descriptor is in it.
-            return sum(1 for _ in Path(where).iterdir()) - 1
-        except OSError:
-            continue
-    return 0
-
-
-def full_message(guests: int) -> str:
-    """What a guest who does not fit is told (``ssh`` prints it)."""
-    return f"this host is full ({guests} guest{'' if guests == 1 else 's'}); try again later"
-
-
-class FdBudget:
-    """What the open-file limit leaves for guests.
-
-    Counting the descriptors open now is not enough: connections that have been let in
-    but have no terminal yet will each take a PTY and a pidfd in a moment, so a burst of
-    logins would all see room and then fail at once. Those are counted ``starting`` from
-    :meth:`admit` until :meth:`settle` (their terminal runs, or they left), and
-    :data:`RESERVE_FDS` stay free for everything that is not a guest.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        reserve: int = RESERVE_FDS,
-        count: Callable[[], int] = open_fds,
-    ) -> None:
-        self.limit = limit
-        self.reserve = reserve
-        self._count = count
-        self._starting: set[object] = set()
-        self.base = count()  # what the server holds with no guest (listeners, files)
-
-    def capacity(self) -> int:
-        """Guests with one terminal each that fit from a fresh start."""
-        return max(0, (self.limit - self.base - self.reserve) // GUEST_FDS)
-
-    def _left(self) -> int:
-        """Descriptors free once every starting connection has its terminal."""
-        return self.limit - self._count() - TERMINAL_FDS * len(self._starting)
-
-    def shortfall(self) -> int:
-        """Descriptors missing for the reserve and one more guest: connections that
-        have not logged in must make room for newcomers (see :class:`StartupGate`)."""
-        return max(0, self.reserve + GUEST_FDS - self._left())
-
-    def admit(self, who: object) -> bool:
-        """Whether ``who`` (a connection about to log in) fits; if so it is counted as
-        starting until :meth:`settle`."""
-        if who in self._starting:
-            return True
-        if self._left() - TERMINAL_FDS < self.reserve:
-            return False
-        self._starting.add(who)
-        return True
-
-    def terminal(self, who: object) -> bool:
-        """Whether ``who`` (a logged-in connection) may open a terminal: its first was
-        counted when it was admitted; any other needs room of its own."""
-        return who in self._starting or self._left() - TERMINAL_FDS >= self.reserve
-
-    def settle(self, who: object) -> None:
-        """``who``'s terminal runs (its descriptors are open now), or it is gone."""
-        self._starting.discard(who)
-
-
 def raise_fd_limit() -> tuple[int, int]:
     """Soft ``RLIMIT_NOFILE`` up to the hard limit, as servers do; ``(soft, hard)`` after.
 
-    Each guest holds three descriptors (see :data:`GUEST_FDS`) and :data:`RESERVE_FDS`
-    stay for the rest, so the usual soft limit of 1024 means about 320 guests.
+    :mod:`pairtui.fd_budget` says how many guests a limit holds: 327 at the usual soft
+    limit of 1024.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     hard_cap = 1 << 20 if hard == resource.RLIM_INFINITY else hard

@@ -27,9 +27,9 @@ from pairtui.keys import read_key_file
 
 pytestmark = [
     pytest.mark.e2e,
-    # Remove once pairtui/engine.py and pairtui/guest_ssh.py call the budget in
-    # pairtui/limits.py (FdBudget, SpareFd, StartupGate.prune): strict, so it says when.
-    pytest.mark.xfail(strict=True, reason="the engine does not use limits.FdBudget yet"),
+    # Remove once pairtui/engine.py and pairtui/guest_ssh.py use pairtui/fd_budget.py
+    # (FdBudget, SpareFd) and StartupGate.prune: strict, so it says when.
+    pytest.mark.xfail(strict=True, reason="the engine does not use fd_budget.FdBudget yet"),
 ]
 
 Connect = Callable[..., SshGuest]
