@@ -74,8 +74,9 @@ class DashboardPane(TabPane):
     def show_detail(self) -> None:
         """Redraw the detail, only if its text changed: the clock calls this each second."""
         content = self.detail()
-        if content == self._detail_shown:
-            return
+        shown = self._detail_shown
+        if shown is not None and (content.plain, content.spans) == (shown.plain, shown.spans):
+            return  # (Content's == compares the text only)
         self._detail_shown = content
         self.query_one(f"#{self.TAB}-detail", Static).update(content)
 
