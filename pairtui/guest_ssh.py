@@ -294,7 +294,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._input_paused = False
         self._channel_full = False  # asyncssh's own send buffer is over its limit
         self._input_open = True  # False from the moment the guest must stop typing
-        self._narrowing = False  # moving to view: its keys are dropped until it is there
+        # Moves to view not yet done: its keys are dropped until it is there.
+        self._narrowing = 0
+        self._mode_lock = asyncio.Lock()  # one tmux mode move at a time (they read, then act)
         self._focus = FocusReportFilter()
         self._closing: asyncio.Future[None] | None = None
         self._farewell: bytes = b""
@@ -632,33 +634,42 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
     def switch_mode(self, mode: Mode) -> Awaitable[None]:
         """Move the live client to ``mode``. Towards view its keys stop at once, before
         the returned awaitable runs, and flow again once tmux has made it read-only."""
-        if mode is not Mode.PAIR and self.info.mode == PAIR:
-            self._narrowing = True
-            self._focus.tail = b"\x1b["  # its last keys as a pair guest may start a report
-        return self._switch_mode(mode)
+        narrowing = mode is not Mode.PAIR
+        if narrowing:
+            self._narrowing += 1
+            if self.info.mode == PAIR:
+                self._focus.tail = b"\x1b["  # its last keys as a pair guest may start one
+        return self._switch_mode(mode, narrowing)
 
-    async def _switch_mode(self, mode: Mode) -> None:
-        share = self._share
+    async def _switch_mode(self, mode: Mode, narrowing: bool) -> None:
+        """Moves are queued, never overlapped: a later one acts on what the earlier left,
+        and the keys stay stopped while any move to view is still to be done."""
         try:
-            if share is None or mode.value == self.info.mode:
-                return
-            pair = mode is Mode.PAIR
-            try:
-                await asyncio.to_thread(
-                    share.tmux().set_client_mode, self.info.tty,
-                    share.sessions.for_mode(pair), not pair,
-                )  # fmt: skip
-            except (PairtuiError, OSError) as exc:
-                if not pair:  # it must not keep typing: out it goes
-                    await self.disconnect(f"your mode could not be changed ({exc})", "kick")
-                    return
-                raise
-            self._update(mode=mode.value)
-            self.engine.audit.record("mode", client=self.info.id, guest=self.info.guest,
-                                     mode=mode.value)  # fmt: skip
-            self.engine.emit(ClientChanged(self.info))
+            async with self._mode_lock:
+                await self._move(mode)
         finally:
-            self._narrowing = False
+            if narrowing:
+                self._narrowing -= 1
+
+    async def _move(self, mode: Mode) -> None:
+        share = self._share
+        if share is None or mode.value == self.info.mode:
+            return
+        pair = mode is Mode.PAIR
+        try:
+            await asyncio.to_thread(
+                share.tmux().set_client_mode, self.info.tty,
+                share.sessions.for_mode(pair), not pair,
+            )  # fmt: skip
+        except (PairtuiError, OSError) as exc:
+            if not pair:  # it must not keep typing: out it goes
+                await self.disconnect(f"your mode could not be changed ({exc})", "kick")
+                return
+            raise
+        self._update(mode=mode.value)
+        self.engine.audit.record("mode", client=self.info.id, guest=self.info.guest,
+                                 mode=mode.value)  # fmt: skip
+        self.engine.emit(ClientChanged(self.info))
 
 
 class FocusReportFilter:

@@ -540,11 +540,25 @@ class Tmux:
     def set_client_mode(self, tty: str, session: str, readonly: bool) -> None:
         """Move a live guest client between a share's view and pair sessions.
 
-        tmux 3.3 cannot clear read-only with ``refresh-client -f``; ``switch-client -r``
-        toggles it (and ignore-size, which is put back) in the same command sequence.
+        Towards view it is one command sequence that cannot go wrong whatever state the
+        client is in: ``refresh-client -f read-only`` sets the flag. tmux 3.3 cannot clear
+        it that way, so towards pair ``switch-client -r`` toggles it (and ignore-size,
+        which is put back), after reading the client's own row of ``list-clients``
+        (``display-message -c`` expands formats for *another* client when this one is
+        in another session: a toggle on that answer went the wrong way). Calls for one
+        client must not overlap (:class:`pairtui.guest_ssh.GuestSession` serialises
+        them); a pair client left read-only is found and corrected by the next call.
         """
-        current = self._run("display-message", "-p", "-c", tty, "#{client_readonly}")
-        toggle = ["-r"] if (current[0].strip() == "1") != readonly else []
+        if readonly:
+            self._run(
+                "switch-client", "-c", tty, "-t", f"={session}", ";",
+                "refresh-client", "-t", tty, "-f", "read-only,ignore-size",
+            )  # fmt: skip
+            return
+        now = next((c for c in self.clients() if c.tty == tty), None)
+        if now is None:
+            raise PairtuiError(f"no tmux client {tty}")
+        toggle = ["-r"] if now.readonly else []
         self._run(
             "switch-client", "-c", tty, "-t", f"={session}", *toggle, ";",
             "refresh-client", "-t", tty, "-f", "ignore-size",
