@@ -63,8 +63,11 @@ class DashboardHost(Pairtui):
             self.keys[name] = key
             self.cli("guest", "add", name, "--key", str(key.with_suffix(".pub")),
                      "--mode", "pair")  # fmt: skip
+        # The dashboard serves guests itself: a pairtui whose `share` starts a server in
+        # the background when none runs is told not to (older ones have no such flag).
+        quiet = ["--no-server"] if "--no-server" in self.cli("share", "--help") else []
         self.cli("share", "--tmux-socket", str(self.tmux.socket), "--session", SESSION,
-                 "--name", SESSION)  # fmt: skip
+                 "--name", SESSION, *quiet)  # fmt: skip
 
     def dashboard_argv(self) -> list[str]:
         return [self.lab.python, "-m", "pairtui", "dashboard", "--listen", "127.0.0.1",

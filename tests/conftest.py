@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +63,31 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     for d in ("run", "tmux"):
         (short / d).mkdir(mode=0o700)
     yield tmp_path
+    _stop_background_server()
     shutil.rmtree(short, ignore_errors=True)
+
+
+def _stop_background_server() -> None:
+    """A server a test started in the background (``pairtui share``, the tmux key) and
+    did not stop, found on this test's own control socket: ended, not left running."""
+    from pairtui import control, paths
+
+    if not paths.control_socket().exists():
+        return
+    try:
+        reply = control.request("status")
+    except Exception:  # noqa: BLE001 - whatever answers (or not), the test is over
+        return
+    pid = int(reply["status"]["pid"]) if reply else 0
+    if pid <= 0:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture
