@@ -46,6 +46,7 @@ from pairtui.events import (
     Event,
     EventBus,
 )
+from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
 from pairtui.guest_ssh import ENCRYPTION_ALGS, GuestConnection, GuestSession
 from pairtui.limits import (
@@ -99,8 +100,11 @@ class Engine:
         self._sessions: dict[str, GuestSession] = {}
         self._connections: set[GuestConnection] = set()  # every logged-in connection
         self._idle: dict[str, GuestConnection] = {}  # listed clients with no terminal
-        self._gate = StartupGate(self.limits.max_startups)
+        self._gate = StartupGate(self.limits.max_startups, fds_short=self._fds_short)
         self._refusals = RefusalCounter()
+        self._full = RefusalCounter(shown=1)  # "host full": one line per interval
+        self.fds: FdBudget | None = None  # once started (it measures the listeners)
+        self._spare: SpareFd | None = None
         self._log = log or (lambda line: self.audit.record("error", reason=line))
         # Run in a worker thread after the registry changed or an invitation ran out
         # (front ends pass the system guests' sync); returns what the host should hear.
@@ -128,8 +132,10 @@ class Engine:
         from pairtui.control import ControlServer
 
         self.host_key = load_or_create_host_key()
-        raise_fd_limit()
-        asyncio.get_running_loop().set_exception_handler(QuietExceptionHandler(self._log))
+        soft, _hard = raise_fd_limit()
+        self._spare = SpareFd()
+        handler = QuietExceptionHandler(self._log, spare=self._spare)
+        asyncio.get_running_loop().set_exception_handler(handler)
         _use_pidfd_child_watcher()
         ssh_fastpath.install()
         self._control = ControlServer(self, self.control_path, self._on_stop)
@@ -164,6 +170,7 @@ class Engine:
         sockets = self._server.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
+        self.fds = FdBudget(soft)
         self.started = time.time()
         await self._notifier.reset()  # a killed server may have left guests in the status
         self._watch = asyncio.create_task(self._watch_loop())
@@ -188,6 +195,8 @@ class Engine:
         await self._notifier.close()
         if self._control:
             await self._control.stop()
+        if self._spare is not None:
+            self._spare.close()
 
     @property
     def fingerprint(self) -> str:
@@ -258,6 +267,8 @@ class Engine:
             self._idle.pop(info.id, None)
         self._sessions[info.id] = session
         self.clients[info.id] = info
+        if self.fds is not None:
+            self.fds.settle(conn)  # its terminal's descriptors are open and counted now
         self.audit.record(
             "join", client=info.id, guest=info.guest, fingerprint=info.fingerprint,
             peer=info.peer, via=info.via or None, share=info.share, mode=info.mode,
@@ -295,6 +306,27 @@ class Engine:
         """A TCP connection that has not logged in yet: counted, and room made if needed."""
         self._gate.arrive(conn)
 
+    def _fds_short(self) -> int:
+        return self.fds.shortfall() if self.fds is not None else 0
+
+    def admit(self, conn: GuestConnection) -> str | None:
+        """Why ``conn`` may not log in (the host is full), or None: checked before any
+        key, so a guest who does not fit is told so by SSH instead of failing later."""
+        if self.fds is None or self.fds.admit(conn):
+            return None
+        why = full_message(len(self._sessions))
+        if self._full.allow(("", "")):
+            self.audit.record("refused", peer=conn.peer, via=conn.via or None, fingerprint="",
+                              reason=why)  # fmt: skip
+            self.emit(AccessRefused(conn.peer, "", why, conn.via))
+        return why
+
+    def room_for_terminal(self, conn: GuestConnection) -> str | None:
+        """Why ``conn`` may not open one more terminal (the host is full), or None."""
+        if self.fds is None or self.fds.terminal(conn):
+            return None
+        return full_message(len(self._sessions))
+
     def logged_in(self, conn: GuestConnection) -> None:
         self._gate.leave(conn)
         self._connections.add(conn)
@@ -322,6 +354,8 @@ class Engine:
         """The connection closed, logged in or not."""
         self._gate.leave(conn)
         self._connections.discard(conn)
+        if self.fds is not None:
+            self.fds.settle(conn)
         info = conn.info
         if info is not None and self._idle.pop(info.id, None) is not None:
             conn.info = None
@@ -341,6 +375,10 @@ class Engine:
             self.audit.record("refused", peer=host, via=via or None, fingerprint="",
                               reason=reason, count=count)  # fmt: skip
             self.emit(AccessRefused(host, "", reason, via))
+        for _peer, count in self._full.flush(math.inf if final else None):
+            reason = f"{count} more guests refused, the host being full (not logged one by one)"
+            self.audit.record("refused", fingerprint="", reason=reason, count=count)
+            self.emit(AccessRefused("", "", reason, ""))
 
     # --- host actions ------------------------------------------------------------
 
@@ -432,6 +470,7 @@ class Engine:
                 await self.reconcile(force=False)
                 self._report_registry()
                 self._flush_refusals()
+                self._gate.prune()  # short of descriptors: silent connections go
                 expired = next_expiry is not None and datetime.now(UTC) >= next_expiry
                 if self._index is not seen or expired:
                     seen = self._index

@@ -72,6 +72,8 @@ class GuestHost(Protocol):
     def arriving(self, conn: GuestConnection) -> None: ...
     def logged_in(self, conn: GuestConnection) -> None: ...
     def gone(self, conn: GuestConnection, reason: str, event: str) -> None: ...
+    def admit(self, conn: GuestConnection) -> str | None: ...
+    def room_for_terminal(self, conn: GuestConnection) -> str | None: ...
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None: ...
     def current_guest(self, blob: bytes) -> Guest | str: ...
     def resolve_share(self, guest: Guest, requested: str) -> Share | list[Share] | str: ...
@@ -180,6 +182,13 @@ class GuestConnection(asyncssh.SSHServer):
         self.engine.gone(self, reason, event)
 
     def begin_auth(self, username: str) -> bool:
+        full = self.engine.admit(self)
+        if full is not None and self.conn is not None:
+            # The client waits for an answer to its first auth request here, so it reads
+            # this disconnect (and `ssh` prints its reason) instead of writing into a
+            # closed socket, as it would before the key exchange.
+            self._end = (full, "refused")
+            self.conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, f"pairtui: {full}")
         return True
 
     def password_auth_supported(self) -> bool:
@@ -497,6 +506,10 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         if not await asyncio.to_thread(self.engine.shares.live, share):
             self._turn_away(f"share {share.name!r} is gone (its tmux session no longer exists)")
+            return
+        full = self.engine.room_for_terminal(self.conn)
+        if full is not None:
+            self._turn_away(full)
             return
         self._share = share
         self._update(share=share.name)

@@ -244,7 +244,7 @@ def describe_record(event: str, fields: dict[str, object]) -> str:
         f.pop("count", None)  # the reason says it
         who = f"{guest} from {peer}" if guest else peer
         key = f" (key {fp})" if fp else ""
-        return f"refused {who}{key}: {reason}{_rest(f)}"
+        return f"refused{' ' if who else ''}{who}{key}: {reason}{_rest(f)}"
     if event.startswith("tunnel-"):
         name = f.pop("tunnel", "")
         what = {"tunnel-up": "up", "tunnel-down": "down", "tunnel-failed": "failed",

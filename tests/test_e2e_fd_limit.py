@@ -25,12 +25,7 @@ from pairtui.audit import Audit
 from pairtui.host import Host
 from pairtui.keys import read_key_file
 
-pytestmark = [
-    pytest.mark.e2e,
-    # Remove once pairtui/engine.py and pairtui/guest_ssh.py use pairtui/fd_budget.py
-    # (FdBudget, SpareFd) and StartupGate.prune: strict, so it says when.
-    pytest.mark.xfail(strict=True, reason="the engine does not use fd_budget.FdBudget yet"),
-]
+pytestmark = pytest.mark.e2e
 
 Connect = Callable[..., SshGuest]
 NOFILE = 128
