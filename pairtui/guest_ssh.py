@@ -401,8 +401,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         chan = self._chan
         if chan is not None and not chan.is_closing():
             chan.write(LEAVE_SCREEN)
-        if isinstance(result, GaveUp):
-            self._turn_away("you joined nothing")
+        if isinstance(result, GaveUp):  # the guest's own choice: no refusal, no error
+            self.conn.sessions.discard(self)
+            if chan is not None and not chan.is_closing():
+                chan.write_stderr(b"pairtui: you joined nothing\r\n")
+                chan.exit(0)
             return
         # Checked again from the start, as a share named after `ssh` is: the registry or
         # the shares may have changed while the guest chose. The connection may have

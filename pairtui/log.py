@@ -31,6 +31,7 @@ import time
 from typing import Literal, TextIO
 
 from pairtui.clock import iso_utc
+from pairtui.durations import duration
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, ClientJoined, ClientLeft, Event, where
 from pairtui.printable import printable
@@ -220,16 +221,6 @@ def left(c: ClientInfo, reason: str, kicked: bool = False) -> str:
     what = f"share {c.share}" if c.terminal else "(no terminal)"
     went = "was kicked from" if kicked else "left"
     return f"{c.guest} {went} {what} after {stay}: {reason} (client {c.id})"
-
-
-def duration(seconds: float) -> str:
-    """``4 s``, ``12 min 5 s``, ``2 h 3 min``: how long a guest stayed, for people."""
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def describe_record(event: str, fields: dict[str, object]) -> str:

@@ -21,17 +21,7 @@ from pairtui.cli.common import example_of, walk
 
 # Commands registered outside the CLI-conventions work (cli/serve.py, cli/tmux.py): what
 # they may still miss. Delete each entry once its module gives it; nothing else may miss.
-KNOWN_MISSING = {
-    ("serve", "example"),
-    ("stop", "example"),
-    ("join", "example"),
-    ("join", "help: guest"),
-    ("tmux", "example"),
-    ("tmux", "description"),
-    ("tmux install", "example"),
-    ("tmux uninstall", "example"),
-    ("status", "example"),
-}
+KNOWN_MISSING: set[tuple[str, str]] = set()
 # Options only the tmux key binding passes: hidden from --help on purpose.
 HIDDEN_OPTIONS = {("share", "--toggle"), ("share", "--client")}
 

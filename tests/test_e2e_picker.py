@@ -26,6 +26,8 @@ from support import (
     wait_until,
 )
 
+from pairtui.audit import Audit
+
 pytestmark = pytest.mark.e2e
 
 Connect = Callable[..., SshGuest]
@@ -79,9 +81,10 @@ def test_a_guest_who_gives_up_in_the_picker_joins_nothing(
         g = guests(srv.port, keys("alice"))
         g.wait_for("shares 2 things you may join")
         g.send("q")
-        assert g.wait_exit() == 1
+        assert g.wait_exit() == 0  # its own choice: not an error, not a refusal
         assert "pairtui: you joined nothing" in g.output
         assert guest_clients(tmux_host) == []
+        assert [e for e in Audit().read() if e["event"] == "refused"] == []
     finally:
         srv.stop()
 
@@ -166,4 +169,4 @@ def test_pairtui_join_under_sshd_offers_the_same_picker(
     gave_up.expect("pairtui: you joined nothing", timeout=10)
     gave_up.expect(pexpect.EOF, timeout=10)
     gave_up.close()
-    assert gave_up.exitstatus == 1
+    assert gave_up.exitstatus == 0

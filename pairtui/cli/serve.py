@@ -266,8 +266,9 @@ def _choose(guest: Guest, shares: list[Share], host: Host) -> Share:
     picker = Picker(f"{getpass.getuser()}@{socket.gethostname()}",
                     [Choice(s.name, about[s.name]) for s in shares])  # fmt: skip
     chosen = pick_on_terminal(picker)
-    if chosen is None:
-        raise PairtuiError("you joined nothing")
+    if chosen is None:  # the guest's own choice, not an error
+        print("pairtui: you joined nothing", file=sys.stderr)
+        raise SystemExit(0)
     share = resolve_share(guest, chosen, host.share_list())
     if not isinstance(share, Share):
         raise PairtuiError(share if isinstance(share, str) else "you joined nothing")
@@ -294,7 +295,9 @@ examples:
 
 JOIN_HELP = "forced command for a system sshd (used in authorized_keys)"
 JOIN_EXAMPLES = """\
-Not for typing: `pairtui system setup` writes it into the system guests' keys.
+Not for typing: the registry's own lines (pairtui's authorized_keys, valid for a system sshd
+as for the embedded server) run it. With several shares and none asked for, it asks
+which. (`pairtui system setup` writes its own forced commands instead.)
 
 example (an authorized_keys line for guest alice):
   command="pairtui join alice",restrict,pty ssh-ed25519 AAAA... alice@laptop
@@ -326,7 +329,7 @@ def register(sub: Any, add: Adder) -> None:
     j = sub.add_parser("join", description=JOIN_HELP)
     j.set_defaults(handler=cmd_join)
     j.add_argument("--json", action="store_true", help="print JSON for scripts")
-    j.add_argument("guest")
+    j.add_argument("guest", metavar="GUEST", help="the guest whose key sshd matched")
     _examples(j, JOIN_EXAMPLES)
 
 

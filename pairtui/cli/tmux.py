@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pairtui import control
-from pairtui.cli.common import Adder, no_server, print_json, tmux_from_args
+from pairtui.cli.common import Adder, epilog, no_server, print_json, tmux_from_args
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 from pairtui.tmux_notify import status_text
@@ -109,13 +109,20 @@ def _status_line(clients: list[dict[str, Any]]) -> str:
 
 
 def register(sub: Any, add: Adder) -> None:
-    tm = sub.add_parser("tmux", help="the tmux key binding that shares the current pane")
+    about = "the tmux key binding that shares the current pane"
+    tm = sub.add_parser(
+        "tmux", help=about, description=about,
+        epilog=epilog("pairtui tmux install\npairtui tmux uninstall"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     tsub = tm.add_subparsers(dest="tmux_command", metavar="ACTION", required=True)
-    for name, handler, text in (
-        ("install", cmd_install, "bind prefix + KEY to share/unshare the current pane"),
-        ("uninstall", cmd_uninstall, "remove what install added"),
-    ):
-        p = add(tsub, name, handler, text)
+    for name, handler, text, example in (
+        ("install", cmd_install, "bind prefix + KEY to share/unshare the current pane",
+         "pairtui tmux install --key S\npairtui tmux install --live   # keep ~/.tmux.conf"),
+        ("uninstall", cmd_uninstall, "remove what install added (a replaced binding comes back)",
+         "pairtui tmux uninstall"),
+    ):  # fmt: skip
+        p = add(tsub, name, handler, text, example=example)
         p.add_argument("--tmux-socket", metavar="PATH|NAME", help="the host's tmux server")
         p.add_argument("--config", metavar="PATH", help="tmux config file (default ~/.tmux.conf)")
         p.add_argument("--live", action="store_true", help="only the running tmux server")
@@ -128,5 +135,7 @@ def register(sub: Any, add: Adder) -> None:
                 action="store_true",
                 help="replace the key's binding if it has one (uninstall puts it back)",
             )
-    st = add(sub, "status", cmd_status, "who is connected, in one line")
+    st = add(sub, "status", cmd_status, "who is connected, in one line",
+             example="pairtui status\npairtui status --json\n"
+             "set -g status-right '#(pairtui status --tmux)'   # in ~/.tmux.conf")  # fmt: skip
     st.add_argument("--tmux", action="store_true", help="for #(...) in tmux's status line")
