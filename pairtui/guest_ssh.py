@@ -38,7 +38,7 @@ from pairtui.picker import ENTER_SCREEN, LEAVE_SCREEN, Choice, GaveUp, Picker
 from pairtui.printable import printable
 from pairtui.pty_bridge import PtyBridge
 from pairtui.registry import Guest, Mode
-from pairtui.shares import Share, ShareStore
+from pairtui.shares import Share, ShareStore, shows, windows_of
 from pairtui.ssh import address
 
 # asyncssh's chacha20-poly1305 builds three cryptography Cipher objects per packet;
@@ -724,14 +724,5 @@ def _describe(shares: list[Share]) -> dict[str, str]:
 
     Window names can be set by programs in the host's panes: shown escaped.
     """
-    out: dict[str, str] = {}
-    for share in shares:
-        if share.kind != "window":
-            out[share.name] = f"session {printable(share.target)}"
-            continue
-        try:
-            label = share.tmux().window_label(share.target)
-        except (PairtuiError, OSError):
-            label = share.target
-        out[share.name] = f"window {printable(label)}"
-    return out
+    windows = windows_of(shares)
+    return {s.name: printable(shows(s, windows)) for s in shares}

@@ -10,7 +10,7 @@ import contextlib
 import getpass
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from pairtui.errors import PairtuiError
 from pairtui.jsonlist import JsonList
 from pairtui.printable import printable
 from pairtui.registry import Guest, Mode, Registry
-from pairtui.tmux import SESSION_PREFIX, ShareSessions, Tmux, share_sessions
+from pairtui.tmux import SESSION_PREFIX, HostWindow, ShareSessions, Tmux, share_sessions
 
 SHARE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
@@ -212,6 +212,26 @@ class ShareStore:
 
     def live(self, share: Share) -> bool:
         return share.tmux().has_session(share.sessions.view)
+
+
+def windows_of(shares: Sequence[Share]) -> dict[str, HostWindow]:
+    """The host's windows (by id) on every tmux server a window share lives on."""
+    found: dict[str, HostWindow] = {}
+    for socket in {s.socket for s in shares if s.kind == "window"}:
+        try:
+            found |= {w.id: w for w in Tmux(Path(socket)).host_windows()}
+        except (PairtuiError, OSError):
+            continue  # that tmux server is gone: the share says so through "live"
+    return found
+
+
+def shows(share: Share, windows: Mapping[str, HostWindow]) -> str:
+    """What a share shows, named as tmux users name it: ``session work``, ``window
+    work:2 (vim)`` (the one place: the CLI, the dashboard and the guests' picker)."""
+    if share.kind == "session":
+        return f"session {share.target}"
+    window = windows.get(share.target)
+    return f"window {window.label}" if window else f"window {share.target}"
 
 
 def may_join(guest: Guest, share: Share) -> bool:

@@ -622,11 +622,6 @@ class Tmux:
     def set_global_option(self, name: str, value: str) -> None:
         self._run("set-option", "-g", name, value)
 
-    def window_label(self, window: str) -> str:
-        """A window as tmux's own lists name it: ``main:0 (vim)``."""
-        fmt = "#{session_name}:#{window_index} (#{window_name})"
-        return "".join(self._run("display-message", "-p", "-t", window, fmt))
-
     def window_index(self, pane_id: str) -> int:
         """The index of the window holding pane ``%N`` in its session."""
         return int(self._run("display-message", "-p", "-t", pane_id, "#{window_index}")[0])

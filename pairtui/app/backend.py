@@ -86,12 +86,11 @@ class HostState:
     def shows(self, share: Share) -> tuple[str, str]:
         """The host session a share shows ("" if its window is gone), and what of it,
         as a tmux user names it: ``session work``, ``window work:2 (vim)``."""
-        if share.kind == "session":
-            return share.target, f"session {share.target}"
-        window = self.window(share.target)
-        if window is None:
-            return "", f"window {share.target}"
-        return window.session, f"window {window.label}"
+        from pairtui.shares import shows
+
+        window = self.window(share.target) if share.kind == "window" else None
+        session = share.target if share.kind == "session" else window.session if window else ""
+        return session, shows(share, {w.id: w for w in self.windows})
 
     def shareable(self) -> list[Shareable]:
         """What the host can still share: a session shared whole is not offered whole

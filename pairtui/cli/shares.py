@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pairtui import paths
@@ -23,29 +22,9 @@ from pairtui.durations import duration
 from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.printable import printable
-from pairtui.shares import Share, default_share
+from pairtui.shares import Share, default_share, shows, windows_of
 from pairtui.ssh import ssh_strings
 from pairtui.tmux import HostWindow, Tmux
-
-
-def _windows(shares: list[Share]) -> dict[str, HostWindow]:
-    """The host's windows (by id) on every tmux server a share lives on."""
-    found: dict[str, HostWindow] = {}
-    for socket in {s.socket for s in shares if s.kind == "window"}:
-        try:
-            found |= {w.id: w for w in Tmux(Path(socket)).host_windows()}
-        except PairtuiError:
-            continue  # that tmux server is gone: the share says so through "live"
-    return found
-
-
-def shows(share: Share, windows: dict[str, HostWindow]) -> str:
-    """What a share shows, named as tmux users (and the dashboard) name it:
-    ``session work``, ``window work:2 (vim)``."""
-    if share.kind == "session":
-        return f"session {share.target}"
-    window = windows.get(share.target)
-    return f"window {window.label}" if window else f"window {share.target}"
 
 
 def _until(share: Share) -> str:
@@ -96,7 +75,7 @@ def cmd_share(args: argparse.Namespace) -> int:
     # Guests get "Connection refused" without a server: start one, as the tmux key does
     # (once the share is made: a share that cannot be made starts nothing).
     started = False if args.no_server else ensure_server()
-    row = _share_json(share, host, host.default_share(), server_endpoint(), _windows([share]))
+    row = _share_json(share, host, host.default_share(), server_endpoint(), windows_of([share]))
     if args.json:
         print_json({**row, "server_started": started})
         return 0
@@ -117,7 +96,7 @@ def cmd_share_list(args: argparse.Namespace) -> int:
     shares = host.share_list()
     default = default_share(shares)
     at = server_endpoint() if shares else None
-    windows = _windows(shares)
+    windows = windows_of(shares)
     rows = [_share_json(s, host, default, at, windows) for s in shares] if at else []
     share_of = {s.name: s for s in shares}
     if args.json:
@@ -139,7 +118,7 @@ def cmd_share_rename(args: argparse.Namespace) -> int:
     host = Host(notify_engine)
     share = host.rename_share(args.old, args.new)
     if args.json:
-        at, windows = server_endpoint(), _windows([share])
+        at, windows = server_endpoint(), windows_of([share])
         print_json(_share_json(share, host, host.default_share(), at, windows))
     else:
         print(f"share {args.old!r} is now {args.new!r}; its guests stay connected")
