@@ -31,7 +31,7 @@ import asyncssh
 
 from pairtui import paths, ssh_fastpath
 from pairtui.audit import Audit
-from pairtui.authorized_keys import GuestKey
+from pairtui.authorized_keys import GuestKey, parse_public_keys
 from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -49,6 +49,7 @@ from pairtui.events import (
 from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
 from pairtui.guest_ssh import ENCRYPTION_ALGS, GuestConnection, GuestSession
+from pairtui.invitations import USER_PREFIX, Invitation, InvitationStore, guest_name
 from pairtui.limits import (
     Limits,
     QuietExceptionHandler,
@@ -57,7 +58,7 @@ from pairtui.limits import (
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
-from pairtui.registry import Guest, KeyIndex, Mode, RegistryError
+from pairtui.registry import Guest, KeyIndex, Mode, Registry, RegistryError
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
@@ -90,6 +91,7 @@ class Engine:
         self.port = port
         self.registry_path = registry_path or paths.registry_file()
         self.shares = shares or ShareStore()
+        self.invitations = InvitationStore()
         # What the audit log cannot record is reported once, where the front end logs.
         self.audit = audit or Audit(report=log)
         self.control_path = control_path or paths.control_socket()
@@ -218,6 +220,39 @@ class Engine:
     def lookup_blob(self, blob: bytes) -> tuple[Guest, GuestKey] | None:
         self._index = self._index.fresh(self.registry_path)
         return self._index.by_blob.get(blob)
+
+    def invitation(self, username: str) -> Invitation | str | None:
+        """The open invitation an ``inv-TOKEN`` user name names, why it is no longer
+        open (used, withdrawn, expired), or None for a token nobody was given."""
+        found = self.invitations.find(username.removeprefix(USER_PREFIX))
+        if found is None:
+            return None
+        return found.unusable() or found
+
+    def accept_invited(
+        self, invitation: Invitation, key: asyncssh.SSHKey, peer: str, via: str = ""
+    ) -> tuple[Guest, GuestKey] | str:
+        """Register ``key`` (proven: its signature checked) as the invitation says and
+        count the use, or say why not (another guest took the last use meanwhile)."""
+        used = self.invitations.use(invitation.id)
+        if isinstance(used, str):
+            return used
+        [gkey] = parse_public_keys(key.export_public_key().decode())
+        registry = Registry(self.registry_path)
+        names = set(registry.guests())
+        if used.name and used.name in names:  # one more key of a guest the host named
+            registry.add(used.name, [gkey])
+            name = used.name
+        else:
+            name = guest_name(used.name, gkey.fingerprint, names)
+            registry.add(name, [gkey], Mode(used.mode), used.share or None,
+                         used.expires_at())  # fmt: skip
+        self._index = KeyIndex.load(self.registry_path)
+        self.audit.record("invited", guest=name, fingerprint=gkey.fingerprint, peer=peer,
+                          via=via or None, invitation=used.id,
+                          left=max(0, used.uses - used.used))  # fmt: skip
+        hit = self._index.by_blob.get(key.public_data)
+        return hit if hit is not None else "your key could not be registered"
 
     def origin(self, host: str, port: int) -> tuple[str, str] | None:
         """``(peer, tunnel)`` for a connection a reverse tunnel brought, else None."""

@@ -33,6 +33,7 @@ from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
+from pairtui.invitations import USER_PREFIX, Invitation
 from pairtui.limits import Limits
 from pairtui.picker import ENTER_SCREEN, LEAVE_SCREEN, Choice, GaveUp, Picker
 from pairtui.printable import printable
@@ -75,6 +76,10 @@ class GuestHost(Protocol):
     def admit(self, conn: GuestConnection) -> str | None: ...
     def room_for_terminal(self, conn: GuestConnection) -> str | None: ...
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None: ...
+    def invitation(self, username: str) -> Invitation | str | None: ...
+    def accept_invited(
+        self, invitation: Invitation, key: asyncssh.SSHKey, peer: str, via: str = ""
+    ) -> tuple[Guest, GuestKey] | str: ...
     def current_guest(self, blob: bytes) -> Guest | str: ...
     def resolve_share(self, guest: Guest, requested: str) -> Share | list[Share] | str: ...
     async def why_tmux_ended(self, share: Share | None) -> str | None: ...
@@ -110,6 +115,10 @@ class GuestConnection(asyncssh.SSHServer):
         self._refused: set[str] = set()
         self._refused_sessions = False
         self._end = ("guest left", "leave")
+        # Logging in with an invitation (user name inv-TOKEN): the invitation, and the
+        # unregistered key the client offered last (whose signature completes the login).
+        self._invitation: Invitation | None = None
+        self._invited_key: asyncssh.SSHKey | None = None
         self.fast: ssh_fastpath.ConnectionFastPath | None = None
 
     def has_terminal(self) -> bool:
@@ -173,6 +182,18 @@ class GuestConnection(asyncssh.SSHServer):
             self.conn.disconnect(asyncssh.DISC_BY_APPLICATION, f"pairtui: {reason}")
 
     def auth_completed(self) -> None:
+        if self.guest is None and self._invitation is not None and self._invited_key:
+            # The key proved itself (its signature was checked): register it as the
+            # invitation says, counting the use now, not when the key was offered.
+            done = self.engine.accept_invited(
+                self._invitation, self._invited_key, self.peer, self.via
+            )
+            if isinstance(done, str):
+                self.engine.refused(self.peer, self._invited_key.get_fingerprint("sha256"),
+                                    done, via=self.via)  # fmt: skip
+                self.close(done, "refused")
+                return
+            self.guest, self.key = done
         self.engine.logged_in(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -189,6 +210,18 @@ class GuestConnection(asyncssh.SSHServer):
             # closed socket, as it would before the key exchange.
             self._end = (full, "refused")
             self.conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, f"pairtui: {full}")
+            return True
+        if username.startswith(USER_PREFIX):
+            found = self.engine.invitation(username)
+            if isinstance(found, str):  # used, withdrawn or expired: said, then closed
+                self.engine.refused(self.peer, "", found, via=self.via)
+                self._end = (found, "refused")
+                if self.conn is not None:
+                    self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+                                         f"pairtui: {found}")  # fmt: skip
+                return True
+            # A token nobody was given: its keys are refused as unknown keys are.
+            self._invitation = found
         return True
 
     def password_auth_supported(self) -> bool:
@@ -208,6 +241,9 @@ class GuestConnection(asyncssh.SSHServer):
             return False  # closing already
         hit = self.engine.lookup_key(key)
         fp = key.get_fingerprint("sha256")
+        if hit is None and self._invitation is not None:
+            self._invited_key = key  # registered once its signature is checked
+            return True
         if hit is None:
             self._refuse(fp, "unknown key", f"key {fp} is not registered with this host.")
             return False

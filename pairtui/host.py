@@ -21,8 +21,16 @@ from typing import TYPE_CHECKING
 
 from pairtui.authorized_keys import GuestKey
 from pairtui.errors import PairtuiError
-from pairtui.registry import Guest, Mode, Registry, authorized_line, parse_expiry
-from pairtui.shares import Share, ShareStore, default_share
+from pairtui.invitations import Invitation, InvitationStore
+from pairtui.registry import (
+    Guest,
+    Mode,
+    Registry,
+    authorized_line,
+    parse_expiry,
+    validate_name,
+)
+from pairtui.shares import Share, ShareStore, default_share, validate_share_name
 from pairtui.system.keys_file import forced_command, key_line
 from pairtui.system.state import load_state, state_file
 from pairtui.tunnels import Tunnel, TunnelStore
@@ -55,6 +63,7 @@ class Host:
         self.registry = registry or Registry()
         self.shares = shares or ShareStore()
         self.tunnel_store = tunnels or TunnelStore()
+        self.invitation_store = InvitationStore()
 
     # --- guests ------------------------------------------------------------------------
 
@@ -137,6 +146,29 @@ class Host:
         share = self.shares.rename(old, new, self.registry)
         self._changed()
         return share
+
+    # --- invitations -------------------------------------------------------------------
+
+    def invite(
+        self, *, mode: Mode = Mode.VIEW, share: str = "", lifetime: str | None = None,
+        uses: int = 1, name: str = "",
+    ) -> tuple[Invitation, str]:  # fmt: skip
+        """A new invitation and its token, shown once (only its hash is kept)."""
+        if share:
+            validate_share_name(share)
+        if name:
+            validate_name(name)
+        expires = parse_expiry(lifetime) if lifetime else None
+        return self.invitation_store.create(
+            mode=mode, share=share, name=name, expires=expires, uses=uses
+        )
+
+    def invitations(self) -> list[Invitation]:
+        return self.invitation_store.load()
+
+    def revoke_invitation(self, ident: str) -> Invitation:
+        """Nobody gets in with it any more (keys it registered stay guests)."""
+        return self.invitation_store.revoke(ident)
 
     # --- tunnels -----------------------------------------------------------------------
 

@@ -50,6 +50,10 @@ def shares_file() -> Path:
     return state_dir() / "shares.json"
 
 
+def invitations_file() -> Path:
+    return state_dir() / "invitations.json"
+
+
 def audit_file() -> Path:
     return state_dir() / "audit.jsonl"
 

@@ -77,8 +77,11 @@ def host_of(peer: str) -> str:
     return peer.rsplit(":", 1)[0].strip("[]")
 
 
-def ssh_strings(listen: str, port: int, share: str | None = None) -> list[SshString]:
-    """One string per reachable address; a share name other than the default goes last."""
+def ssh_strings(
+    listen: str, port: int, share: str | None = None, user: str = "guest"
+) -> list[SshString]:
+    """One string per reachable address; a share name other than the default goes last.
+    ``user`` is the name the guest logs in as (an invitation's ``inv-TOKEN``)."""
     hosts = ["localhost"] if listen in {"127.0.0.1", "::1", "localhost"} else []
     if not hosts:
         hosts = ["localhost", *_addresses()] if listen in {"0.0.0.0", "::", ""} else [listen]
@@ -87,9 +90,9 @@ def ssh_strings(listen: str, port: int, share: str | None = None) -> list[SshStr
         target = f"[{host}]" if ":" in host else host
         port_part = "" if port == 22 else f"-p {port} "
         cmd = (
-            f"ssh {port_part}guest@{target}"
+            f"ssh {port_part}{user}@{target}"
             if share is None
-            else (f"ssh -t {port_part}guest@{target} {share}")
+            else (f"ssh -t {port_part}{user}@{target} {share}")
         )
         out.append(SshString(cmd, host, port, share))
     return out

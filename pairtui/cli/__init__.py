@@ -23,12 +23,13 @@ from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
 GROUPS = (
-    "dashboard", "guests", "shares", "clients", "serve", "tmux", "system", "tunnels",
-    "completion", "manpage", "service",
+    "dashboard", "guests", "invitations", "shares", "clients", "serve", "tmux", "system",
+    "tunnels", "completion", "manpage", "service",
 )  # fmt: skip
 
 COMMANDS = {
-    "dashboard": "dashboard", "config": "dashboard", "guest": "guests", "share": "shares",
+    "dashboard": "dashboard", "config": "dashboard", "guest": "guests", "invite": "invitations",
+    "share": "shares",
     "unshare": "shares", "ssh-string": "shares", "clients": "clients", "kick": "clients",
     "mode": "clients", "serve": "serve", "stop": "serve", "join": "serve", "tmux": "tmux",
     "status": "tmux",

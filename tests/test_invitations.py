@@ -1,0 +1,57 @@
+"""The invitation store: only a token's hash is kept, uses are counted under the lock,
+and an invitation says why it no longer lets anyone in."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pairtui.errors import PairtuiError
+from pairtui.invitations import InvitationStore, guest_name, token_hash
+from pairtui.registry import Mode
+
+
+def test_the_token_is_shown_once_and_kept_only_as_its_hash() -> None:
+    store = InvitationStore()
+    inv, token = store.create(mode=Mode.PAIR, uses=2)
+    text = store.path.read_text()
+    assert token not in text and token_hash(token) in text
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert store.find(token) == inv
+    assert store.find(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    assert store.find("") is None and store.find("../../etc") is None
+    assert "digest" not in inv.to_json()
+
+
+def test_uses_are_counted_until_none_is_left() -> None:
+    store = InvitationStore()
+    inv, _ = store.create(uses=2)
+    assert not isinstance(store.use(inv.id), str)
+    second = store.use(inv.id)
+    assert not isinstance(second, str) and second.used == 2
+    assert store.use(inv.id) == "this invitation has been used"
+
+
+def test_withdrawn_and_expired_say_so() -> None:
+    store = InvitationStore()
+    inv, _ = store.create(uses=5)
+    assert store.revoke(inv.id).unusable() == "this invitation was withdrawn by the host"
+    assert store.use(inv.id) == "this invitation was withdrawn by the host"
+    soon, _ = store.create(expires=datetime.now(UTC) + timedelta(seconds=60))
+    assert soon.unusable() is None
+    assert soon.unusable(datetime.now(UTC) + timedelta(seconds=61)) == (
+        "this invitation has expired"
+    )
+    with pytest.raises(PairtuiError, match="no invitation 'nope'"):
+        store.revoke("nope")
+    with pytest.raises(PairtuiError, match="--uses must be 1 or more"):
+        store.create(uses=0)
+
+
+def test_a_guest_name_is_the_invitations_or_made_from_the_key_and_unique() -> None:
+    fp = "SHA256:Ab+cD/eF9xyz"
+    assert guest_name("bob", fp, set()) == "bob"
+    assert guest_name("", fp, set()) == "guest-abcdef"
+    assert guest_name("", fp, {"guest-abcdef", "guest-abcdef-2"}) == "guest-abcdef-3"
