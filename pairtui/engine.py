@@ -32,6 +32,7 @@ import asyncssh
 from pairtui import paths, ssh_fastpath
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey, parse_public_keys
+from pairtui.door import Door, Knock
 from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -45,6 +46,7 @@ from pairtui.events import (
     ClientLeft,
     Event,
     EventBus,
+    where,
 )
 from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
@@ -58,7 +60,7 @@ from pairtui.limits import (
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
-from pairtui.registry import Guest, KeyIndex, Mode, Registry, RegistryError
+from pairtui.registry import Guest, KeyIndex, Mode, Registry, RegistryError, parse_expiry
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
@@ -67,7 +69,8 @@ from pairtui.tunnels import TunnelManager
 if TYPE_CHECKING:
     from pairtui.control import ControlServer
 
-IDLE_SHOWN_AFTER = 0.5  # s: a login without a terminal is listed once it has waited this long
+IDLE_SHOWN_AFTER = 2.0  # s: a login without a terminal is listed once it has waited this long
+# (long enough that a loaded machine opening a guest's terminal is not listed as one)
 
 
 class Engine:
@@ -92,6 +95,8 @@ class Engine:
         self.registry_path = registry_path or paths.registry_file()
         self.shares = shares or ShareStore()
         self.invitations = InvitationStore()
+        self.door = Door()  # knock-to-admit: closed until the host opens it
+        self._knocking: dict[str, tuple[GuestConnection, asyncssh.SSHKey]] = {}
         # What the audit log cannot record is reported once, where the front end logs.
         self.audit = audit or Audit(report=log)
         self.control_path = control_path or paths.control_socket()
@@ -254,6 +259,75 @@ class Engine:
         hit = self._index.by_blob.get(key.public_data)
         return hit if hit is not None else "your key could not be registered"
 
+    # --- knock-to-admit (pairtui.door) -------------------------------------------------
+
+    def may_knock(self, conn: GuestConnection) -> str | None:
+        """Why an unregistered key may not wait for the host, or None if it may."""
+        if not self.door.is_open():
+            return "the door is closed"
+        why = self.door.room_for(host_of(conn.peer))
+        if why is not None:
+            self.refused(conn.peer, "", why, via=conn.via)
+        return why
+
+    def knock(self, conn: GuestConnection, key: asyncssh.SSHKey) -> Knock:
+        """A guest whose key proved itself waits for the host: audited, and the host's
+        tmux clients are told (batched with the joins and leaves)."""
+        fp = key.get_fingerprint("sha256")
+        knock = self.door.add(conn.peer, host_of(conn.peer), conn.via, fp)
+        self._knocking[knock.id] = (conn, key)
+        self.audit.record("knock", knock=knock.id, code=knock.code, fingerprint=fp,
+                          peer=conn.peer, via=conn.via or None)  # fmt: skip
+        self._notifier.say(
+            f"{knock.code} knocks from {where(host_of(conn.peer), conn.via)}: "
+            f"pairtui admit {knock.id} (or deny)"
+        )
+        return knock
+
+    def knock_gone(self, knock: Knock) -> None:
+        self.door.gone(knock)
+        self._knocking.pop(knock.id, None)
+
+    def knocks(self) -> list[Knock]:
+        return list(self.door.knocks.values())
+
+    def admit_knock(
+        self, ident: str, mode: Mode = Mode.VIEW, remember: bool = False,
+        expires: str | None = None, name: str = "",
+    ) -> Knock:  # fmt: skip
+        """Let a waiting guest in: its key is registered (``remember``: as a guest,
+        until ``expires`` if given; otherwise only until that connection ends) and its
+        terminal goes on into the share."""
+        knock = self.door.get(ident)
+        conn, key = self._knocking[ident]
+        [gkey] = parse_public_keys(key.export_public_key().decode())
+        registry = Registry(self.registry_path)
+        names = set(registry.guests())
+        guest = guest_name(name, gkey.fingerprint, names)
+        until = parse_expiry(expires) if expires else None
+        if not remember:  # admitted once: gone with the connection (a day at most)
+            until = parse_expiry("1d")
+            conn.forget_guest_on_close = guest
+        registry.add(guest, [gkey], mode, knock.share or None, until)
+        self._index = KeyIndex.load(self.registry_path)
+        hit = self._index.by_blob.get(key.public_data)
+        if hit is None:
+            raise PairtuiError("the key could not be registered")
+        conn.guest, conn.key = hit
+        self.audit.record("admit", knock=ident, guest=guest, fingerprint=gkey.fingerprint,
+                          peer=knock.peer, mode=mode.value, remember=remember)  # fmt: skip
+        if knock.decide is not None:
+            knock.decide(("admit",))
+        return knock
+
+    def deny_knock(self, ident: str, why: str = "the host did not let you in") -> Knock:
+        knock = self.door.get(ident)
+        self.door.denied(knock)
+        self.audit.record("deny", knock=ident, fingerprint=knock.fingerprint, peer=knock.peer)
+        if knock.decide is not None:
+            knock.decide(("deny", why))
+        return knock
+
     def origin(self, host: str, port: int) -> tuple[str, str] | None:
         """``(peer, tunnel)`` for a connection a reverse tunnel brought, else None."""
         return self.tunnels.origin(host, port)
@@ -372,7 +446,8 @@ class Engine:
         the host sees it and can kick it."""
         if conn not in self._connections or conn.has_terminal() or conn.info is not None:
             return
-        assert conn.guest is not None and conn.key is not None
+        if conn.guest is None or conn.key is None:
+            return  # knocking: `pairtui knocks` lists it
         info = ClientInfo(
             id=self.next_id(), guest=conn.guest.name, fingerprint=conn.key.fingerprint,
             peer=conn.peer, via=conn.via, share="", mode=conn.guest.mode.value,
@@ -395,6 +470,12 @@ class Engine:
         if info is not None and self._idle.pop(info.id, None) is not None:
             conn.info = None
             self._forget(info, reason, event)
+        if conn.knock is not None:
+            self.knock_gone(conn.knock)
+        if conn.forget_guest_on_close:  # admitted once at the door: gone with it
+            with contextlib.suppress(PairtuiError, OSError):
+                Registry(self.registry_path).remove(conn.forget_guest_on_close)
+                self._index = KeyIndex.load(self.registry_path)
 
     def refused(self, peer: str, fp: str, reason: str, via: str = "", **extra: object) -> None:
         """Audited and shown; past a few per peer and interval only counted (see flush)."""

@@ -31,6 +31,7 @@ import asyncssh
 from pairtui import ssh_fastpath
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
+from pairtui.door import Knock
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
 from pairtui.invitations import USER_PREFIX, Invitation
@@ -41,6 +42,7 @@ from pairtui.pty_bridge import PtyBridge
 from pairtui.registry import Guest, Mode
 from pairtui.shares import Share, ShareStore, shows, windows_of
 from pairtui.ssh import address
+from pairtui.waiting_room import WaitingSession
 
 # asyncssh's chacha20-poly1305 builds three cryptography Cipher objects per packet;
 # AES-GCM is one call (benchmarks: K=50 server CPU 1.6x -> 1.1x of sshd). Clients take
@@ -77,6 +79,9 @@ class GuestHost(Protocol):
     def room_for_terminal(self, conn: GuestConnection) -> str | None: ...
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None: ...
     def invitation(self, username: str) -> Invitation | str | None: ...
+    def may_knock(self, conn: GuestConnection) -> str | None: ...
+    def knock(self, conn: GuestConnection, key: asyncssh.SSHKey) -> Knock: ...
+    def knock_gone(self, knock: Knock) -> None: ...
     def accept_invited(
         self, invitation: Invitation, key: asyncssh.SSHKey, peer: str, via: str = ""
     ) -> tuple[Guest, GuestKey] | str: ...
@@ -119,6 +124,11 @@ class GuestConnection(asyncssh.SSHServer):
         # unregistered key the client offered last (whose signature completes the login).
         self._invitation: Invitation | None = None
         self._invited_key: asyncssh.SSHKey | None = None
+        # Knocking (the host opened the door): the key it offered, then its knock.
+        self._knocking_key: asyncssh.SSHKey | None = None
+        self.knock: Knock | None = None
+        self._waiting = False
+        self.forget_guest_on_close = ""  # a guest admitted once: removed when this ends
         self.fast: ssh_fastpath.ConnectionFastPath | None = None
 
     def has_terminal(self) -> bool:
@@ -194,6 +204,8 @@ class GuestConnection(asyncssh.SSHServer):
                 self.close(done, "refused")
                 return
             self.guest, self.key = done
+        elif self.guest is None and self._knocking_key is not None:
+            self.knock = self.engine.knock(self, self._knocking_key)
         self.engine.logged_in(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -244,6 +256,11 @@ class GuestConnection(asyncssh.SSHServer):
         if hit is None and self._invitation is not None:
             self._invited_key = key  # registered once its signature is checked
             return True
+        if hit is None and (self._knocking_key is not None or self.engine.may_knock(self) is None):
+            # It waits for the host once its signature is checked (asyncssh asks again
+            # for the signed request: the key offered last is the one that logs in).
+            self._knocking_key = key
+            return True
         if hit is None:
             self._refuse(fp, "unknown key", f"key {fp} is not registered with this host.")
             return False
@@ -269,7 +286,17 @@ class GuestConnection(asyncssh.SSHServer):
                 self.close, "too many authentication failures", "refused"
             )
 
-    def session_requested(self) -> tuple[asyncssh.SSHServerChannel[bytes], GuestSession] | bool:
+    def session_requested(
+        self,
+    ) -> tuple[asyncssh.SSHServerChannel[bytes], asyncssh.SSHServerSession[bytes]] | bool:
+        if self.conn is not None and self.guest is None and self.knock is not None:
+            if self._waiting:
+                return False  # one terminal waits; nothing else is opened
+            self._waiting = True
+            chan = self.conn.create_server_channel(encoding=None, window=CHANNEL_WINDOW)
+            return chan, WaitingSession(
+                self.engine, self, self.knock, lambda: GuestSession(self.engine, self)
+            )
         if self.conn is None or self.guest is None or self.key is None:
             return False
         if len(self.sessions) >= self.engine.limits.max_sessions:

@@ -120,6 +120,15 @@ class TmuxNotifier:
         live = [s.name for s in self._shares() if Path(s.socket) == socket]
         return status_text(guests, live)
 
+    def say(self, text: str) -> None:
+        """A line for the host on every tmux server a share lives on (a knock)."""
+        sockets = {Path(share.socket) for share in self._shares()}
+        self._sockets |= sockets
+        for socket in sockets:
+            self._pending.setdefault(socket, []).append(text)
+        if self._pending and (self._worker is None or self._worker.done()):
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
     def shares_changed(self) -> None:
         """A share was made, stopped or renamed: the status of every tmux server that
         had or has one is sent again (the shares are named in it)."""

@@ -248,7 +248,7 @@ def test_joins_mode_changes_kicks_and_leaves_are_one_line_each(
 
     assert srv.stop() == 0
     said = [line for line in srv.log.lines if line.startswith(("alice ", "bob "))]
-    assert len(said) == 5, said  # join, mode, kick; join, leave: one line each
+    assert len(said) == 5, "\n".join(said)  # join, mode, kick; join, leave: one line each
     assert srv.log.matching(r"^stopping \(SIGTERM\): disconnecting guests$")
 
 

@@ -23,12 +23,13 @@ from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 
 GROUPS = (
-    "dashboard", "guests", "invitations", "shares", "clients", "serve", "tmux", "system",
+    "dashboard", "guests", "invitations", "door", "shares", "clients", "serve", "tmux", "system",
     "tunnels", "completion", "manpage", "service",
 )  # fmt: skip
 
 COMMANDS = {
     "dashboard": "dashboard", "config": "dashboard", "guest": "guests", "invite": "invitations",
+    "door": "door", "knocks": "door", "admit": "door", "deny": "door",
     "share": "shares",
     "unshare": "shares", "ssh-string": "shares", "clients": "clients", "kick": "clients",
     "mode": "clients", "serve": "serve", "stop": "serve", "join": "serve", "tmux": "tmux",

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pairtui.control.client import probe
 from pairtui.control.codec import TIMEOUT, encode_event
@@ -23,6 +23,7 @@ from pairtui.errors import PairtuiError
 from pairtui.events import Event
 
 if TYPE_CHECKING:
+    from pairtui.door import Keeper
     from pairtui.engine_api import EngineAPI
 
 STREAM_BACKLOG = 1000  # events queued for one subscriber before it is dropped
@@ -128,7 +129,34 @@ class ControlServer:
             if down is None:
                 return {"tunnel": None, "info": None}
             return {"tunnel": down.to_json(), "info": dataclasses.asdict(down)}
+        if op in {"door", "knocks", "admit", "deny"}:
+            return self._door(op, request)
         raise PairtuiError(f"unknown request {op!r}")
+
+    def _door(self, op: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Knock-to-admit (pairtui.door): only a serving engine has a door."""
+        from pairtui.registry import Mode
+
+        if not hasattr(self.engine, "door"):
+            raise PairtuiError("this pairtui has no door")
+        engine = cast("Keeper", self.engine)
+        if op == "door":
+            action = request.get("action", "status")
+            if action == "open":
+                return {"door": engine.door.open(float(request["seconds"]),
+                                                 str(request.get("share") or ""))}  # fmt: skip
+            return {"door": engine.door.close() if action == "close" else engine.door.state()}
+        if op == "knocks":
+            return {"knocks": [k.to_json() for k in engine.knocks()],
+                    "door": engine.door.state()}  # fmt: skip
+        if op == "admit":
+            knock = engine.admit_knock(
+                str(request["id"]), Mode(request.get("mode") or "view"),
+                bool(request.get("remember")), request.get("expires") or None,
+                str(request.get("name") or ""),
+            )  # fmt: skip
+            return {"admitted": knock.to_json()}
+        return {"denied": engine.deny_knock(str(request["id"])).to_json()}
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer ``subscribe`` until the subscriber hangs up or the engine stops.

@@ -1,0 +1,132 @@
+"""Knock-to-admit: a guest whose key is not registered waits while the host decides.
+
+Off by default. While the host has opened the door (``pairtui door open --for 10m``), a
+login with an unregistered key is not refused: once its signature is checked, the
+connection waits in a waiting room (:mod:`pairtui.waiting_room`), never in tmux, and the
+host is asked (``pairtui knocks`` / ``admit ID`` / ``deny ID``, a message on the host's
+tmux clients). Admitted, the key is registered (``--remember``, with an expiry if
+given, or only until that connection ends) and the guest's terminal goes on into the
+share without reconnecting. Denied or not answered in time: one line, then closed.
+
+Bounded: at most ``max_knocks`` waiting in all and ``max_knocks_per_peer`` from one
+address; a peer denied a moment ago is turned away for a while; every knock and decision
+is audited with the key's fingerprint and the peer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pairtui.errors import PairtuiError
+
+if TYPE_CHECKING:
+    from pairtui.registry import Mode
+
+KNOCK_TIMEOUT = 120.0  # seconds a knock waits for the host
+MAX_KNOCKS = 20  # waiting at once, in all
+MAX_KNOCKS_PER_PEER = 3  # waiting at once from one address
+DENIED_COOLDOWN = 60.0  # seconds a peer just denied is turned away
+
+
+@dataclass
+class Knock:
+    """One guest waiting at the door."""
+
+    id: str
+    code: str  # read out by the guest, so the host knows whom it admits
+    peer: str
+    host: str  # the peer's address without its port
+    via: str
+    fingerprint: str
+    share: str  # the share the door was opened for ("" any)
+    since: float = field(default_factory=time.time)
+    # Called with the decision: ("admit", mode, remember, expires, name) or ("deny", why).
+    decide: Callable[[tuple[Any, ...]], None] | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id, "code": self.code, "peer": self.peer, "via": self.via or None,
+            "fingerprint": self.fingerprint, "share": self.share or None,
+            "waiting": round(time.time() - self.since, 1),
+        }  # fmt: skip
+
+
+class Door:
+    """Whether unregistered keys may knock, and who is waiting."""
+
+    def __init__(self) -> None:
+        self.open_until = 0.0  # time.time(); 0 = closed
+        self.share = ""
+        self.knocks: dict[str, Knock] = {}
+        self._denied: dict[str, float] = {}  # peer host -> when it was last denied
+
+    def is_open(self) -> bool:
+        return time.time() < self.open_until
+
+    def open(self, seconds: float, share: str = "") -> dict[str, object]:
+        if not 0 < seconds <= 24 * 3600:
+            raise PairtuiError("the door opens for a time between 1 s and 24 h")
+        self.open_until, self.share = time.time() + seconds, share
+        return self.state()
+
+    def close(self) -> dict[str, object]:
+        self.open_until = 0.0
+        return self.state()
+
+    def state(self) -> dict[str, object]:
+        left = max(0.0, self.open_until - time.time())
+        return {"open": left > 0, "seconds_left": round(left), "share": self.share or None,
+                "waiting": len(self.knocks)}  # fmt: skip
+
+    def room_for(self, host: str) -> str | None:
+        """Why a knock from ``host`` is not taken now, or None."""
+        denied = self._denied.get(host)
+        if denied is not None and time.time() - denied < DENIED_COOLDOWN:
+            return "you were turned away a moment ago; try again later"
+        if len(self.knocks) >= MAX_KNOCKS:
+            return "too many guests are waiting; try again later"
+        if sum(k.host == host for k in self.knocks.values()) >= MAX_KNOCKS_PER_PEER:
+            return "too many guests from your address are waiting"
+        return None
+
+    def add(self, peer: str, host: str, via: str, fingerprint: str) -> Knock:
+        taken = set(self.knocks)
+        ident = next(i for i in (f"k{secrets.randbelow(9000) + 1000}" for _ in range(100))
+                     if i not in taken)  # fmt: skip
+        code = f"{secrets.randbelow(1000):03d}-{secrets.randbelow(1000):03d}"
+        knock = Knock(ident, code, peer, host, via, fingerprint, self.share)
+        self.knocks[ident] = knock
+        return knock
+
+    def gone(self, knock: Knock) -> None:
+        self.knocks.pop(knock.id, None)
+
+    def get(self, ident: str) -> Knock:
+        knock = self.knocks.get(ident)
+        if knock is None:
+            raise PairtuiError(f"nobody is waiting as {ident!r} (see `pairtui knocks`)")
+        return knock
+
+    def denied(self, knock: Knock) -> None:
+        self._denied[knock.host] = time.time()
+        if len(self._denied) > 1000:  # bounded: forget the oldest
+            for host in sorted(self._denied, key=self._denied.__getitem__)[:500]:
+                del self._denied[host]
+
+
+class Keeper(Protocol):
+    """What keeps the door: the serving engine (the control socket's door requests)."""
+
+    door: Door
+
+    def knocks(self) -> list[Knock]: ...
+
+    def admit_knock(
+        self, ident: str, mode: Mode, remember: bool, expires: str | None, name: str
+    ) -> Knock: ...
+
+    def deny_knock(self, ident: str, why: str = ...) -> Knock: ...

@@ -1,0 +1,126 @@
+"""Knock-to-admit (issue 17, second part): with the door open, a guest whose key is not
+registered waits in a waiting room (never in tmux) until the host admits it, from the
+CLI, into the share without reconnecting; or denies it, or it gives up. Real OpenSSH,
+real tmux, real `pairtui serve`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support import Server, SshGuest, TmuxHost, pairtui, pairtui_json, wait_until
+
+from pairtui.audit import Audit
+
+pytestmark = pytest.mark.e2e
+
+Connect = Callable[..., SshGuest]
+
+
+def guest_clients(host: TmuxHost) -> list[dict[str, str]]:
+    return [c for c in host.clients() if c["session"].startswith("pairtui-")]
+
+
+def open_door(*extra: str) -> None:
+    res = pairtui("door", "open", "--for", "5m", *extra)
+    assert res.returncode == 0 and "the door is open" in res.stdout, res
+
+
+def waiting(g: SshGuest) -> dict[str, object]:
+    """The guest's knock as `pairtui knocks` lists it, once its screen shows its code."""
+    g.wait_for("Read this code to the host:")
+    code = g.text().split("Read this code to the host: ", 1)[1].split()[0]
+    [knock] = wait_until(lambda: pairtui_json("knocks"), what="the knock listed")
+    assert knock["code"] == code
+    return dict(knock)
+
+
+def test_with_the_door_closed_an_unknown_key_is_refused_as_ever(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    _, srv = shared
+    g = guests(srv.port, keys("stranger"))
+    assert g.wait_exit() != 0
+    assert "Permission denied" in g.output
+    assert pairtui_json("knocks") == []
+
+
+def test_an_admitted_guest_goes_from_the_waiting_room_into_the_share_without_reconnecting(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    open_door()
+    g = guests(srv.port, keys("carol"))
+    knock = waiting(g)
+    assert "Your key: SHA256:" in g.text() and "Ctrl-C to give up" in g.text()
+    g.send("echo TYPED-$((6*7))\r")  # drained: no tmux client exists yet
+    g.send("\x02d\x02:")
+    assert guest_clients(host) == []
+    res = pairtui("admit", str(knock["id"]), "--mode", "pair")
+    assert res.returncode == 0, res.stderr
+    g.wait_for("MARK-21")  # the same connection, now in the share
+    assert "TYPED-42" not in host.capture()
+    g.send("echo CAROL-$((6*7))\r")
+    wait_until(lambda: "CAROL-42" in host.capture(), what="pair input in the pane")
+    [client] = guest_clients(host)
+    assert client["session"] == "pairtui-main-pair"
+    [guest] = pairtui_json("guest", "list")
+    g.close()
+    # Admitted once: the key is not a guest any more once that connection ended.
+    wait_until(lambda: pairtui_json("guest", "list") == [], what="the guest forgotten")
+    events = [e["event"] for e in Audit().read() if e["event"] in {"knock", "admit"}]
+    assert events == ["knock", "admit"] and str(guest["name"]).startswith("guest-")
+
+
+def test_a_remembered_guest_stays_a_guest_with_its_expiry(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    _, srv = shared
+    open_door()
+    g = guests(srv.port, keys("dave"))
+    knock = waiting(g)
+    res = pairtui("admit", str(knock["id"]), "--remember", "--expires", "1d", "--name", "dave")
+    assert res.returncode == 0, res.stderr
+    g.wait_for("MARK-21")
+    g.close()
+    again = guests(srv.port, keys("dave"))  # the plain string, no knock
+    again.wait_for("MARK-21")
+    [guest] = pairtui_json("guest", "list")
+    assert (guest["name"], guest["mode"], bool(guest["expires"])) == ("dave", "view", True)
+
+
+def test_a_denied_guest_is_told_and_its_next_knock_is_turned_away(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    open_door()
+    g = guests(srv.port, keys("eve"))
+    knock = waiting(g)
+    assert pairtui("deny", str(knock["id"])).returncode == 0
+    assert g.wait_exit() != 0
+    assert "pairtui: the host did not let you in" in g.output
+    again = guests(srv.port, keys("eve"))
+    assert again.wait_exit() != 0
+    assert "MARK-21" not in again.output and "Read this code" not in again.output
+    assert pairtui_json("knocks") == [] and pairtui_json("guest", "list") == []
+    assert guest_clients(host) == []
+
+
+def test_a_waiting_guest_can_give_up_and_runs_nothing(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    _, srv = shared
+    open_door()
+    g = guests(srv.port, keys("frank"))
+    waiting(g)
+    g.send("\x03")
+    assert g.wait_exit() != 0
+    assert "pairtui: you stopped waiting" in g.output
+    wait_until(lambda: pairtui_json("knocks") == [], what="the knock gone")
+    canary = tmp_path / "ran"
+    asked = guests(srv.port, keys("frank2"), command=f"touch {canary}", tty=False)
+    assert asked.wait_exit() != 0
+    assert not canary.exists()
+    assert pairtui_json("guest", "list") == []
