@@ -40,6 +40,9 @@ max_startups = "{Limits().max_startups}"  # connections not logged in yet: START
 login_grace_time = {Limits().login_grace_time}     # seconds to log in
 max_auth_tries = {Limits().max_auth_tries}        # refused keys before a connection is closed
 max_sessions = {Limits().max_sessions}         # terminals at once on one connection
+knock_timeout = {Limits().knock_timeout}       # seconds a knock waits for the host (pairtui door)
+max_knocks = {Limits().max_knocks}            # guests waiting at the door at once
+max_knocks_per_peer = {Limits().max_knocks_per_peer}    # ... from one address
 
 [forges]                  # for `--key NAME:USER`, `--github`, the dashboard's key field
 github = "https://github.com"
@@ -58,7 +61,15 @@ confirm_pair = true       # granting `pair` (typing) from the dashboard asks fir
 _KNOWN = {
     "server": {"listen", "port", "default_mode", "tmux_socket"},
     "forges": None,  # any forge name
-    "limits": {"max_startups", "login_grace_time", "max_auth_tries", "max_sessions"},
+    "limits": {
+        "max_startups",
+        "login_grace_time",
+        "max_auth_tries",
+        "max_sessions",
+        "knock_timeout",
+        "max_knocks",
+        "max_knocks_per_peer",
+    },
     "ui": {"theme", "cursor_blink", "confirm_pair"},
     "keymap": None,  # any binding id; the dashboard reports ids it does not know
 }
@@ -196,7 +207,8 @@ def _limits(path: Path, table: dict[str, Any]) -> Limits:
         except PairtuiError as exc:
             raise PairtuiError(f"{path}: limits.{exc}") from None
     numbers: dict[str, int] = {}
-    for key in ("login_grace_time", "max_auth_tries", "max_sessions"):
+    for key in ("login_grace_time", "max_auth_tries", "max_sessions", "knock_timeout",
+                "max_knocks", "max_knocks_per_peer"):  # fmt: skip
         if key in table:
             n = _expect(path, f"limits.{key}", table[key], int)
             if not 1 <= n <= 100_000:

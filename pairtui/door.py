@@ -8,9 +8,10 @@ tmux clients). Admitted, the key is registered (``--remember``, with an expiry i
 given, or only until that connection ends) and the guest's terminal goes on into the
 share without reconnecting. Denied or not answered in time: one line, then closed.
 
-Bounded: at most ``max_knocks`` waiting in all and ``max_knocks_per_peer`` from one
-address; a peer denied a moment ago is turned away for a while; every knock and decision
-is audited with the key's fingerprint and the peer.
+Bounded (config ``[limits]``): at most ``max_knocks`` waiting in all and
+``max_knocks_per_peer`` from one address, each for ``knock_timeout`` seconds; a peer
+denied a moment ago is turned away for a while; every knock and decision is audited
+with the key's fingerprint and the peer.
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ from pairtui.errors import PairtuiError
 if TYPE_CHECKING:
     from pairtui.registry import Mode
 
-KNOCK_TIMEOUT = 120.0  # seconds a knock waits for the host
-MAX_KNOCKS = 20  # waiting at once, in all
-MAX_KNOCKS_PER_PEER = 3  # waiting at once from one address
 DENIED_COOLDOWN = 60.0  # seconds a peer just denied is turned away
+DOOR_CLOSED = "the door is closed"  # why a knock is not taken: refused as an unknown key
 
 
 @dataclass
@@ -43,6 +42,7 @@ class Knock:
     via: str
     fingerprint: str
     share: str  # the share the door was opened for ("" any)
+    timeout: float = 120.0  # seconds it waits for the host
     since: float = field(default_factory=time.time)
     # Called with the decision: ("admit", mode, remember, expires, name) or ("deny", why).
     decide: Callable[[tuple[Any, ...]], None] | None = field(default=None, repr=False)
@@ -58,7 +58,8 @@ class Knock:
 class Door:
     """Whether unregistered keys may knock, and who is waiting."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 120, most: int = 20, per_peer: int = 3) -> None:
+        self.timeout, self.most, self.per_peer = timeout, most, per_peer
         self.open_until = 0.0  # time.time(); 0 = closed
         self.share = ""
         self.knocks: dict[str, Knock] = {}
@@ -87,9 +88,9 @@ class Door:
         denied = self._denied.get(host)
         if denied is not None and time.time() - denied < DENIED_COOLDOWN:
             return "you were turned away a moment ago; try again later"
-        if len(self.knocks) >= MAX_KNOCKS:
+        if len(self.knocks) >= self.most:
             return "too many guests are waiting; try again later"
-        if sum(k.host == host for k in self.knocks.values()) >= MAX_KNOCKS_PER_PEER:
+        if sum(k.host == host for k in self.knocks.values()) >= self.per_peer:
             return "too many guests from your address are waiting"
         return None
 
@@ -98,7 +99,7 @@ class Door:
         ident = next(i for i in (f"k{secrets.randbelow(9000) + 1000}" for _ in range(100))
                      if i not in taken)  # fmt: skip
         code = f"{secrets.randbelow(1000):03d}-{secrets.randbelow(1000):03d}"
-        knock = Knock(ident, code, peer, host, via, fingerprint, self.share)
+        knock = Knock(ident, code, peer, host, via, fingerprint, self.share, self.timeout)
         self.knocks[ident] = knock
         return knock
 

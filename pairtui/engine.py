@@ -32,7 +32,7 @@ import asyncssh
 from pairtui import paths, ssh_fastpath
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey, parse_public_keys
-from pairtui.door import Door, Knock
+from pairtui.door import DOOR_CLOSED, Door, Knock
 from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -95,12 +95,14 @@ class Engine:
         self.registry_path = registry_path or paths.registry_file()
         self.shares = shares or ShareStore()
         self.invitations = InvitationStore()
-        self.door = Door()  # knock-to-admit: closed until the host opens it
         self._knocking: dict[str, tuple[GuestConnection, asyncssh.SSHKey]] = {}
         # What the audit log cannot record is reported once, where the front end logs.
         self.audit = audit or Audit(report=log)
         self.control_path = control_path or paths.control_socket()
         self.limits = limits or Limits()
+        # Knock-to-admit: closed until the host opens it.
+        lim = self.limits
+        self.door = Door(lim.knock_timeout, lim.max_knocks, lim.max_knocks_per_peer)
         self.clients: dict[str, ClientInfo] = {}
         self.started = time.time()
         self.pid = os.getpid()  # the serving process
@@ -264,11 +266,8 @@ class Engine:
     def may_knock(self, conn: GuestConnection) -> str | None:
         """Why an unregistered key may not wait for the host, or None if it may."""
         if not self.door.is_open():
-            return "the door is closed"
-        why = self.door.room_for(host_of(conn.peer))
-        if why is not None:
-            self.refused(conn.peer, "", why, via=conn.via)
-        return why
+            return DOOR_CLOSED
+        return self.door.room_for(host_of(conn.peer))
 
     def knock(self, conn: GuestConnection, key: asyncssh.SSHKey) -> Knock:
         """A guest whose key proved itself waits for the host: audited, and the host's

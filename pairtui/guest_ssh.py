@@ -31,7 +31,7 @@ import asyncssh
 from pairtui import ssh_fastpath
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
-from pairtui.door import Knock
+from pairtui.door import DOOR_CLOSED, Knock
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
 from pairtui.invitations import USER_PREFIX, Invitation
@@ -256,11 +256,16 @@ class GuestConnection(asyncssh.SSHServer):
         if hit is None and self._invitation is not None:
             self._invited_key = key  # registered once its signature is checked
             return True
-        if hit is None and (self._knocking_key is not None or self.engine.may_knock(self) is None):
-            # It waits for the host once its signature is checked (asyncssh asks again
-            # for the signed request: the key offered last is the one that logs in).
-            self._knocking_key = key
-            return True
+        if hit is None and self._invitation is None:
+            why = None if self._knocking_key is not None else self.engine.may_knock(self)
+            if why is None:
+                # It waits for the host once its signature is checked (asyncssh asks
+                # again for the signed request: the key offered last logs in).
+                self._knocking_key = key
+                return True
+            if why != DOOR_CLOSED:  # the door is open, but not to this knock now
+                self._refuse(fp, why, why)
+                return False
         if hit is None:
             self._refuse(fp, "unknown key", f"key {fp} is not registered with this host.")
             return False

@@ -97,6 +97,9 @@ class Limits:
     max_sessions: int = 10  # terminals open at once on one connection
     output_buffer: int = 256 * 1024  # bytes of unsent screen output per guest
     input_buffer: int = 64 * 1024  # bytes of typed input a pane has not read yet
+    knock_timeout: int = 120  # seconds a guest knocking at the door waits for the host
+    max_knocks: int = 20  # guests waiting at the door at once, in all
+    max_knocks_per_peer: int = 3  # ... and from one address
 
 
 class Pending(Protocol):

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import asyncssh
 
-from pairtui.door import KNOCK_TIMEOUT, Knock
+from pairtui.door import Knock
 
 HOST = f"{getpass.getuser()}@{socket.gethostname()}"
 LEAVE_KEYS = (b"\x03", b"\x04")  # Ctrl-C, Ctrl-D
@@ -67,7 +67,7 @@ class WaitingSession(asyncssh.SSHServerSession[bytes]):
 
     def session_started(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(
-            KNOCK_TIMEOUT, self._decided, ("deny", "the host did not answer")
+            self.knock.timeout, self._decided, ("deny", "the host did not answer")
         )
         self._write(self._screen())
 

@@ -5,11 +5,23 @@ real tmux, real `pairtui serve`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pexpect
 import pytest
-from support import Server, SshGuest, TmuxHost, pairtui, pairtui_json, wait_until
+from support import (
+    Server,
+    SshGuest,
+    TmuxHost,
+    pairtui,
+    pairtui_json,
+    share,
+    start_server,
+    type_in_host,
+    wait_until,
+)
 
 from pairtui.audit import Audit
 
@@ -124,3 +136,51 @@ def test_a_waiting_guest_can_give_up_and_runs_nothing(
     assert asked.wait_exit() != 0
     assert not canary.exists()
     assert pairtui_json("guest", "list") == []
+
+
+@pytest.fixture
+def strict_door(tmux_host: TmuxHost) -> Iterator[Server]:
+    """A server whose door lets 20 wait in all (any number from one address) and
+    closes an unanswered knock after 3 s, with the host's session shared as main."""
+    cfg = Path(os.environ["PAIRTUI_CONFIG_DIR"])
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "config.toml").write_text(
+        "[limits]\nmax_knocks = 20\nmax_knocks_per_peer = 1000\nknock_timeout = 3\n"
+    )
+    type_in_host(tmux_host, "echo MARK-$((20+1))")
+    share(tmux_host, "--session", "host", "--name", "main")
+    srv = start_server()
+    yield srv
+    srv.stop()
+
+
+def test_fifty_knocks_at_once_stay_within_the_bounds_and_the_host_stays_usable(
+    tmux_host: TmuxHost, strict_door: Server, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    open_door()
+    me = pexpect.spawn("tmux", ["-S", str(tmux_host.socket), "attach-session", "-t", "host"],
+                       dimensions=(40, 120), env=dict(os.environ))  # fmt: skip
+    try:
+        crowd = [guests(strict_door.port, keys(f"k{i}"), log_level="INFO") for i in range(50)]
+        wait_until(lambda: len(pairtui_json("knocks")) == 20, timeout=60, what="20 waiting")
+        turned = wait_until(
+            lambda: [g for g in crowd if "too many guests are waiting" in g.output] or None,
+            timeout=60, what="the rest turned away",
+        )  # fmt: skip
+        assert len(pairtui_json("knocks")) == 20  # never more
+        assert len(turned) >= 20
+        # The host's tmux still answers at once, and its messages are batched.
+        type_in_host(tmux_host, "echo STILL-$((40+2))")
+        wait_until(lambda: "STILL-42" in tmux_host.capture(), what="the host's pane")
+        told = [m for m in tmux_host.run("show-messages").splitlines() if "knocks from" in m]
+        assert len(told) < 20, told  # twenty knocks, told in fewer messages
+        assert any(" more" in m for m in told), told
+        # Unanswered, they are told and closed.
+        for g in crowd:
+            if "Read this code" in g.output:
+                assert g.wait_exit(timeout=20) != 0
+                assert "pairtui: the host did not answer" in g.output
+        wait_until(lambda: pairtui_json("knocks") == [], timeout=20, what="nobody waiting")
+        assert pairtui_json("guest", "list") == []
+    finally:
+        me.close(force=True)
