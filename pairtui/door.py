@@ -43,6 +43,8 @@ class Knock:
     fingerprint: str
     share: str  # the share the door was opened for ("" any)
     timeout: float = 120.0  # seconds it waits for the host
+    invitation: str = ""  # the --admit ask invitation it came with ("": the open door)
+    mode: str = "view"  # what the host admits it as unless it says otherwise
     since: float = field(default_factory=time.time)
     # Called with the decision: ("admit", mode, remember, expires, name) or ("deny", why).
     decide: Callable[[tuple[Any, ...]], None] | None = field(default=None, repr=False)
@@ -51,6 +53,7 @@ class Knock:
         return {
             "id": self.id, "code": self.code, "peer": self.peer, "via": self.via or None,
             "fingerprint": self.fingerprint, "share": self.share or None,
+            "invitation": self.invitation or None, "mode": self.mode,
             "waiting": round(time.time() - self.since, 1),
         }  # fmt: skip
 
@@ -94,12 +97,17 @@ class Door:
             return "too many guests from your address are waiting"
         return None
 
-    def add(self, peer: str, host: str, via: str, fingerprint: str) -> Knock:
+    def add(
+        self, peer: str, host: str, via: str, fingerprint: str, *, invitation: str = "",
+        share: str | None = None, mode: str = "view",
+    ) -> Knock:  # fmt: skip
         taken = set(self.knocks)
         ident = next(i for i in (f"k{secrets.randbelow(9000) + 1000}" for _ in range(100))
                      if i not in taken)  # fmt: skip
         code = f"{secrets.randbelow(1000):03d}-{secrets.randbelow(1000):03d}"
-        knock = Knock(ident, code, peer, host, via, fingerprint, self.share, self.timeout)
+        where = self.share if share is None else share
+        knock = Knock(ident, code, peer, host, via, fingerprint, where, self.timeout,
+                      invitation, mode)  # fmt: skip
         self.knocks[ident] = knock
         return knock
 
@@ -127,7 +135,7 @@ class Keeper(Protocol):
     def knocks(self) -> list[Knock]: ...
 
     def admit_knock(
-        self, ident: str, mode: Mode, remember: bool, expires: str | None, name: str
+        self, ident: str, mode: Mode | None, remember: bool, expires: str | None, name: str
     ) -> Knock: ...
 
     def deny_knock(self, ident: str, why: str = ...) -> Knock: ...

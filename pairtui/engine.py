@@ -263,17 +263,25 @@ class Engine:
 
     # --- knock-to-admit (pairtui.door) -------------------------------------------------
 
-    def may_knock(self, conn: GuestConnection) -> str | None:
-        """Why an unregistered key may not wait for the host, or None if it may."""
-        if not self.door.is_open():
+    def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None:
+        """Why an unregistered key may not wait for the host, or None if it may
+        (``invited``: it came with an ``--admit ask`` invitation, door or no door)."""
+        if not invited and not self.door.is_open():
             return DOOR_CLOSED
         return self.door.room_for(host_of(conn.peer))
 
-    def knock(self, conn: GuestConnection, key: asyncssh.SSHKey) -> Knock:
+    def knock(
+        self, conn: GuestConnection, key: asyncssh.SSHKey, invitation: Invitation | None = None
+    ) -> Knock:
         """A guest whose key proved itself waits for the host: audited, and the host's
         tmux clients are told (batched with the joins and leaves)."""
         fp = key.get_fingerprint("sha256")
-        knock = self.door.add(conn.peer, host_of(conn.peer), conn.via, fp)
+        if invitation is not None:
+            knock = self.door.add(conn.peer, host_of(conn.peer), conn.via, fp,
+                                  invitation=invitation.id, share=invitation.share,
+                                  mode=invitation.mode)  # fmt: skip
+        else:
+            knock = self.door.add(conn.peer, host_of(conn.peer), conn.via, fp)
         self._knocking[knock.id] = (conn, key)
         self.audit.record("knock", knock=knock.id, code=knock.code, fingerprint=fp,
                           peer=conn.peer, via=conn.via or None)  # fmt: skip
@@ -291,14 +299,37 @@ class Engine:
         return list(self.door.knocks.values())
 
     def admit_knock(
-        self, ident: str, mode: Mode = Mode.VIEW, remember: bool = False,
+        self, ident: str, mode: Mode | None = None, remember: bool = False,
         expires: str | None = None, name: str = "",
     ) -> Knock:  # fmt: skip
         """Let a waiting guest in: its key is registered (``remember``: as a guest,
         until ``expires`` if given; otherwise only until that connection ends) and its
-        terminal goes on into the share."""
+        terminal goes on into the share. A guest of an ``--admit ask`` invitation is
+        registered as the invitation says (its use counted now), in ``mode`` if given."""
         knock = self.door.get(ident)
         conn, key = self._knocking[ident]
+        if knock.invitation:
+            invitation = next((i for i in self.invitations.load() if i.id == knock.invitation),
+                              None)  # fmt: skip
+            if invitation is None:
+                raise PairtuiError(f"the invitation {knock.invitation} is gone")
+            done = self.accept_invited(invitation, key, knock.peer, knock.via)
+            if isinstance(done, str):
+                self.deny_knock(ident, done)
+                raise PairtuiError(f"{ident}: {done}")
+            if mode is not None and mode.value != done[0].mode.value:
+                Registry(self.registry_path).update(done[0].name, mode=mode)
+                self._index = KeyIndex.load(self.registry_path)
+                done = self._index.by_blob[key.public_data]
+            conn.guest, conn.key = done
+            self.audit.record(
+                "admit", knock=ident, guest=done[0].name, peer=knock.peer,
+                fingerprint=done[1].fingerprint, invitation=knock.invitation,
+            )  # fmt: skip
+            if knock.decide is not None:
+                knock.decide(("admit",))
+            return knock
+        mode = mode or Mode(knock.mode)
         [gkey] = parse_public_keys(key.export_public_key().decode())
         registry = Registry(self.registry_path)
         names = set(registry.guests())

@@ -79,8 +79,10 @@ class GuestHost(Protocol):
     def room_for_terminal(self, conn: GuestConnection) -> str | None: ...
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None: ...
     def invitation(self, username: str) -> Invitation | str | None: ...
-    def may_knock(self, conn: GuestConnection) -> str | None: ...
-    def knock(self, conn: GuestConnection, key: asyncssh.SSHKey) -> Knock: ...
+    def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None: ...
+    def knock(
+        self, conn: GuestConnection, key: asyncssh.SSHKey, invitation: Invitation | None = None
+    ) -> Knock: ...
     def knock_gone(self, knock: Knock) -> None: ...
     def accept_invited(
         self, invitation: Invitation, key: asyncssh.SSHKey, peer: str, via: str = ""
@@ -205,7 +207,7 @@ class GuestConnection(asyncssh.SSHServer):
                 return
             self.guest, self.key = done
         elif self.guest is None and self._knocking_key is not None:
-            self.knock = self.engine.knock(self, self._knocking_key)
+            self.knock = self.engine.knock(self, self._knocking_key, self._invitation)
         self.engine.logged_in(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -253,6 +255,15 @@ class GuestConnection(asyncssh.SSHServer):
             return False  # closing already
         hit = self.engine.lookup_key(key)
         fp = key.get_fingerprint("sha256")
+        if hit is None and self._invitation is not None and self._invitation.admit == "ask":
+            # It knocks, door or no door: the host admits it (the invitation's use is
+            # counted then). Bounded as every knock is.
+            why = None if self._knocking_key is not None else self.engine.may_knock(self, True)
+            if why is None:
+                self._knocking_key = key
+                return True
+            self._refuse(fp, why, why)
+            return False
         if hit is None and self._invitation is not None:
             self._invited_key = key  # registered once its signature is checked
             return True

@@ -151,7 +151,7 @@ class Host:
 
     def invite(
         self, *, mode: Mode = Mode.VIEW, share: str = "", lifetime: str | None = None,
-        uses: int = 1, name: str = "",
+        uses: int = 1, name: str = "", admit: str = "auto",
     ) -> tuple[Invitation, str]:  # fmt: skip
         """A new invitation and its token, shown once (only its hash is kept)."""
         if share:
@@ -160,7 +160,7 @@ class Host:
             validate_name(name)
         expires = parse_expiry(lifetime) if lifetime else None
         return self.invitation_store.create(
-            mode=mode, share=share, name=name, expires=expires, uses=uses
+            mode=mode, share=share, name=name, expires=expires, uses=uses, admit=admit
         )
 
     def invitations(self) -> list[Invitation]:

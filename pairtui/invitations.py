@@ -47,6 +47,7 @@ class Invitation:
     used: int = 0
     revoked: bool = False
     created: str = ""
+    admit: str = "auto"  # "ask": its guest knocks and the host decides (pairtui.door)
 
     def expires_at(self) -> datetime | None:
         return datetime.fromisoformat(self.expires) if self.expires else None
@@ -93,10 +94,13 @@ class InvitationStore:
         name: str = "",
         expires: datetime | None = None,
         uses: int = 1,
+        admit: str = "auto",
     ) -> tuple[Invitation, str]:
         """A new invitation and its token (shown once: only its hash is kept)."""
         if uses < 1:
             raise PairtuiError("--uses must be 1 or more")
+        if admit not in {"auto", "ask"}:
+            raise PairtuiError("--admit must be 'auto' or 'ask'")
         token = secrets.token_urlsafe(TOKEN_BYTES)
         with self._file.edit() as rows:
             taken = {r.id for r in rows}
@@ -104,7 +108,7 @@ class InvitationStore:
             invitation = Invitation(
                 id=ident, digest=token_hash(token), mode=mode.value, share=share, name=name,
                 expires=iso_utc(expires) if expires else "", uses=uses,
-                created=iso_utc(datetime.now(UTC)),
+                created=iso_utc(datetime.now(UTC)), admit=admit,
             )  # fmt: skip
             rows.append(invitation)
         return invitation, token

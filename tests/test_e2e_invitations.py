@@ -117,3 +117,24 @@ def test_a_guest_already_registered_logs_in_as_itself_and_uses_nothing(
     [row] = pairtui_json("clients")
     assert (row["guest"], row["mode"]) == ("alice", "view")
     assert pairtui_json("invite", "list")[0]["left"] == 1
+
+
+def test_an_ask_invitation_knocks_and_the_host_admits_it_door_or_no_door(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    host, srv = shared
+    user, data = invite("--admit", "ask", "--mode", "pair", "--name", "gina")
+    assert data["admit"] == "ask"
+    g = guests(srv.port, keys("gina"), user=user)
+    g.wait_for("Read this code to the host:")  # waiting, though the door is closed
+    [knock] = wait_until(lambda: pairtui_json("knocks"), what="the knock listed")
+    assert (knock["invitation"], knock["mode"]) == (data["id"], "pair")
+    assert pairtui_json("guest", "list") == []  # nothing registered before the host says
+    res = pairtui("admit", str(knock["id"]))
+    assert res.returncode == 0 and "as pair, as its invitation says" in res.stdout, res
+    g.wait_for("MARK-21")
+    g.send("echo GINA-$((6*7))\r")
+    wait_until(lambda: "GINA-42" in host.capture(), what="pair input in the pane")
+    [gina] = pairtui_json("guest", "list")
+    assert (gina["name"], gina["mode"]) == ("gina", "pair")
+    assert pairtui_json("invite", "list")[0]["left"] == 0

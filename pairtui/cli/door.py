@@ -10,7 +10,7 @@ from pairtui import control
 from pairtui.cli.common import Adder, mode_arg, print_json
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
-from pairtui.registry import Mode, parse_expiry
+from pairtui.registry import parse_expiry
 
 
 def engine_request(op: str, **args: object) -> dict[str, Any]:
@@ -61,15 +61,20 @@ def cmd_knocks(args: argparse.Namespace) -> int:
 
 def cmd_admit(args: argparse.Namespace) -> int:
     reply = engine_request(
-        "admit", id=args.id, mode=args.mode.value, remember=args.remember,
+        "admit", id=args.id, mode=args.mode.value if args.mode else None,
+        remember=args.remember,
         expires=args.expires, name=args.name,
     )  # fmt: skip
     k = reply["admitted"]
     if args.json:
         print_json(k)
     else:
-        kept = "remembered as a guest" if args.remember else "for this connection only"
-        print(printable(f"admitted {k['id']} (code {k['code']}) as {args.mode.value}, {kept}"))
+        kept = (
+            "as its invitation says" if k["invitation"]
+            else "remembered as a guest" if args.remember else "for this connection only"
+        )  # fmt: skip
+        mode = args.mode.value if args.mode else k["mode"]
+        print(printable(f"admitted {k['id']} (code {k['code']}) as {mode}, {kept}"))
     return 0
 
 
@@ -99,7 +104,8 @@ def register(sub: Any, add: Adder) -> None:
     ad = add(sub, "admit", cmd_admit, "let a waiting guest in, into the share at once",
              example="pairtui admit k4821 --mode pair --remember --expires 1d")  # fmt: skip
     ad.add_argument("id", metavar="ID", help="the knock's id (pairtui knocks)")
-    ad.add_argument("--mode", type=mode_arg, default=Mode.VIEW, help="view (default) or pair")
+    ad.add_argument("--mode", type=mode_arg, default=None,
+                    help="view or pair (default: the invitation's, else view)")  # fmt: skip
     ad.add_argument("--remember", action="store_true",
                     help="keep its key as a guest (default: for this connection only)")  # fmt: skip
     ad.add_argument("--expires", metavar="WHEN", help="with --remember: when the guest runs out")

@@ -19,14 +19,15 @@ def _about(inv: Invitation) -> str:
     uses = f"{left} of {inv.uses} use{'s' if inv.uses != 1 else ''} left"
     until = f", until {inv.expires}" if inv.expires else ""
     named = f", as guest {inv.name}" if inv.name else ""
-    return f"{inv.mode}, {share}, {uses}{until}{named}"
+    ask = ", you admit each" if inv.admit == "ask" else ""
+    return f"{inv.mode}, {share}, {uses}{until}{named}{ask}"
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
     host = Host()
     inv, token = host.invite(
         mode=args.mode, share=args.share or "", lifetime=args.expires, uses=args.uses,
-        name=args.name or "",
+        name=args.name or "", admit=args.admit,
     )  # fmt: skip
     at = server_endpoint()
     strings = ssh_strings(at.listen, at.port, inv.share or None, user=f"{USER_PREFIX}{token}")
@@ -84,6 +85,9 @@ def register(sub: Any, add: Adder) -> None:
                      help="how many keys it may register (default 1)")  # fmt: skip
     inv.add_argument("--name", metavar="NAME",
                      help="the guest's name (default: guest-, then the key's start)")  # fmt: skip
+    inv.add_argument("--admit", choices=("auto", "ask"), default="auto",
+                     help="auto: the key is let in at once; ask: its guest knocks and "
+                     "waits for you (pairtui knocks, admit, deny)")  # fmt: skip
     actions = inv.add_subparsers(dest="invite_command", metavar="ACTION")
     add(actions, "list", cmd_invite_list, "every invitation: open, used, withdrawn or expired",
         example="pairtui invite list --json")  # fmt: skip

@@ -151,7 +151,7 @@ class ControlServer:
                     "door": engine.door.state()}  # fmt: skip
         if op == "admit":
             knock = engine.admit_knock(
-                str(request["id"]), Mode(request.get("mode") or "view"),
+                str(request["id"]), Mode(request["mode"]) if request.get("mode") else None,
                 bool(request.get("remember")), request.get("expires") or None,
                 str(request.get("name") or ""),
             )  # fmt: skip
