@@ -7,17 +7,23 @@ test's isolated config dir, so the dashboard reads them exactly as in production
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+
+import pytest
 
 from pairtui.app import PairtuiApp
 from pairtui.app.backend import HostState, Services
 from pairtui.authorized_keys import parse_public_keys
+from pairtui.clock import iso_utc
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event, TunnelInfo
+from pairtui.fileutil import atomic_write
 from pairtui.host import Host
+from pairtui.invitations import Invitation, InvitationStore, token_hash
 from pairtui.registry import Mode, Registry
 from pairtui.shares import Share
 from pairtui.tmux import HostWindow
@@ -313,3 +319,67 @@ def busy_scenario(registry_path: Path | None = None) -> Scenario:
     registry = Registry(registry_path)
     populate_registry(registry)
     return Scenario(FakeEngine(busy_clients()), busy_host(), registry)
+
+
+INVITE_TOKEN = "Zk3vQ9xWm2Lr8TbY5nHc4JdA"  # what a new invitation's token is in these tests
+INVITE_ID = "5eed01"
+
+
+class FixedSecrets:
+    """``secrets`` for pairtui.invitations: the same token and id on every run (pictures
+    of the shown-once dialog must not change), still the format the store expects."""
+
+    @staticmethod
+    def token_urlsafe(nbytes: int) -> str:
+        return INVITE_TOKEN
+
+    @staticmethod
+    def token_hex(nbytes: int) -> str:
+        return INVITE_ID
+
+
+class FixedDatetime(datetime):
+    """``datetime`` for pairtui.invitations whose ``now`` is :data:`NOW` (when an
+    invitation was made shows in its detail)."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> FixedDatetime:
+        return cls.fromtimestamp(NOW, tz)
+
+
+def fixed_invitations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new invitation is the same on every run: its token, its id, when it was made."""
+    monkeypatch.setattr("pairtui.invitations.secrets", FixedSecrets)
+    monkeypatch.setattr("pairtui.invitations.datetime", FixedDatetime)
+
+
+def invitation(
+    ident: str, expires: float | None, *, mode: str = "view", share: str = "", uses: int = 1,
+    used: int = 0, name: str = "", revoked: bool = False,
+) -> Invitation:  # fmt: skip
+    return Invitation(
+        id=ident, digest=token_hash(f"token-of-{ident}-0123456789"), mode=mode, share=share,
+        name=name, expires=iso_utc(expires) if expires is not None else "", uses=uses,
+        used=used, revoked=revoked, created="2027-01-15T07:00:00Z",
+    )  # fmt: skip
+
+
+def sample_invitations() -> list[Invitation]:
+    """One in each state: open (two), used, withdrawn, expired."""
+    days = 2 * 86400 + 7200
+    return [
+        invitation("a1b2c3", NOW + 3540),
+        invitation("d4e5f6", NOW + days, mode="pair", share="work", uses=3, used=1, name="erin"),
+        invitation("0badf0", NOW + 1800, used=1),
+        invitation("7e7e7e", None, share="api", uses=2, revoked=True),
+        invitation("c0ffee", NOW - 60),
+    ]
+
+
+def with_invitations(scenario: Scenario) -> Scenario:
+    """The sample invitations in the test's invitations.json, as the server writes it."""
+    path = InvitationStore().path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [dataclasses.asdict(i) for i in sample_invitations()]
+    atomic_write(path, json.dumps(rows, indent=2) + "\n", 0o600)
+    return scenario

@@ -29,12 +29,14 @@ from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
     EditGuestDialog,
+    InvitationMadeDialog,
+    InviteDialog,
     PromptDialog,
     ShareDialog,
 )
 from pairtui.app.panes import ClientsPane, GuestsPane, SharesPane
 from pairtui.app.screens import HelpScreen, MainScreen
-from pairtui.app.widgets import JoinBar, SharesTable
+from pairtui.app.widgets import InvitationsTable, JoinBar, SharesTable
 from pairtui.authorized_keys import parse_public_keys
 from pairtui.events import AccessRefused
 from pairtui.registry import Mode, Registry, authorized_line
@@ -81,7 +83,8 @@ async def test_every_key_action_is_a_palette_command(
             f"{pane.TITLE}: {b.description}"
             for pane in (ClientsPane, GuestsPane, SharesPane)
             for b in pane.key_bindings()
-            if b.action != "share_add"  # every tmux session is already shared
+            # every tmux session is already shared; there is no invitation to withdraw
+            if b.action not in ("share_add", "invitation_revoke")
         }
         expected |= {"Go to: Clients", "Go to: Guests", "Go to: Shares", "Copy ssh", "Refresh"}
         expected |= {"Help", "Quit", "Theme"}
@@ -139,6 +142,47 @@ async def test_copy_puts_the_ssh_string_on_the_clipboard_and_in_tmux(
         assert buffer == expected
         join = app.main.query_one(JoinBar).render()
         assert isinstance(join, Content) and join.plain.count(expected) == 1  # shown in full
+
+
+async def test_a_colleague_joins_with_the_line_an_invitation_showed_once(
+    tmux_host: TmuxHost,
+    keys: Callable[[str], Path],
+    guests: Connect,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Made with a, Enter; copied with c (clipboard and tmux buffer); the colleague's
+    OpenSSH logs in with it and any key, and the dashboard shows the guest and the use."""
+    monkeypatch.setenv("TMUX", f"{tmux_host.socket},1,0")  # as if run inside the host's tmux
+    share_host_session(tmux_host)
+    app = dashboard(tmux_host.socket)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("2", "i")
+        await eventually(lambda: app.main.query_one(GuestsPane).invitations_shown)
+        await pilot.press("a")
+        await until_screen(app, InviteDialog)
+        await pilot.press("enter")
+        await until_screen(app, InvitationMadeDialog)
+        await pilot.press("c")
+        line = await eventually(lambda: app.clipboard, what="the clipboard")
+        assert line.startswith(f"ssh -p {app.server.port} inv-"), line
+        buffer = await eventually(lambda: tmux_host.run("show-buffer", check=False))
+        assert buffer == line
+        await pilot.press("escape")
+        await until_screen(app, MainScreen)
+        table = app.main.query_one(InvitationsTable)
+        [ident] = table.records
+
+        guests(app.server.port, keys("bob"), user=line.split()[-1].split("@")[0])
+        await eventually(lambda: app.main.clients_table.row_count == 1, what="bob to join")
+        await eventually(lambda: app.main.guests, what="the new guest")
+        [name] = app.main.guests
+        assert name.startswith("guest-")
+        used = await eventually(
+            lambda: table.get_cell(ident, "state").plain == "used", what="the use to show"
+        )
+        assert used
+        assert table.get_cell(ident, "left").plain == "0 of 1"
 
 
 async def open_share_dialog(app: PairtuiApp, pilot: Pilot[None], rows: int) -> SharesTable:

@@ -24,6 +24,7 @@ from app_fakes import (
     empty_scenario,
     fingerprint_of,
     make_app,
+    with_invitations,
     with_tunnels,
 )
 from rich.console import Console
@@ -37,6 +38,8 @@ from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
     EditGuestDialog,
+    InvitationMadeDialog,
+    InviteDialog,
     PromptDialog,
     ShareDialog,
     TunnelDialog,
@@ -73,16 +76,18 @@ async def until(check: Callable[[], object], what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize("tab", ["1", "2", "3"])
-async def test_every_tab_footer_shows_help_and_quit_at_80x24(tab: str) -> None:
+@pytest.mark.parametrize("keys", ["1", "2", "2i", "3"])  # 2i: the Guests tab's invitations
+async def test_every_tab_footer_shows_help_and_quit_at_80x24(keys: str) -> None:
     app = make_app(busy_scenario())
     async with app.run_test(size=SMALL) as pilot:
-        await after(tab)(pilot)
+        await after(*keys)(pilot)
         footer = screen_text(app)[-1]
         assert "? Help" in footer and "q Quit" in footer, footer
         assert "^p Commands" in footer, footer
         pane = app.main.query_one(f"#{app.main.active_tab}", DashboardPane)
         for binding in pane.key_bindings():
+            if pane.check_action(binding.action, ()) is False:
+                continue  # the other view's key
             assert f" {binding.description} " in footer or not binding.show, footer
 
 
@@ -111,6 +116,25 @@ DIALOGS = [
     DialogCase("edit-guest", ("2", "down", "e"), EditGuestDialog, ("Edit bob", "Cancel", "Save")),
     DialogCase(
         "remove-guest", ("2", "d"), ConfirmDialog, ("Remove alice?", "Cancel (n)", "Remove (y)")
+    ),
+    DialogCase(
+        "invite",
+        ("2", "i", "a"),
+        InviteDialog,
+        ("Invite with a line, not a key", "Cancel", "Invite"),
+    ),
+    DialogCase(
+        "invitation-made",
+        ("2", "i", "a", "enter"),
+        InvitationMadeDialog,
+        ("send one line, shown only this once", "ssh -p 2222 inv-", "Done (esc)", "Copy (c)"),
+    ),
+    DialogCase(
+        "withdraw-invitation",
+        ("2", "i", "d"),
+        ConfirmDialog,
+        ("Withdraw invitation a1b2c3?", "Cancel (n)", "Withdraw (y)"),
+        scenario=lambda: with_invitations(busy_scenario()),
     ),
     DialogCase(
         "share",

@@ -21,8 +21,10 @@ from app_fakes import (
     Scenario,
     busy_scenario,
     empty_scenario,
+    fixed_invitations,
     make_app,
     window_share,
+    with_invitations,
     with_tunnels,
 )
 from textual.command import CommandPalette
@@ -35,6 +37,8 @@ from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
     EditGuestDialog,
+    InvitationMadeDialog,
+    InviteDialog,
     PromptDialog,
     ShareDialog,
     TunnelDialog,
@@ -134,6 +138,34 @@ def test_several_clients(snap_compare: Compare, size: tuple[int, int]) -> None:
 
 def test_several_guests(snap_compare: Compare, size: tuple[int, int]) -> None:
     assert snap(snap_compare, size, make_app(busy_scenario()), "2", "down")
+
+
+def test_invitations(snap_compare: Compare, size: tuple[int, int]) -> None:
+    """One invitation in each state; the second (named, two uses left) is selected."""
+    app = make_app(with_invitations(busy_scenario()))
+    assert snap(snap_compare, size, app, "2", "i", "down")
+
+
+def test_no_invitations(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "2", "i")
+
+
+def test_invite_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = make_app(with_invitations(busy_scenario()))
+    assert snap(snap_compare, size, app, "2", "i", "a", shows=InviteDialog)
+
+
+def test_invitation_made_shows_its_line_once(
+    snap_compare: Compare, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed_invitations(monkeypatch)
+    keys = ("2", "i", "a", "enter")  # Enter alone: view, one use, an hour
+    assert snap(snap_compare, size, make_app(busy_scenario()), *keys, shows=InvitationMadeDialog)
+
+
+def test_withdraw_invitation_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = make_app(with_invitations(busy_scenario()))
+    assert snap(snap_compare, size, app, "2", "i", "d", shows=ConfirmDialog)
 
 
 def test_empty_shares_tab(snap_compare: Compare, size: tuple[int, int]) -> None:

@@ -7,6 +7,9 @@ The engine is either the in-process :class:`~pairtui.engine.Engine` or, when a
 
 The heavy core (asyncssh, libtmux) is imported only inside :func:`load_services`,
 which the app calls from a worker after its first paint.
+
+Over 400 lines: :class:`Services` is the dashboard's one way to every host action
+(guests, invitations, shares, tunnels), so no pane reaches the core another way.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from pairtui.authorized_keys import GuestKey
     from pairtui.engine_api import EngineAPI
     from pairtui.host import Host
+    from pairtui.invitations import Invitation
     from pairtui.registry import Guest
     from pairtui.shares import Share
     from pairtui.tmux import HostWindow
@@ -217,10 +221,13 @@ class Services:
     attached: bool = False  # the engine is a separate `pairtui serve`
     forges: dict[str, str] = field(default_factory=dict)
     registry_watch: FileWatch | None = None
+    invitation_watch: FileWatch | None = None
 
     def __post_init__(self) -> None:
         if self.registry_watch is None:
             self.registry_watch = FileWatch(self.host.registry.path)
+        if self.invitation_watch is None:
+            self.invitation_watch = FileWatch(self.host.invitation_store.path)
 
     async def _act(self, action: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A host action: the file work in a thread, then the engine applies it to every
@@ -237,6 +244,43 @@ class Services:
     def guests_changed(self) -> bool:
         assert self.registry_watch is not None
         return self.registry_watch.changed()
+
+    async def invitations(self) -> list[Invitation]:
+        assert self.invitation_watch is not None
+        self.invitation_watch.changed()  # what we read now is the latest
+        return await asyncio.to_thread(self.host.invitations)
+
+    def invitations_changed(self) -> bool:
+        """A use counted by the server, or an ``invite`` or ``invite revoke`` elsewhere."""
+        assert self.invitation_watch is not None
+        return self.invitation_watch.changed()
+
+    async def invite(
+        self, mode: str, share: str, expires: datetime | None, uses: int, name: str
+    ) -> tuple[Invitation, str]:
+        """A new invitation and its token, which only the caller ever sees. Nobody
+        connected changes, so the engine has nothing to reconcile: it reads the file
+        when the invitation is used."""
+        from pairtui.clock import iso_utc
+        from pairtui.registry import Mode
+
+        lifetime = iso_utc(expires) if expires else None  # a time the core parses as given
+        return await asyncio.to_thread(
+            self.host.invite, mode=Mode(mode), share=share, lifetime=lifetime, uses=uses,
+            name=name,
+        )  # fmt: skip
+
+    async def revoke_invitation(self, ident: str) -> Invitation:
+        return await asyncio.to_thread(self.host.revoke_invitation, ident)
+
+    def invitation_strings(self, invitation: Invitation, token: str) -> list[str]:
+        """What the invited colleague types: the user name carries the token."""
+        from pairtui.invitations import USER_PREFIX
+        from pairtui.ssh import ssh_strings
+
+        share = invitation.share or None
+        user = f"{USER_PREFIX}{token}"
+        return [s.command for s in ssh_strings(self.engine.listen, self.engine.port, share, user)]
 
     async def host_state(self) -> HostState:
         return await asyncio.to_thread(self.shares.state)

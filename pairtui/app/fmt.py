@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pairtui.durations import duration  # one place, for the CLI too
+
+if TYPE_CHECKING:
+    from pairtui.invitations import Invitation
 
 __all__ = [
     "coarse",
     "duration",
     "expiry",
     "fit_fingerprint",
+    "invitation_state",
+    "left",
     "peer_host",
     "plural",
     "short_fingerprint",
@@ -36,6 +42,24 @@ def expiry(expires: datetime | None, now: float) -> str:
     if left <= 0:
         return "expired"
     return f"in {duration(left)}"
+
+
+def invitation_state(invitation: Invitation, now: float) -> str:
+    """``open``, ``withdrawn``, ``expired`` or ``used``, as of ``now`` (the dashboard's
+    clock); the reasons in the order :meth:`Invitation.unusable` gives them."""
+    if invitation.revoked:
+        return "withdrawn"
+    when = invitation.expires_at()
+    if when is not None and when.timestamp() <= now:
+        return "expired"
+    if invitation.used >= invitation.uses:
+        return "used"
+    return "open"
+
+
+def left(invitation: Invitation) -> str:
+    """``1 of 3``: the uses an invitation has left, of all it was given."""
+    return f"{max(0, invitation.uses - invitation.used)} of {invitation.uses}"
 
 
 def short_fingerprint(fp: str, keep: int = 8) -> str:

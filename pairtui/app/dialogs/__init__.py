@@ -5,6 +5,8 @@ from __future__ import annotations
 from pairtui.app.dialogs.add_guest import AddGuestDialog, GuestDraft
 from pairtui.app.dialogs.confirm import ConfirmDialog
 from pairtui.app.dialogs.edit_guest import EditGuestDialog, GuestEdit
+from pairtui.app.dialogs.invitation_made import InvitationMadeDialog
+from pairtui.app.dialogs.invite import InviteDialog, InviteDraft
 from pairtui.app.dialogs.prompt import PromptDialog
 from pairtui.app.dialogs.share import ShareDialog, ShareRequest
 from pairtui.app.dialogs.tunnels import TunnelDialog
@@ -15,6 +17,9 @@ __all__ = [
     "EditGuestDialog",
     "GuestDraft",
     "GuestEdit",
+    "InvitationMadeDialog",
+    "InviteDialog",
+    "InviteDraft",
     "PromptDialog",
     "ShareDialog",
     "ShareRequest",

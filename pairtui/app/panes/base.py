@@ -21,6 +21,7 @@ from pairtui.printable import printable
 if TYPE_CHECKING:
     from pairtui.app.backend import HostState, ServerState, Services
     from pairtui.app.widgets.shares import ShareRow
+    from pairtui.invitations import Invitation
     from pairtui.registry import Guest
 
 
@@ -32,6 +33,7 @@ class Dashboard(Protocol):
     server: ServerState
     host: HostState
     guests: dict[str, Guest]
+    invitations: tuple[Invitation, ...]
     default_mode: str
     confirm_pair: bool
     tunnel_states: dict[str, str]
@@ -84,8 +86,21 @@ class DashboardPane(TabPane):
         """This tab's table (a :class:`~pairtui.app.widgets.table.RecordTable`)."""
         raise NotImplementedError
 
+    def make_tables(self) -> list[Widget]:
+        """Every table of this tab: one, unless the tab switches between views."""
+        return [self.make_table()]
+
+    @property
+    def showing_table(self) -> Widget:
+        """The table in view, which holds the focus so that the tab's keys work."""
+        return self.query_one(f"#{self.TAB}-table")
+
+    def reveal(self, action: str) -> None:
+        """Show what ``action`` acts on, before the command palette runs it."""
+
     def compose(self) -> ComposeResult:
-        yield self.make_table().data_bind(DashboardPane.now)
+        for table in self.make_tables():
+            yield table.data_bind(DashboardPane.now)
         yield Static(id=f"{self.TAB}-empty", classes="empty")
         with VerticalScroll(classes="detail", can_focus=False):
             yield Static(id=f"{self.TAB}-detail")

@@ -48,6 +48,7 @@ from pairtui.events import (
 )
 
 if TYPE_CHECKING:
+    from pairtui.invitations import Invitation
     from pairtui.registry import Guest
 
 PANES: tuple[type[DashboardPane], ...] = (ClientsPane, GuestsPane, SharesPane)
@@ -109,6 +110,7 @@ class MainScreen(Screen[None]):
     server: reactive[ServerState] = reactive(ServerState, init=False)
     host: reactive[HostState] = reactive(HostState, init=False)
     guests: reactive[dict[str, Guest]] = reactive(dict, init=False, always_update=True)
+    invitations: reactive[tuple[Invitation, ...]] = reactive(tuple, init=False)
 
     def __init__(
         self, clock: Callable[[], float], default_mode: str = "view", confirm_pair: bool = True
@@ -166,7 +168,7 @@ class MainScreen(Screen[None]):
         """The showing tab's table has the focus, so that its pane's keys work; even
         while it is empty (and not displayed) it keeps the focus, as Textual allows."""
         try:
-            table = self.query_one(f"#{self._tab}-table")
+            table = self.query_one(f"#{self._tab}", DashboardPane).showing_table
         except NoMatches:
             return  # not composed, or already torn down
         if self.focused is None or table not in self.focused.ancestors_with_self:
@@ -248,18 +250,23 @@ class MainScreen(Screen[None]):
         services = self.services
         if services is None:
             return
-        if services.guests_changed():
+        if services.guests_changed() | services.invitations_changed():  # both stats
             self.reload_guests()
         if services.shares.changed():
             self.reload_host()
 
     @work(exclusive=True, group="guests")
     async def reload_guests(self) -> None:
+        """The guests and the invitations: a used invitation is a new guest."""
         assert self.services is not None
         try:
             self.guests = await self.services.guests()
         except PairtuiError as exc:
             self.notify(str(exc), title="Cannot read the guests", severity="error")
+        try:
+            self.invitations = tuple(await self.services.invitations())
+        except PairtuiError as exc:
+            self.notify(str(exc), title="Cannot read the invitations", severity="error")
 
     @work(exclusive=True, group="host")
     async def reload_host(self) -> None:
@@ -268,6 +275,11 @@ class MainScreen(Screen[None]):
 
     def watch_guests(self) -> None:
         self._show_guests()
+
+    def watch_invitations(self, invitations: tuple[Invitation, ...]) -> None:
+        pane = self.query_one(GuestsPane)
+        pane.show_invitations(invitations)
+        self._set_empty("guests", pane.empty)
 
     def watch_host(self, host: HostState) -> None:
         self._show_shares()
@@ -323,9 +335,9 @@ class MainScreen(Screen[None]):
     def bindings_maybe_changed(self) -> None:
         """Redraw the footer only when what the keys can act on changed: rebuilding it
         was the costliest part of showing a guest who joins."""
-        ready = [self._ready(a) for a in self._actions(self.BINDINGS)]
-        for pane in self.panes:
-            ready += [pane.ready(a) for a in self._actions(pane.BINDINGS)]
+        ready: list[bool | None] = [self._ready(a) for a in self._actions(self.BINDINGS)]
+        for pane in self.panes:  # as the footer shows them: hidden, dimmed or not
+            ready += [pane.check_action(a, ()) for a in self._actions(pane.BINDINGS)]
         state = (self._tab, self.server.up, tuple(ready))
         if state != self._binding_state:
             self._binding_state = state
@@ -348,9 +360,10 @@ class MainScreen(Screen[None]):
 
     def _show_guests(self) -> None:
         online = self._online()
-        shown = self.query_one(GuestsPane).show(self.guests.values(), online)
+        pane = self.query_one(GuestsPane)
+        shown = pane.show(self.guests.values(), online)
         self._count(guests=shown)
-        self._set_empty("guests", not shown)
+        self._set_empty("guests", pane.empty)
 
     def _show_shares(self) -> None:
         connected = Counter(c.share for c in self.clients_table.records.values())
@@ -435,6 +448,7 @@ class MainScreen(Screen[None]):
                 async def run(pane: DashboardPane = pane, binding: Binding = binding) -> None:
                     if self.active_tab != pane.TAB:
                         self.action_show_tab(pane.TAB)
+                    pane.reveal(binding.action.partition("(")[0])
                     await pane.run_action(binding.action)
 
                 yield Command(f"{pane.TITLE}: {binding.description}", binding.tooltip, run)

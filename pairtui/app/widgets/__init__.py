@@ -5,6 +5,7 @@ from __future__ import annotations
 from pairtui.app.widgets.clients import ClientsTable
 from pairtui.app.widgets.fields import CoreCheck, Field
 from pairtui.app.widgets.guests import GuestRow, GuestsTable
+from pairtui.app.widgets.invitations import InvitationsTable
 from pairtui.app.widgets.shares import ShareRow, SharesTable
 from pairtui.app.widgets.status import JoinBar, StatusBar
 
@@ -14,6 +15,7 @@ __all__ = [
     "Field",
     "GuestRow",
     "GuestsTable",
+    "InvitationsTable",
     "JoinBar",
     "ShareRow",
     "SharesTable",
