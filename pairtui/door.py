@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pairtui.errors import PairtuiError
+from pairtui.events import KnockInfo
 
 if TYPE_CHECKING:
     from pairtui.registry import Mode
@@ -48,6 +49,10 @@ class Knock:
     since: float = field(default_factory=time.time)
     # Called with the decision: ("admit", mode, remember, expires, name) or ("deny", why).
     decide: Callable[[tuple[Any, ...]], None] | None = field(default=None, repr=False)
+
+    def info(self) -> KnockInfo:
+        return KnockInfo(self.id, self.code, self.peer, self.fingerprint, self.via,
+                         self.share, self.invitation, self.mode, self.since)  # fmt: skip
 
     def to_json(self) -> dict[str, object]:
         return {

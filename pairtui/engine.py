@@ -46,7 +46,7 @@ from pairtui.events import (
     ClientLeft,
     Event,
     EventBus,
-    where,
+    Knocked,
 )
 from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
@@ -128,7 +128,10 @@ class Engine:
         self._control: ControlServer | None = None
         self._watch: asyncio.Task[None] | None = None
         self.host_key: asyncssh.SSHKey | None = None
-        self._notifier = TmuxNotifier(self.share_list, lambda: list(self.clients.values()))
+        self._notifier = TmuxNotifier(
+            self.share_list, lambda: list(self.clients.values()),
+            lambda: [k.info() for k in self.door.knocks.values()],
+        )  # fmt: skip
         self._shares_seen: list[tuple[str, str]] | None = None  # as the notifier was told
         self.subscribe(self._notifier)
         # Started once the server is bound (its origin is our listening address); the
@@ -285,15 +288,14 @@ class Engine:
         self._knocking[knock.id] = (conn, key)
         self.audit.record("knock", knock=knock.id, code=knock.code, fingerprint=fp,
                           peer=conn.peer, via=conn.via or None)  # fmt: skip
-        self._notifier.say(
-            f"{knock.code} knocks from {where(host_of(conn.peer), conn.via)}: "
-            f"pairtui admit {knock.id} (or deny)"
-        )
+        self.emit(Knocked(knock.info(), "waiting"))
         return knock
 
-    def knock_gone(self, knock: Knock) -> None:
+    def knock_gone(self, knock: Knock, state: str = "gone") -> None:
+        if self._knocking.pop(knock.id, None) is None:
+            return  # said already
         self.door.gone(knock)
-        self._knocking.pop(knock.id, None)
+        self.emit(Knocked(knock.info(), state))
 
     def knocks(self) -> list[Knock]:
         return list(self.door.knocks.values())
@@ -355,7 +357,7 @@ class Engine:
         self.door.denied(knock)
         self.audit.record("deny", knock=ident, fingerprint=knock.fingerprint, peer=knock.peer)
         if knock.decide is not None:
-            knock.decide(("deny", why))
+            knock.decide(("deny", why, "denied"))
         return knock
 
     def origin(self, host: str, port: int) -> tuple[str, str] | None:

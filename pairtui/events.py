@@ -156,7 +156,31 @@ class TunnelChanged:
     tunnel: TunnelInfo
 
 
-Event = ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged
+@dataclass(frozen=True)
+class KnockInfo:
+    """A guest waiting at the door (pairtui.door), as the host is shown it."""
+
+    id: str
+    code: str  # what the guest reads out
+    peer: str
+    fingerprint: str
+    via: str = ""
+    share: str = ""
+    invitation: str = ""  # the --admit ask invitation it came with
+    mode: str = "view"
+    since: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Knocked:
+    """Someone knocks (``waiting``), or its knock ended: ``admitted``, ``denied`` or
+    ``gone`` (it gave up, timed out or hung up)."""
+
+    knock: KnockInfo
+    state: str
+
+
+Event = ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged | Knocked
 
 
 class EventBus:

@@ -605,6 +605,23 @@ class Tmux:
         if cmds:
             self._run(*_chain(cmds))
 
+    def ask_host(self, title: str, choices: list[tuple[str, str, str]]) -> None:
+        """A menu on every host client: ``(label, key, shell command)`` per choice.
+
+        ``display-menu`` waits until the menu closes, so it is started through
+        ``run-shell -b -C`` and this returns at once. A choice runs its command in the
+        background and shows its one-line answer as a message.
+        """
+        items: list[str] = []
+        for label, key, command in choices:
+            shell = f'out=$({command} 2>&1); tmux display-message -- "$out"'
+            items += [_message(label), key, f"run-shell -b {shlex.quote(shell)}"]
+        cmds = [["run-shell", "-b", "-C", shlex.join(
+                    ["display-menu", "-c", c.tty, "-T", _message(title), *items])]
+                for c in self.host_clients()]  # fmt: skip
+        if cmds:
+            self._run(*_chain(cmds))
+
     def status(self) -> str:
         """What ``#{@pairtui_status}`` shows in the host's status line now."""
         return "".join(self._run("display-message", "-p", f"#{{{STATUS_OPTION}}}"))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +28,8 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    Knocked,
+    KnockInfo,
     where,
 )
 from pairtui.shares import Share
@@ -63,16 +67,23 @@ class TmuxNotifier:
     """Subscribe with ``engine.subscribe(notifier)``; call :meth:`close` on shutdown."""
 
     def __init__(
-        self, shares: Callable[[], list[Share]], clients: Callable[[], list[ClientInfo]]
+        self,
+        shares: Callable[[], list[Share]],
+        clients: Callable[[], list[ClientInfo]],
+        knocks: Callable[[], list[KnockInfo]] = list,
     ) -> None:
         self._shares = shares
         self._clients = clients
+        self._knocks = knocks  # who waits at the door now
         self._pending: dict[Path, list[str]] = {}  # tmux server -> messages not yet shown
         self._worker: asyncio.Task[None] | None = None
         self._sockets: set[Path] = set()
         self._socket_of: dict[str, Path] = {}  # client id -> its share's tmux server
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, Knocked):
+            self._knocked(event)
+            return
         if isinstance(event, ClientJoined):
             c = event.client
             text = f"{c.guest} joined ({c.mode}) from {where(host_of(c.peer), c.via)}"
@@ -119,6 +130,36 @@ class TmuxNotifier:
         guests = [x.share for x in self._clients() if self._socket_of.get(x.id) == socket]
         live = [s.name for s in self._shares() if Path(s.socket) == socket]
         return status_text(guests, live)
+
+    def _knocked(self, event: Knocked) -> None:
+        """Someone knocks: the host gets a menu for it (admit as view or pair, remember,
+        deny), one knock at a time so that a flood of knocks is a count, not a flood of
+        menus; when one is decided, the next waiting one is asked about."""
+        waiting = [k for k in self._knocks() if k.id != event.knock.id or event.state == "waiting"]
+        if event.state == "waiting" and len(waiting) > 1:
+            self.say(f"{event.knock.code} knocks too: {len(waiting)} waiting (pairtui knocks)")
+            return
+        ask = event.knock if event.state == "waiting" else (waiting[0] if waiting else None)
+        if ask is None:
+            return
+        sockets = {Path(share.socket) for share in self._shares()}
+        asyncio.get_running_loop().create_task(self._ask(sockets, ask, len(waiting) - 1))
+
+    async def _ask(self, sockets: set[Path], knock: KnockInfo, more: int) -> None:
+        pt = shlex.join([sys.executable, "-m", "pairtui"])
+        title = f"pairtui: {knock.code} knocks from {where(host_of(knock.peer), knock.via)}"
+        if more:
+            title += f" ({more} more waiting)"
+        choices = [
+            ("Admit as view", "v", f"{pt} admit {knock.id} --mode view"),
+            ("Admit as pair (may type)", "p", f"{pt} admit {knock.id} --mode pair"),
+            ("Admit as view and remember the key", "r",
+             f"{pt} admit {knock.id} --mode view --remember"),
+            ("Deny", "d", f"{pt} deny {knock.id}"),
+        ]  # fmt: skip
+        for socket in sockets:
+            with contextlib.suppress(PairtuiError, OSError):
+                await asyncio.to_thread(Tmux(socket).ask_host, title, choices)
 
     def say(self, text: str) -> None:
         """A line for the host on every tmux server a share lives on (a knock)."""

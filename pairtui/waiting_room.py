@@ -24,7 +24,7 @@ LEAVE_KEYS = (b"\x03", b"\x04")  # Ctrl-C, Ctrl-D
 
 
 class Door(Protocol):
-    def knock_gone(self, knock: Knock) -> None: ...
+    def knock_gone(self, knock: Knock, state: str = "gone") -> None: ...
 
 
 class Connection(Protocol):
@@ -122,7 +122,9 @@ class WaitingSession(asyncssh.SSHServerSession[bytes]):
             self._timer.cancel()
             self._timer = None
         self.knock.decide = None
-        self.engine.knock_gone(self.knock)
+        admitted = decision[0] == "admit"
+        state = "admitted" if admitted else str(decision[2]) if len(decision) > 2 else "gone"
+        self.engine.knock_gone(self.knock, state)
         if decision[0] == "admit":
             self._go_in()
             return

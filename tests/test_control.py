@@ -281,3 +281,12 @@ async def test_a_remote_engine_follows_and_drives_the_server_s_tunnels(
     finally:
         await remote.stop()
         await eng.stop()
+
+
+def test_a_knock_survives_the_wire_exactly() -> None:
+    from pairtui.events import Knocked, KnockInfo
+
+    event = Knocked(KnockInfo("k1234", "482-193", "127.0.0.1:5", "SHA256:x", "vps", "main",
+                              "a1b2c3", "pair", 1000.5), "waiting")  # fmt: skip
+    line = json.dumps(control.encode_event(event))
+    assert control.decode_event(json.loads(line)) == event

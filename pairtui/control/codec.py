@@ -19,6 +19,8 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    Knocked,
+    KnockInfo,
     TunnelChanged,
     TunnelInfo,
 )
@@ -37,6 +39,8 @@ def encode_event(event: Event) -> dict[str, Any]:
         return {"event": "changed", "client": dataclasses.asdict(event.client)}
     if isinstance(event, TunnelChanged):
         return {"event": "tunnel", "tunnel": dataclasses.asdict(event.tunnel)}
+    if isinstance(event, Knocked):
+        return {"event": "knock", "knock": dataclasses.asdict(event.knock), "state": event.state}
     return {
         "event": "refused",
         "peer": event.peer,
@@ -61,6 +65,10 @@ def decode_event(data: dict[str, Any]) -> Event | None:
         return AccessRefused(peer, fp, reason, str(data.get("via", "")))
     if kind == "tunnel":
         return TunnelChanged(decode_tunnel(data["tunnel"]))
+    if kind == "knock":
+        known = {f.name for f in dataclasses.fields(KnockInfo)}
+        info = KnockInfo(**{k: v for k, v in data["knock"].items() if k in known})
+        return Knocked(info, str(data["state"]))
     return None
 
 
