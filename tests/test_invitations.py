@@ -55,3 +55,23 @@ def test_a_guest_name_is_the_invitations_or_made_from_the_key_and_unique() -> No
     assert guest_name("bob", fp, set()) == "bob"
     assert guest_name("", fp, set()) == "guest-abcdef"
     assert guest_name("", fp, {"guest-abcdef", "guest-abcdef-2"}) == "guest-abcdef-3"
+
+
+def test_the_invitation_line_is_printed_for_each_relay_too() -> None:
+    """Through a reverse tunnel an invitation works as any ssh string does."""
+    import json
+
+    from support import pairtui
+
+    from pairtui.tunnels import Tunnel, TunnelStore
+
+    TunnelStore().add(Tunnel("vps", "me", "relay.example.org", remote_port=2300))
+    TunnelStore().add(Tunnel("pub", "me", "203.0.113.9", remote_port=2400,
+                             remote_bind="0.0.0.0"))  # fmt: skip
+    res = pairtui("invite", "--json")
+    assert res.returncode == 0, res.stderr
+    commands = [s["command"] for s in json.loads(res.stdout)["ssh"]]
+    user = commands[0].split()[-1].split("@")[0]
+    assert user.startswith("inv-")
+    assert f"ssh -J me@relay.example.org -p 2300 {user}@localhost" in commands
+    assert f"ssh -p 2400 {user}@203.0.113.9" in commands

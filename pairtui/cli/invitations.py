@@ -11,6 +11,7 @@ from pairtui.invitations import USER_PREFIX, Invitation
 from pairtui.printable import printable
 from pairtui.registry import Mode
 from pairtui.ssh import ssh_strings
+from pairtui.tunnels.model import guest_strings
 
 
 def _about(inv: Invitation) -> str:
@@ -30,7 +31,11 @@ def cmd_invite(args: argparse.Namespace) -> int:
         name=args.name or "", admit=args.admit,
     )  # fmt: skip
     at = server_endpoint()
-    strings = ssh_strings(at.listen, at.port, inv.share or None, user=f"{USER_PREFIX}{token}")
+    user = f"{USER_PREFIX}{token}"
+    strings = ssh_strings(at.listen, at.port, inv.share or None, user=user)
+    # Through each reverse tunnel too: any OpenSSH server can be the relay.
+    strings += [s for t in host.tunnels() if t.enabled
+                for s in guest_strings(t, inv.share or None, user=user)]  # fmt: skip
     if args.json:
         print_json({**inv.to_json(), "ssh": [s.to_json() for s in strings],
                     "fingerprint": at.fingerprint, "server_running": at.running})  # fmt: skip

@@ -128,8 +128,8 @@ def validate(tunnel: Tunnel) -> None:
 # --- what guests type, and the same tunnel with plain OpenSSH ------------------------
 
 
-def guest_strings(tunnel: Tunnel, share: str | None = None) -> list[SshString]:
-    """How a guest joins through this tunnel.
+def guest_strings(tunnel: Tunnel, share: str | None = None, user: str = "guest") -> list[SshString]:
+    """How a guest joins through this tunnel (as ``user``: an invitation's ``inv-TOKEN``).
 
     Bound publicly: straight to the relay's port. Bound to the relay's loopback: through
     the relay with ProxyJump, which needs a login on the relay for the guest.
@@ -139,9 +139,9 @@ def guest_strings(tunnel: Tunnel, share: str | None = None) -> list[SshString]:
     port = "" if tunnel.remote_port == DEFAULT_SSH_PORT else f"-p {tunnel.remote_port} "
     if tunnel.public:
         host = f"[{tunnel.host}]" if ":" in tunnel.host else tunnel.host
-        command = f"ssh {tty}{port}guest@{host}{share_part}"
+        command = f"ssh {tty}{port}{user}@{host}{share_part}"
         return [SshString(command, tunnel.host, tunnel.remote_port, share)]
-    command = f"ssh {tty}-J {tunnel.relay} {port}guest@localhost{share_part}"
+    command = f"ssh {tty}-J {tunnel.relay} {port}{user}@localhost{share_part}"
     return [SshString(command, "localhost", tunnel.remote_port, share)]
 
 
