@@ -47,6 +47,7 @@ from pairtui.events import (
     Event,
     EventBus,
     Knocked,
+    KnockInfo,
 )
 from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
@@ -351,6 +352,18 @@ class Engine:
         if knock.decide is not None:
             knock.decide(("admit",))
         return knock
+
+    async def admit_knocker(
+        self, ident: str, mode: Mode | None = None, remember: bool = False,
+        expires: str | None = None, name: str = "",
+    ) -> KnockInfo:  # fmt: skip
+        """:meth:`admit_knock` as :class:`~pairtui.engine_api.EngineAPI` has it (a
+        remote engine must ask, so the front ends await)."""
+        return self.admit_knock(ident, mode, remember, expires, name).info()
+
+    async def deny_knocker(self, ident: str) -> KnockInfo:
+        """:meth:`deny_knock` as :class:`~pairtui.engine_api.EngineAPI` has it."""
+        return self.deny_knock(ident).info()
 
     def deny_knock(self, ident: str, why: str = "the host did not let you in") -> Knock:
         knock = self.door.get(ident)

@@ -10,14 +10,14 @@ needs to look for attributes the other lacks.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from pairtui import __version__
 
 if TYPE_CHECKING:
-    from pairtui.events import ClientInfo, Event, TunnelInfo
+    from pairtui.events import ClientInfo, Event, KnockInfo, TunnelInfo
     from pairtui.registry import Mode
 
 
@@ -54,6 +54,30 @@ class TunnelControl(Protocol):
             PairtuiError: the engine is gone.
         """
         ...
+
+
+class KnockView(Protocol):
+    """A guest waiting at the door, as either engine lists it (the in-process engine's
+    :class:`~pairtui.door.Knock`, a remote one's :class:`~pairtui.events.KnockInfo`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def peer(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def via(self) -> str: ...
+    @property
+    def share(self) -> str: ...
+    @property
+    def invitation(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def since(self) -> float: ...
 
 
 class EngineAPI(Protocol):
@@ -115,6 +139,33 @@ class EngineAPI(Protocol):
 
     def status(self) -> dict[str, object]:
         """What ``pairtui status --json`` shows of the engine."""
+        ...
+
+    def knocks(self) -> Sequence[KnockView]:
+        """Who is waiting at the door now, oldest first; a
+        :class:`~pairtui.events.Knocked` says when that changes."""
+        ...
+
+    async def admit_knocker(
+        self, ident: str, mode: Mode | None = None, remember: bool = False,
+        expires: str | None = None, name: str = "",
+    ) -> KnockInfo:  # fmt: skip
+        """Let the guest waiting as ``ident`` in, as ``mode`` (``None``: what it asked
+        for); ``remember`` keeps its key as a guest (until ``expires``, e.g. ``7d``),
+        otherwise only for that connection.
+
+        Raises:
+            PairtuiError: nobody waits as ``ident``, its invitation is gone, or the
+                engine is gone.
+        """
+        ...
+
+    async def deny_knocker(self, ident: str) -> KnockInfo:
+        """Turn the guest waiting as ``ident`` away.
+
+        Raises:
+            PairtuiError: nobody waits as ``ident``, or the engine is gone.
+        """
         ...
 
 

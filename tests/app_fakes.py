@@ -20,7 +20,15 @@ from pairtui.authorized_keys import parse_public_keys
 from pairtui.clock import iso_utc
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
-from pairtui.events import ClientChanged, ClientInfo, ClientLeft, Event, TunnelInfo
+from pairtui.events import (
+    ClientChanged,
+    ClientInfo,
+    ClientLeft,
+    Event,
+    Knocked,
+    KnockInfo,
+    TunnelInfo,
+)
 from pairtui.fileutil import atomic_write
 from pairtui.host import Host
 from pairtui.invitations import Invitation, InvitationStore, token_hash
@@ -89,6 +97,8 @@ class FakeEngine:
         self.stopped = False
         self.reconciled = 0
         self.tunnels = FakeTunnels()
+        self.waiting: dict[str, KnockInfo] = {}  # knocks, by id
+        self.answers: list[tuple[object, ...]] = []  # ("admit", id, mode, ...) / ("deny", id)
         self._subscribers: list[Callable[[Event], None]] = []
 
     @property
@@ -135,6 +145,44 @@ class FakeEngine:
 
     def status(self) -> dict[str, object]:
         return {"pid": self.pid, "listen": self.listen, "port": self.port}
+
+    def knock(self, knock: KnockInfo, state: str = "waiting") -> None:
+        """A guest knocks (or its knock ends elsewhere), as the door reports it."""
+        if state == "waiting":
+            self.waiting[knock.id] = knock
+        else:
+            self.waiting.pop(knock.id, None)
+        self.emit(Knocked(knock, state))
+
+    def knocks(self) -> list[KnockInfo]:
+        return list(self.waiting.values())
+
+    def _answered(self, ident: str, state: str) -> KnockInfo:
+        if ident not in self.waiting:
+            raise PairtuiError(f"nobody is waiting as {ident!r}")
+        knock = self.waiting[ident]
+        self.knock(knock, state)
+        return knock
+
+    async def admit_knocker(
+        self, ident: str, mode: Mode | None = None, remember: bool = False,
+        expires: str | None = None, name: str = "",
+    ) -> KnockInfo:  # fmt: skip
+        self.answers.append(("admit", ident, mode, remember, expires, name))
+        return self._answered(ident, "admitted")
+
+    async def deny_knocker(self, ident: str) -> KnockInfo:
+        self.answers.append(("deny", ident))
+        return self._answered(ident, "denied")
+
+
+def knock_info(n: int = 1, *, invitation: str = "", via: str = "") -> KnockInfo:
+    """A guest at the door: the n-th knock, with dave's key."""
+    return KnockInfo(
+        id=f"k{n}", code=f"{n}{n}{n}-{n}{n}{n}", peer=f"198.51.100.{n}:5031{n}",
+        fingerprint=fingerprint_of("dave"), via=via, invitation=invitation,
+        since=NOW - 5,
+    )  # fmt: skip
 
 
 def share(name: str, session: str) -> Share:

@@ -22,6 +22,7 @@ from app_fakes import (
     busy_scenario,
     empty_scenario,
     fixed_invitations,
+    knock_info,
     make_app,
     window_share,
     with_invitations,
@@ -39,6 +40,7 @@ from pairtui.app.dialogs import (
     EditGuestDialog,
     InvitationMadeDialog,
     InviteDialog,
+    KnockDialog,
     PromptDialog,
     ShareDialog,
     TunnelDialog,
@@ -200,6 +202,12 @@ def test_edit_guest_dialog(snap_compare: Compare, size: tuple[int, int]) -> None
     assert snap(
         snap_compare, size, make_app(busy_scenario()), "2", "down", "e", shows=EditGuestDialog
     )
+
+
+def test_knock_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    scenario = busy_scenario()
+    scenario.engine.knock(knock_info(3, invitation="inv-3f9a", via="vps"))  # waits already
+    assert snap(snap_compare, size, make_app(scenario), shows=KnockDialog)
 
 
 def test_remove_guest_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:

@@ -290,3 +290,49 @@ def test_a_knock_survives_the_wire_exactly() -> None:
                               "a1b2c3", "pair", 1000.5), "waiting")  # fmt: skip
     line = json.dumps(control.encode_event(event))
     assert control.decode_event(json.loads(line)) == event
+
+
+async def test_a_remote_engine_lists_admits_and_denies_knocks(
+    engine: Engine, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    """The dashboard's knock dialog answers through these (issue 17)."""
+    from pairtui.events import Knocked
+
+    engine.door.open(300, "")
+    remote = control.RemoteEngine()
+    await remote.start()
+    try:
+        events: list[Event] = []
+        remote.subscribe(events.append)
+
+        def knocked(state: str) -> list[Knocked]:
+            return [e for e in events if isinstance(e, Knocked) and e.state == state]
+
+        guests(engine.port, keys("carol"))
+        [first] = await eventually(lambda: knocked("waiting"), what="the knock streamed")
+        assert first.knock == engine.knocks()[0].info()
+        assert remote.knocks() == [first.knock]
+        late = control.RemoteEngine()  # attached after the knock: asks who waits
+        await late.start()
+        try:
+            [seen] = late.knocks()
+            assert (seen.id, seen.code, seen.fingerprint) == (
+                first.knock.id, first.knock.code, first.knock.fingerprint)  # fmt: skip
+        finally:
+            await late.stop()
+        admitted = await remote.admit_knocker(first.knock.id, Mode.PAIR, True, "1d", "carol")
+        assert admitted.id == first.knock.id
+        await eventually(lambda: knocked("admitted"), what="the admission streamed")
+        assert remote.knocks() == []
+        assert Registry().guests()["carol"].mode == Mode.PAIR
+
+        guests(engine.port, keys("dave"))
+        [second] = await eventually(lambda: knocked("waiting")[1:], what="the second knock")
+        denied = await remote.deny_knocker(second.knock.id)
+        assert denied.id == second.knock.id
+        await eventually(lambda: knocked("denied"), what="the denial streamed")
+        assert remote.knocks() == []
+        with pytest.raises(PairtuiError, match="nobody is waiting"):
+            await remote.deny_knocker(second.knock.id)
+    finally:
+        await remote.stop()

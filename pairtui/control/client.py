@@ -3,6 +3,9 @@
 :class:`RemoteEngine` follows a running server's ``subscribe`` stream and keeps
 :class:`~pairtui.engine_api.EngineAPI`, as the in-process engine does, so a front end
 can drive either.
+
+Over 400 lines: :class:`RemoteEngine` keeps the whole engine contract (clients, tunnels,
+knocks) over the same requests this module sends, so it stays with them.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from pairtui.events import (
     ClientLeft,
     Event,
     EventBus,
+    Knocked,
+    KnockInfo,
     TunnelChanged,
     TunnelInfo,
 )
@@ -233,6 +238,7 @@ class RemoteEngine:
         self.started = time.time()
         self._fingerprint = ""
         self.tunnels = RemoteTunnels(self.path)
+        self._knocks: dict[str, KnockInfo] = {}  # waiting, by id: the stream keeps it
         self._bus = EventBus()
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -271,6 +277,17 @@ class RemoteEngine:
         self._writer = writer
         self._closed = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read(reader))
+        await self._load_knocks()
+
+    async def _load_knocks(self) -> None:
+        """Who already waits (the stream tells only of knocks from now on)."""
+        try:
+            reply = await request_async("knocks", self.path)
+        except PairtuiError:  # a server without a door, or busy: the stream still tells
+            return
+        for row in (reply or {}).get("knocks", []):
+            info = _knock(row)
+            self._knocks.setdefault(info.id, info)
 
     async def stop(self) -> None:
         if self._reader_task is not None:
@@ -314,6 +331,11 @@ class RemoteEngine:
             self.clients.pop(event.client.id, None)
         elif isinstance(event, TunnelChanged):
             self.tunnels.current[event.tunnel.name] = event.tunnel
+        elif isinstance(event, Knocked):
+            if event.state == "waiting":
+                self._knocks[event.knock.id] = event.knock
+            else:
+                self._knocks.pop(event.knock.id, None)
         elif isinstance(event, ClientChanged) and event.client.id in self.clients:
             self.clients[event.client.id] = event.client  # snapshots: the new one replaces
         if event is not None:
@@ -347,6 +369,22 @@ class RemoteEngine:
     def status(self) -> dict[str, object]:
         return {**base_status(self), "version": self.version}  # the server's, not ours
 
+    def knocks(self) -> list[KnockInfo]:
+        return sorted(self._knocks.values(), key=lambda k: k.since)
+
+    async def admit_knocker(
+        self, ident: str, mode: Mode | None = None, remember: bool = False,
+        expires: str | None = None, name: str = "",
+    ) -> KnockInfo:  # fmt: skip
+        reply = await _ask(
+            self.path, "admit", id=ident, mode=None if mode is None else mode.value,
+            remember=remember, expires=expires, name=name,
+        )  # fmt: skip
+        return _knock(reply["admitted"])
+
+    async def deny_knocker(self, ident: str) -> KnockInfo:
+        return _knock((await _ask(self.path, "deny", id=ident))["denied"])
+
 
 def _brief(row: dict[str, Any]) -> ClientInfo:
     """A client from a reply row (the ``to_json`` shape), for one the stream did not show."""
@@ -358,4 +396,20 @@ def _brief(row: dict[str, Any]) -> ClientInfo:
         via=str(row.get("via", "")),
         share=str(row.get("share", "")),
         mode=str(row.get("mode", "")),
+    )
+
+
+def _knock(row: dict[str, Any]) -> KnockInfo:
+    """A knock from a reply row (``Knock.to_json``: empty fields are null, its age is
+    ``waiting`` seconds)."""
+    return KnockInfo(
+        id=str(row["id"]),
+        code=str(row.get("code") or ""),
+        peer=str(row.get("peer") or ""),
+        fingerprint=str(row.get("fingerprint") or ""),
+        via=str(row.get("via") or ""),
+        share=str(row.get("share") or ""),
+        invitation=str(row.get("invitation") or ""),
+        mode=str(row.get("mode") or "view"),
+        since=time.time() - float(row.get("waiting") or 0),
     )

@@ -7,6 +7,7 @@ from pairtui.app.dialogs.confirm import ConfirmDialog
 from pairtui.app.dialogs.edit_guest import EditGuestDialog, GuestEdit
 from pairtui.app.dialogs.invitation_made import InvitationMadeDialog
 from pairtui.app.dialogs.invite import InviteDialog, InviteDraft
+from pairtui.app.dialogs.knock import KnockAnswer, KnockDialog
 from pairtui.app.dialogs.prompt import PromptDialog
 from pairtui.app.dialogs.share import ShareDialog, ShareRequest
 from pairtui.app.dialogs.tunnels import TunnelDialog
@@ -20,6 +21,8 @@ __all__ = [
     "InvitationMadeDialog",
     "InviteDialog",
     "InviteDraft",
+    "KnockAnswer",
+    "KnockDialog",
     "PromptDialog",
     "ShareDialog",
     "ShareRequest",

@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static, TabbedContent, Tabs
 
 from pairtui.app import fmt
 from pairtui.app.backend import SYSTEM_CLIENT_PREFIX, HostState, ServerState, Services
+from pairtui.app.dialogs import KnockAnswer, KnockDialog
 from pairtui.app.panes import ClientsPane, DashboardPane, GuestsPane, SharesPane
 from pairtui.app.widgets import (
     ClientsTable,
@@ -44,10 +45,13 @@ from pairtui.events import (
     ClientJoined,
     ClientLeft,
     Event,
+    Knocked,
     TunnelChanged,
+    where,
 )
 
 if TYPE_CHECKING:
+    from pairtui.engine_api import KnockView
     from pairtui.invitations import Invitation
     from pairtui.registry import Guest
 
@@ -124,6 +128,9 @@ class MainScreen(Screen[None]):
         self._tab = TABS[0]
         self._binding_state: object = None  # what the footer was last drawn for
         self.tunnel_states: dict[str, str] = {}  # tunnel name -> its state in words
+        self.knocks: dict[str, KnockView] = {}  # waiting at the door, by id, oldest first
+        self._knocks_later: set[str] = set()  # closed with Escape: not asked again
+        self._knock_dialog: KnockDialog | None = None  # the one asked now
         self.set_reactive(MainScreen.now, clock())
 
     @classmethod
@@ -211,6 +218,8 @@ class MainScreen(Screen[None]):
         self.tunnel_states = services.tunnel_summaries()
         self._unsubscribe = services.engine.subscribe(self._on_engine_event)
         self.clients_table.replace_all(services.engine.clients.values())
+        for knock in services.engine.knocks():  # knocked before the dashboard looked
+            self._knocked(knock, "waiting")
         self._counts_changed()
         self.reload_guests()
         self.reload_host()
@@ -321,8 +330,76 @@ class MainScreen(Screen[None]):
                 )
             self._update_join_bar()
             self.shares_table.announce()  # its detail lists the relay strings
+        elif isinstance(event, Knocked):
+            self._knocked(event.knock, event.state)
         if isinstance(event, ClientJoined | ClientLeft):
             self._counts_changed()
+
+    # --- knocks at the door ----------------------------------------------------------
+
+    def _knocked(self, knock: KnockView, state: str) -> None:
+        """One dialog at a time: a knock while one is open is counted; a knock that
+        ends elsewhere (the tmux menu, ``pairtui deny``, the guest gave up) closes its
+        dialog, and the next one waiting is asked."""
+        if state == "waiting":
+            self.knocks[knock.id] = knock
+            if self._knock_dialog is None:
+                self._ask_next_knock()
+            elif knock.id != self._knock_dialog.knock.id:
+                more = len(self.knocks) - 1
+                self.notify(f"{more} more waiting at the door", title="Knock")
+            return
+        self.knocks.pop(knock.id, None)
+        self._knocks_later.discard(knock.id)
+        dialog = self._knock_dialog
+        if dialog is None or dialog.knock.id != knock.id:
+            return
+        self._knock_dialog = None
+        dialog.end(state)
+        how = {"admitted": "was let in", "denied": "was turned away"}.get(state, "stopped waiting")
+        self.notify(f"{knock.code} from {where(knock.peer, knock.via)} {how} elsewhere",
+                    title="Knock")  # fmt: skip
+        self._ask_next_knock()
+
+    def _ask_next_knock(self) -> None:
+        knock = next((k for k in self.knocks.values() if k.id not in self._knocks_later), None)
+        if knock is None:
+            return
+        dialog = KnockDialog(knock)
+        self._knock_dialog = dialog
+
+        def answered(answer: KnockAnswer | None) -> None:
+            if self._knock_dialog is not dialog:
+                return  # it closed because the knock ended elsewhere
+            self._knock_dialog = None
+            if answer is None:
+                self._knocks_later.add(knock.id)
+            else:
+                self.knocks.pop(knock.id, None)
+                self._answer_knock(answer, knock)
+            self._ask_next_knock()
+
+        self.app.push_screen(dialog, answered)
+
+    @work(group="knocks")
+    async def _answer_knock(self, answer: KnockAnswer, knock: KnockView) -> None:
+        from pairtui.registry import Mode
+
+        assert self.services is not None
+        engine = self.services.engine
+        who = f"{knock.code} from {where(knock.peer, knock.via)}"
+        try:
+            if answer.admit:
+                await engine.admit_knocker(answer.ident, Mode(answer.mode), answer.remember,
+                                           answer.expires, answer.name)  # fmt: skip
+            else:
+                await engine.deny_knocker(answer.ident)
+        except PairtuiError as exc:
+            self.notify(f"{who}: {exc}", title="Knock", severity="error")
+            return
+        kept = " (key remembered)" if answer.remember else ""
+        done = f"admitted as {answer.mode}{kept}" if answer.admit else "turned away"
+        self.notify(f"{who} {done}", title="Knock")
 
     def _counts_changed(self) -> None:
         """Connected counts show in three places: the status line, guests and shares."""
