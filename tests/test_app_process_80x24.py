@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pyte
 import pytest
-from support import SshGuest, TmuxHost, share_host_session, wait_until
+from support import SshGuest, TmuxHost, pairtui, share_host_session, wait_until
 from test_control import invite
 
 from pairtui.registry import Mode, Registry
@@ -106,3 +106,35 @@ def test_the_dashboard_works_in_80x24_with_a_guest_in(
     dashboard.child.close()
     assert dashboard.child.exitstatus == 0
     wait_until(lambda: not guest.child.isalive(), timeout=10, what="bob's ssh to end")
+
+
+def test_a_knock_is_answered_in_the_dashboard_s_dialog(
+    dashboard: SmallDashboard,
+    tmux_host: TmuxHost,
+    keys: Callable[[str], Path],
+    guests: Callable[..., SshGuest],
+) -> None:
+    """Issue 17: the real dashboard process asks, and admits the guest as pair."""
+    share_host_session(tmux_host)
+    top = dashboard.shows("1 share live", what="the dashboard to serve")[0]
+    port = re.search(r"pairtui · 127\.0\.0\.1:(\d+) · up", top)
+    assert port, top
+    res = pairtui("door", "open", "--for", "5m")
+    assert res.returncode == 0 and "the door is open" in res.stdout, res
+    guest = guests(int(port[1]), keys("carol"))
+    guest.wait_for("Read this code to the host:")
+    code = guest.text().split("Read this code to the host: ", 1)[1].split()[0]
+    dashboard.shows(f"Someone knocks: {code}", "Admit as pair (p)", "Deny (d)",
+                    what="the knock dialog")  # fmt: skip
+    dashboard.child.send("p")
+    wait_until(
+        lambda: (
+            [c["readonly"] for c in tmux_host.clients() if c["session"].startswith("pairtui-")]
+            == ["0"]
+        ),
+        timeout=10,
+        what="the same connection in the share, taking keys",
+    )
+    dashboard.shows("1 connected", what="the guest's row")
+    [guest_row] = Registry().guests().values()
+    assert guest_row.mode is Mode.PAIR
