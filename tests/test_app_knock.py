@@ -141,3 +141,24 @@ async def test_escape_leaves_the_guest_waiting() -> None:
         await until(lambda: not isinstance(app.screen, KnockDialog), "the dialog to close")
         assert scenario.engine.answers == []
         assert "k1" in scenario.engine.waiting
+
+
+async def test_a_bad_expiry_admits_no_one_until_remember_is_unchecked() -> None:
+    scenario = busy_scenario()
+    app = make_app(scenario)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        scenario.engine.knock(knock_info(1))
+        dialog = await asked(app, "k1")
+        await pilot.press("r")
+        await until(lambda: not dialog.query_one("#expires", Input).disabled, "expiry enabled")
+        dialog.query_one("#expires", Input).focus()
+        await pilot.press(*"soon")
+        await pilot.click("#admit-pair")
+        await pilot.pause()
+        assert app.screen is dialog and scenario.engine.answers == []
+        await pilot.click("#remember")
+        await until(lambda: dialog.query_one("#expires", Input).disabled, "expiry disabled")
+        await pilot.click("#admit-pair")
+        await until(lambda: scenario.engine.answers, "the answer")
+        assert scenario.engine.answers == [("admit", "k1", Mode.PAIR, False, None, "")]

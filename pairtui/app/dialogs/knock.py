@@ -132,7 +132,10 @@ class KnockDialog(FormDialog[KnockAnswer]):
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
-        self.query_one("#expires", Input).disabled = not event.value
+        expires = self.query_one("#expires", Input)
+        expires.disabled = not event.value
+        if not event.value:  # admitted once: an expiry typed before does not count
+            expires.value = ""
 
     def action_toggle_remember(self) -> None:
         self.query_one("#remember", Checkbox).toggle()
