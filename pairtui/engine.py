@@ -290,7 +290,20 @@ class Engine:
         self.audit.record("knock", knock=knock.id, code=knock.code, fingerprint=fp,
                           peer=conn.peer, via=conn.via or None)  # fmt: skip
         self.emit(Knocked(knock.info(), "waiting"))
+        # Bounded in time whether or not it opens a terminal: a knock that never opens
+        # one (ssh -N) must not hold a place in the waiting room for ever.
+        asyncio.get_running_loop().call_later(knock.timeout + 1, self._knock_timed_out, knock)
         return knock
+
+    def _knock_timed_out(self, knock: Knock) -> None:
+        entry = self._knocking.get(knock.id)
+        if entry is None:
+            return  # decided, or gone
+        if knock.decide is not None:  # its waiting room says so and closes
+            knock.decide(("deny", "the host did not answer", "gone"))
+            return
+        self.knock_gone(knock)
+        entry[0].close("the host did not answer", "refused")
 
     def knock_gone(self, knock: Knock, state: str = "gone") -> None:
         if self._knocking.pop(knock.id, None) is None:

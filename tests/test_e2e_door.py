@@ -217,3 +217,14 @@ def test_the_host_is_asked_in_a_tmux_menu_and_admits_with_one_key(
         wait_until(lambda: "admitted" in host.run("show-messages"), what="the answer told")
     finally:
         me.close(force=True)
+
+
+def test_a_knock_that_opens_no_terminal_leaves_the_waiting_room_when_its_time_is_up(
+    strict_door: Server, keys: Callable[[str], Path], guests: Connect
+) -> None:
+    """`ssh -N` knocks and never asks for a terminal: it must not hold a place for ever."""
+    open_door()
+    g = guests(strict_door.port, keys("idle"), "-N", tty=False)
+    wait_until(lambda: pairtui_json("knocks"), what="the knock listed")
+    wait_until(lambda: pairtui_json("knocks") == [], timeout=15, what="the knock timed out")
+    assert g.wait_exit(timeout=10) != 0
