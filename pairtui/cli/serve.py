@@ -359,7 +359,12 @@ def ensure_server(timeout: float = 10.0) -> bool:
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if control.ping():
-            return True
+        # Its control socket answers before its SSH port is bound (a port of 0 in the
+        # config is only known then): started means serving, so the ssh strings the
+        # caller prints next name the real port.
+        with contextlib.suppress(PairtuiError):
+            reply = control.request("status")
+            if reply and int(reply["status"]["port"]) != 0:
+                return True
         time.sleep(0.05)
     raise PairtuiError(f"the background pairtui server did not start; see {log}")
