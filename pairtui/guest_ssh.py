@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import os
 import re
-import socket
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
@@ -36,7 +34,7 @@ from pairtui.errors import PairtuiError
 from pairtui.events import ClientChanged, ClientInfo, Event
 from pairtui.invitations import USER_PREFIX, Invitation
 from pairtui.limits import Limits
-from pairtui.picker import ENTER_SCREEN, LEAVE_SCREEN, Choice, GaveUp, Picker
+from pairtui.picker import ENTER_SCREEN, HOST, LEAVE_SCREEN, Choice, GaveUp, Picker
 from pairtui.printable import printable
 from pairtui.pty_bridge import PtyBridge
 from pairtui.registry import Guest, Mode
@@ -793,9 +791,6 @@ class FocusReportFilter:
 def _clamp(size: int, default: int) -> int:
     """A terminal size a guest asked for, within what a real terminal can be."""
     return default if size <= 0 else min(size, MAX_SIZE)
-
-
-HOST = f"{getpass.getuser()}@{socket.gethostname()}"  # who shares, as the picker says
 
 
 def _describe(shares: list[Share]) -> dict[str, str]:

@@ -9,7 +9,12 @@ command line. It knows nothing of SSH: keys in, screen bytes out.
 
 from __future__ import annotations
 
+import getpass
+import socket
 from dataclasses import dataclass, field
+
+# Who shares, as the picker and the waiting room say: this host's user and machine.
+HOST = f"{getpass.getuser()}@{socket.gethostname()}"
 
 ENTER_SCREEN = b"\x1b[?1049h\x1b[?25l"  # alternate screen, cursor hidden
 LEAVE_SCREEN = b"\x1b[?25h\x1b[?1049l"

@@ -10,16 +10,14 @@ reconnect; denied or not answered in time, it is told in one line and closed.
 from __future__ import annotations
 
 import asyncio
-import getpass
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import asyncssh
 
 from pairtui.door import Knock
+from pairtui.picker import HOST
 
-HOST = f"{getpass.getuser()}@{socket.gethostname()}"
 LEAVE_KEYS = (b"\x03", b"\x04")  # Ctrl-C, Ctrl-D
 
 

@@ -257,13 +257,11 @@ def cmd_join(args: argparse.Namespace) -> int:
 def _choose(guest: Guest, shares: list[Share], host: Host) -> Share:
     """The share picker on the guest's terminal; what it chose is resolved again, as a
     share it had named (the shares may have changed meanwhile)."""
-    import getpass
-    import socket
 
-    from pairtui.picker import Choice, Picker, pick_on_terminal
+    from pairtui.picker import HOST, Choice, Picker, pick_on_terminal
 
     about = {s.name: f"{s.kind} {printable(s.target)}" for s in shares}
-    picker = Picker(f"{getpass.getuser()}@{socket.gethostname()}",
+    picker = Picker(HOST,
                     [Choice(s.name, about[s.name]) for s in shares])  # fmt: skip
     chosen = pick_on_terminal(picker)
     if chosen is None:  # the guest's own choice, not an error
