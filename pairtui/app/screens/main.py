@@ -243,7 +243,7 @@ class MainScreen(Screen[None]):
         if self.services is None:
             return
         found = await self.services.system_clients()
-        if found is None:
+        if found is None or self._leaving:
             return
         table = self.clients_table
         known = {k for k in table.records if k.startswith(SYSTEM_CLIENT_PREFIX)}
@@ -269,18 +269,34 @@ class MainScreen(Screen[None]):
         """The guests and the invitations: a used invitation is a new guest."""
         assert self.services is not None
         try:
-            self.guests = await self.services.guests()
+            guests = await self.services.guests()
         except PairtuiError as exc:
             self.notify(str(exc), title="Cannot read the guests", severity="error")
+        else:
+            if self._leaving:
+                return
+            self.guests = guests
         try:
-            self.invitations = tuple(await self.services.invitations())
+            invitations = tuple(await self.services.invitations())
         except PairtuiError as exc:
             self.notify(str(exc), title="Cannot read the invitations", severity="error")
+        else:
+            if not self._leaving:
+                self.invitations = invitations
 
     @work(exclusive=True, group="host")
     async def reload_host(self) -> None:
         assert self.services is not None
-        self.host = await self.services.host_state()
+        host = await self.services.host_state()
+        if not self._leaving:
+            self.host = host
+
+    @property
+    def _leaving(self) -> bool:
+        """The app is quitting: a read that ends now finds the widgets it would update
+        already taken down (Textual removes them before it cancels this screen's
+        workers), so its answer is dropped."""
+        return not self.app.is_running
 
     def watch_guests(self) -> None:
         self._show_guests()
