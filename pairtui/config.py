@@ -41,8 +41,9 @@ login_grace_time = {Limits().login_grace_time}     # seconds to log in
 max_auth_tries = {Limits().max_auth_tries}        # refused keys before a connection is closed
 max_sessions = {Limits().max_sessions}         # terminals at once on one connection
 knock_timeout = {Limits().knock_timeout}       # seconds a knock waits for the host (pairtui door)
-max_knocks = {Limits().max_knocks}            # guests waiting at the door at once
-max_knocks_per_peer = {Limits().max_knocks_per_peer}    # ... from one address
+max_knocks = {Limits().max_knocks}           # guests waiting at the door at once
+max_knocks_per_peer = {Limits().max_knocks_per_peer}   # ... from one address
+wrong_tokens = {Limits().wrong_tokens}          # wrong invitation tokens per address and minute
 
 [forges]                  # for `--key NAME:USER`, `--github`, the dashboard's key field
 github = "https://github.com"
@@ -69,6 +70,7 @@ _KNOWN = {
         "knock_timeout",
         "max_knocks",
         "max_knocks_per_peer",
+        "wrong_tokens",
     },
     "ui": {"theme", "cursor_blink", "confirm_pair"},
     "keymap": None,  # any binding id; the dashboard reports ids it does not know
@@ -208,7 +210,7 @@ def _limits(path: Path, table: dict[str, Any]) -> Limits:
             raise PairtuiError(f"{path}: limits.{exc}") from None
     numbers: dict[str, int] = {}
     for key in ("login_grace_time", "max_auth_tries", "max_sessions", "knock_timeout",
-                "max_knocks", "max_knocks_per_peer"):  # fmt: skip
+                "max_knocks", "max_knocks_per_peer", "wrong_tokens"):  # fmt: skip
         if key in table:
             n = _expect(path, f"limits.{key}", table[key], int)
             if not 1 <= n <= 100_000:

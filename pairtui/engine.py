@@ -58,6 +58,7 @@ from pairtui.limits import (
     QuietExceptionHandler,
     RefusalCounter,
     StartupGate,
+    WrongTokens,
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
@@ -113,6 +114,7 @@ class Engine:
         self._gate = StartupGate(self.limits.max_startups, fds_short=self._fds_short)
         self._refusals = RefusalCounter()
         self._full = RefusalCounter(shown=1)  # "host full": one line per interval
+        self._wrong_tokens = WrongTokens(lim.wrong_tokens)
         self.fds: FdBudget | None = None  # once started (it measures the listeners)
         self._spare: SpareFd | None = None
         self._log = log or (lambda line: self.audit.record("error", reason=line))
@@ -232,11 +234,17 @@ class Engine:
         self._index = self._index.fresh(self.registry_path)
         return self._index.by_blob.get(blob)
 
-    def invitation(self, username: str) -> Invitation | str | None:
+    def invitation(self, username: str, peer: str, via: str = "") -> Invitation | str | None:
         """The open invitation an ``inv-TOKEN`` user name names, why it is no longer
-        open (used, withdrawn, expired), or None for a token nobody was given."""
+        open (used, withdrawn, expired, or this peer tried too many wrong tokens), or
+        None for a token nobody was given (counted against the peer)."""
+        source = (host_of(peer), via)
+        wait = self._wrong_tokens.wait(source)
+        if wait:
+            return f"too many wrong invitations from your address; try again in {wait:.0f} s"
         found = self.invitations.find(username.removeprefix(USER_PREFIX))
         if found is None:
+            self._wrong_tokens.wrong(source)
             return None
         return found.unusable() or found
 

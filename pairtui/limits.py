@@ -100,6 +100,7 @@ class Limits:
     knock_timeout: int = 120  # seconds a guest knocking at the door waits for the host
     max_knocks: int = 20  # guests waiting at the door at once, in all
     max_knocks_per_peer: int = 3  # ... and from one address
+    wrong_tokens: int = 5  # invitation tokens naming nothing, per address and minute
 
 
 class Pending(Protocol):
@@ -215,6 +216,44 @@ class RefusalCounter:
                 if count > self.shown:
                     out.append((peer, count - self.shown))
         return out
+
+
+WRONG_TOKEN_WINDOW = 60.0  # seconds over which wrong invitation tokens are counted
+
+
+class WrongTokens:
+    """Per peer: invitation user names (``inv-TOKEN``) that named no invitation.
+
+    Guessing a token is hopeless (128 random bits), so this is not what keeps an
+    invitation safe; it keeps a guesser from costing the host audit lines and key checks
+    for nothing, as sshd's ``PerSourcePenalties`` does. Past ``most`` wrong tokens in
+    :data:`WRONG_TOKEN_WINDOW` seconds, every invitation login from that peer is refused
+    until the window ends, a right token included (a guest behind the same relay
+    waits a minute). Bounded: at most 1000 peers are remembered.
+    """
+
+    def __init__(self, most: int = 5, window: float = WRONG_TOKEN_WINDOW) -> None:
+        self.most, self.window = most, window
+        self._peers: dict[Peer, tuple[float, int]] = {}  # -> (window start, count)
+
+    def wait(self, peer: Peer, now: float | None = None) -> float:
+        """Seconds until ``peer`` may try an invitation again (0: now)."""
+        now = time.monotonic() if now is None else now
+        start, count = self._peers.get(peer, (now, 0))
+        if now - start >= self.window:
+            self._peers.pop(peer, None)
+            return 0.0
+        return self.window - (now - start) if count >= self.most else 0.0
+
+    def wrong(self, peer: Peer, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        start, count = self._peers.get(peer, (now, 0))
+        if now - start >= self.window:
+            start, count = now, 0
+        self._peers.pop(peer, None)  # re-inserted last: the dict stays oldest first
+        self._peers[peer] = (start, count + 1)
+        while len(self._peers) > 1000:
+            del self._peers[next(iter(self._peers))]
 
 
 class QuietExceptionHandler:

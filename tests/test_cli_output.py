@@ -78,6 +78,37 @@ def test_share_with_no_server_and_ssh_string_warn_that_none_runs(
     assert data["server_running"] is False
 
 
+def test_invite_starts_the_server_and_puts_its_line_in_tmuxs_paste_buffer(
+    tmux_host: TmuxHost, background_server: None
+) -> None:
+    """An invitation line is of no use while nothing listens, and is pasted more often
+    than typed: as the tmux key does, invite starts a server and copies the line."""
+    sock = str(tmux_host.socket)
+    res = pairtui("invite", "--tmux-socket", sock)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    status = control.probe().status
+    assert status is not None
+    [first] = [x.strip() for x in res.stdout.splitlines() if x.startswith("    ssh ")][:1]
+    assert first.startswith(f"ssh -p {status['port']} inv-")  # the port it serves on
+    assert tmux_host.run("show-buffer", "-b", "pairtui") == first
+    assert "in tmux's paste buffer" in res.stdout
+    assert "started a pairtui server in the background" in res.stdout
+    again = json.loads(pairtui("invite", "--json", "--tmux-socket", sock).stdout)
+    assert (again["server_started"], again["copied"]) == (False, True)
+
+
+def test_invite_without_a_server_or_tmux_says_so_and_copies_nothing(
+    background_server: None,
+) -> None:
+    res = pairtui("invite", "--no-server")
+    assert res.returncode == 0, res.stderr
+    [warning] = res.stderr.splitlines()
+    assert warning.startswith("pairtui: warning: no pairtui server is running"), warning
+    assert "paste buffer" not in res.stdout
+    assert control.probe().state == "none"
+
+
 def test_one_shape_for_an_ssh_string_and_windows_named_as_tmux_does(
     tmux_host: TmuxHost, server: Server
 ) -> None:

@@ -14,6 +14,7 @@ from support import Server, SshGuest, TmuxHost, add_guest, pairtui, pairtui_json
 
 from pairtui.audit import Audit
 from pairtui.invitations import InvitationStore
+from pairtui.limits import REFUSALS_SHOWN
 
 pytestmark = pytest.mark.e2e
 
@@ -103,6 +104,31 @@ def test_a_token_nobody_was_given_is_refused_as_an_unknown_key(
     assert pairtui_json("guest", "list") == []
     [row] = pairtui_json("invite", "list")
     assert row["left"] == 1  # still there for the colleague it was meant for
+
+
+def test_an_address_that_tries_wrong_tokens_is_held_off_for_a_minute(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Connect
+) -> None:
+    """Five wrong tokens in a minute, then every invitation login from that address is
+    refused for the rest of the minute, the right token too; registered guests are not
+    affected, and the guessing costs a few audit lines, not one per try."""
+    _, srv = shared
+    user, _ = invite()
+    for n in range(5):
+        wrong = f"inv-{n}" + "x" * 20
+        g = guests(srv.port, keys("mallory"), user=wrong, log_level="INFO")
+        assert g.wait_exit() != 0
+        assert "is not registered with this host" in g.output
+    g = guests(srv.port, keys("colleague"), user=user)
+    assert g.wait_exit() != 0
+    assert "pairtui: too many wrong invitations from your address; try again in" in g.output
+    assert "MARK-21" not in g.output
+    assert pairtui_json("invite", "list")[0]["left"] == 1  # not used up by the refusal
+    refused = [e for e in Audit().read() if e["event"] == "refused"]
+    assert 1 <= len(refused) <= REFUSALS_SHOWN  # the rest are counted, not listed
+    add_guest("alice", keys("alice"))
+    alice = guests(srv.port, keys("alice"))
+    alice.wait_for("MARK-21")
 
 
 def test_a_guest_already_registered_logs_in_as_itself_and_uses_nothing(

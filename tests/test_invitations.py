@@ -68,7 +68,7 @@ def test_the_invitation_line_is_printed_for_each_relay_too() -> None:
     TunnelStore().add(Tunnel("vps", "me", "relay.example.org", remote_port=2300))
     TunnelStore().add(Tunnel("pub", "me", "203.0.113.9", remote_port=2400,
                              remote_bind="0.0.0.0"))  # fmt: skip
-    res = pairtui("invite", "--json")
+    res = pairtui("invite", "--json", "--no-server")
     assert res.returncode == 0, res.stderr
     commands = [s["command"] for s in json.loads(res.stdout)["ssh"]]
     user = commands[0].split()[-1].split("@")[0]

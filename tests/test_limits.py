@@ -17,6 +17,7 @@ from pairtui.limits import (
     RefusalCounter,
     StartupGate,
     Startups,
+    WrongTokens,
     raise_fd_limit,
 )
 
@@ -80,6 +81,27 @@ def test_refusals_are_shown_a_few_times_per_peer_then_counted() -> None:
     assert counter.flush(now=15) == [(("198.51.100.7", ""), 3)]
     assert counter.flush(now=100) == []  # the other peer's interval ends quietly
     assert counter.allow(("198.51.100.7", ""), now=101)
+
+
+def test_wrong_tokens_hold_off_their_peer_until_the_window_ends() -> None:
+    tokens = WrongTokens(most=3, window=60)
+    peer, other = ("198.51.100.7", ""), ("198.51.100.7", "office")  # direct, via a relay
+    for t in range(3):
+        assert tokens.wait(peer, now=t) == 0
+        tokens.wrong(peer, now=t)
+    assert tokens.wait(peer, now=10) == 50  # from the first wrong token on
+    assert tokens.wait(other, now=10) == 0  # the same address through a relay is apart
+    assert tokens.wait(peer, now=60) == 0
+    tokens.wrong(peer, now=61)  # a new window: one wrong token is not enough
+    assert tokens.wait(peer, now=62) == 0
+
+
+def test_wrong_tokens_remember_a_bounded_number_of_peers() -> None:
+    tokens = WrongTokens(most=1)
+    for n in range(5000):
+        tokens.wrong((f"10.{n // 256}.{n % 256}.1", ""), now=0)
+    assert len(tokens._peers) == 1000
+    assert tokens.wait(("10.19.135.1", ""), now=1) > 0  # the newest are kept
 
 
 def test_the_same_loop_error_is_written_once_per_interval() -> None:

@@ -86,6 +86,13 @@ def no_server(state: str = "none") -> str:
     return "no pairtui server is running"
 
 
+def warn_no_server() -> None:
+    """Said by every command that prints an ssh string while nothing listens."""
+    print("pairtui: warning: no pairtui server is running, so guests get \"Connection "
+          "refused\"; start one with `pairtui serve` (or `pairtui service install`)",
+          file=sys.stderr)  # fmt: skip
+
+
 def engine_request(op: str, target: str, mode: str | None = None) -> dict[str, Any]:
     """Ask the running server; a clear error when there is none."""
     reply = control.request(op, target=target, mode=mode)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pairtui.cli.common import Adder, mode_arg, print_json, server_endpoint
+from pairtui import paths
+from pairtui.cli.common import (
+    Adder,
+    mode_arg,
+    print_json,
+    server_endpoint,
+    tmux_from_args,
+    warn_no_server,
+)
+from pairtui.cli.serve import ensure_server
+from pairtui.errors import PairtuiError
 from pairtui.host import Host
 from pairtui.invitations import USER_PREFIX, Invitation
 from pairtui.printable import printable
@@ -30,24 +40,44 @@ def cmd_invite(args: argparse.Namespace) -> int:
         mode=args.mode, share=args.share or "", lifetime=args.expires, uses=args.uses,
         name=args.name or "", admit=args.admit,
     )  # fmt: skip
+    # The line is of no use while nothing listens: start a server, as `share` does.
+    started = False if args.no_server else ensure_server()
     at = server_endpoint()
     user = f"{USER_PREFIX}{token}"
     strings = ssh_strings(at.listen, at.port, inv.share or None, user=user)
     # Through each reverse tunnel too: any OpenSSH server can be the relay.
     strings += [s for t in host.tunnels() if t.enabled
                 for s in guest_strings(t, inv.share or None, user=user)]  # fmt: skip
+    copied = _copy(args, strings[0].command)
     if args.json:
         print_json({**inv.to_json(), "ssh": [s.to_json() for s in strings],
-                    "fingerprint": at.fingerprint, "server_running": at.running})  # fmt: skip
+                    "fingerprint": at.fingerprint, "server_running": at.running,
+                    "server_started": started, "copied": copied})  # fmt: skip
         return 0
     print(printable(f"invitation {inv.id} ({_about(inv)}); send one of these lines, "
                     "shown only this once:"))  # fmt: skip
     for s in strings:
         print(f"    {s.command}")
     print(f"host key fingerprint: {at.fingerprint}")
-    if not at.running:
-        print("pairtui: no server is running: start one with `pairtui serve` (or share)")
+    if copied:
+        print("the first line is in tmux's paste buffer (and your clipboard where tmux "
+              "may set it)")  # fmt: skip
+    if started:
+        print(f"started a pairtui server in the background (log: {paths.server_log()}; "
+              "`pairtui stop` stops it)")  # fmt: skip
+    elif not at.running:
+        warn_no_server()
     return 0
+
+
+def _copy(args: argparse.Namespace, line: str) -> bool:
+    """Into the host's tmux paste buffer, as the tmux key and the dashboard copy their
+    strings; False when no tmux server runs (nothing to paste into then)."""
+    try:
+        tmux_from_args(args).copy_to_buffer(line)
+    except PairtuiError:
+        return False
+    return True
 
 
 def cmd_invite_list(args: argparse.Namespace) -> int:
@@ -93,6 +123,10 @@ def register(sub: Any, add: Adder) -> None:
     inv.add_argument("--admit", choices=("auto", "ask"), default="auto",
                      help="auto: the key is let in at once; ask: its guest knocks and "
                      "waits for you (pairtui knocks, admit, deny)")  # fmt: skip
+    inv.add_argument("--no-server", action="store_true",
+                     help="do not start a background server when none runs")  # fmt: skip
+    inv.add_argument("--tmux-socket", metavar="PATH|NAME",
+                     help="the tmux server whose paste buffer gets the line")  # fmt: skip
     actions = inv.add_subparsers(dest="invite_command", metavar="ACTION")
     add(actions, "list", cmd_invite_list, "every invitation: open, used, withdrawn or expired",
         example="pairtui invite list --json")  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from pairtui.cli.common import (
     server_endpoint,
     ssh_json,
     tmux_from_args,
+    warn_no_server,
 )
 from pairtui.cli.serve import ensure_server
 from pairtui.durations import duration
@@ -87,7 +87,7 @@ def cmd_share(args: argparse.Namespace) -> int:
         print(f"started a pairtui server in the background (log: {paths.server_log()}; "
               "`pairtui stop` stops it)")  # fmt: skip
     elif not row["server_running"]:
-        _warn_no_server()
+        warn_no_server()
     return 0
 
 
@@ -110,7 +110,7 @@ def cmd_share_list(args: argparse.Namespace) -> int:
         for s in row["ssh"]:
             print(f"    {s['command']}")
     if at and not at.running:
-        _warn_no_server()
+        warn_no_server()
     return 0
 
 
@@ -123,12 +123,6 @@ def cmd_share_rename(args: argparse.Namespace) -> int:
     else:
         print(f"share {args.old!r} is now {args.new!r}; its guests stay connected")
     return 0
-
-
-def _warn_no_server() -> None:
-    print("pairtui: warning: no pairtui server is running, so guests get \"Connection "
-          "refused\"; start one with `pairtui serve` (or `pairtui service install`)",
-          file=sys.stderr)  # fmt: skip
 
 
 def _toggle(args: argparse.Namespace, host: Host, tmux: Tmux) -> str:
@@ -190,7 +184,7 @@ def cmd_ssh_string(args: argparse.Namespace) -> int:
             print(f"{row['command']}    # through tunnel {t['name']}: {t['summary']}")
     print(f"host key fingerprint: {at.fingerprint}")
     if not at.running:
-        _warn_no_server()
+        warn_no_server()
     return 0
 
 
