@@ -7,6 +7,10 @@ with the invitation's mode, share and expiry, and one use is counted; from then 
 plain ``ssh guest@host`` works with that key. A wrong token is refused as an unknown key
 is (and counted with the peer's other refusals); a used-up, revoked or expired one gets
 one line saying which, and nothing else.
+
+An invitation that ended (used up, withdrawn or expired) stays listed for
+:data:`KEEP_ENDED` so that the host sees what became of it, then goes the next time
+the file is written: the file does not grow with every invitation ever made.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hmac
 import re
 import secrets
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ from pairtui.registry import Mode
 USER_PREFIX = "inv-"
 TOKEN_BYTES = 18  # 144 bits: guessing is hopeless, and it stays short enough to paste
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+KEEP_ENDED = timedelta(days=7)  # how long an ended invitation stays listed
 
 
 def token_hash(token: str) -> str:
@@ -48,6 +53,7 @@ class Invitation:
     revoked: bool = False
     created: str = ""
     admit: str = "auto"  # "ask": its guest knocks and the host decides (pairtui.door)
+    ended: str = ""  # UTC ISO: when it was used up or withdrawn (expiry says itself)
 
     def expires_at(self) -> datetime | None:
         return datetime.fromisoformat(self.expires) if self.expires else None
@@ -63,6 +69,16 @@ class Invitation:
         if self.used >= self.uses:
             return "this invitation has been used"
         return None
+
+    def ended_at(self, now: datetime) -> datetime | None:
+        """When it stopped letting anyone in; None while it still does."""
+        if self.unusable(now) is None:
+            return None
+        when = self.expires_at()
+        if when is not None and when <= now:
+            return min(when, datetime.fromisoformat(self.ended)) if self.ended else when
+        # Used up or withdrawn before this field existed: counted from now on.
+        return datetime.fromisoformat(self.ended) if self.ended else now
 
     def to_json(self) -> dict[str, object]:
         out = asdict(self)
@@ -103,6 +119,7 @@ class InvitationStore:
             raise PairtuiError("--admit must be 'auto' or 'ask'")
         token = secrets.token_urlsafe(TOKEN_BYTES)
         with self._file.edit() as rows:
+            _prune(rows)
             taken = {r.id for r in rows}
             ident = next(i for i in (secrets.token_hex(3) for _ in range(100)) if i not in taken)
             invitation = Invitation(
@@ -117,7 +134,9 @@ class InvitationStore:
         with self._file.edit() as rows:
             for i, row in enumerate(rows):
                 if row.id == ident:
-                    rows[i] = replace(row, revoked=True)
+                    ended = row.ended or iso_utc(datetime.now(UTC))
+                    rows[i] = replace(row, revoked=True, ended=ended)
+                    _prune(rows)
                     return rows[i]
         raise PairtuiError(f"no invitation {ident!r} (see `pairtui invite list`)")
 
@@ -141,9 +160,27 @@ class InvitationStore:
                     why = row.unusable()
                     if why is not None:
                         return why
-                    rows[i] = replace(row, used=row.used + 1)
-                    return rows[i]
+                    used = replace(row, used=row.used + 1)
+                    if used.used >= used.uses:
+                        used = replace(used, ended=iso_utc(datetime.now(UTC)))
+                    rows[i] = used
+                    return used
         return "this invitation was withdrawn by the host"
+
+
+def _prune(rows: list[Invitation], now: datetime | None = None) -> None:
+    """Drop invitations that ended more than :data:`KEEP_ENDED` ago (in place); one
+    used up or withdrawn by an older pairtui (no ``ended``) is stamped now."""
+    now = now or datetime.now(UTC)
+    kept = []
+    for row in rows:
+        end = row.ended_at(now)
+        if end is not None and now - end > KEEP_ENDED:
+            continue
+        if end is not None and not row.ended:
+            row = replace(row, ended=iso_utc(end))
+        kept.append(row)
+    rows[:] = kept
 
 
 def guest_name(wanted: str, fingerprint: str, taken: set[str]) -> str:

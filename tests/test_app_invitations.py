@@ -105,6 +105,7 @@ async def test_every_field_of_the_invite_dialog_reaches_the_invitation() -> None
             field.value = value
         dialog.query_one("#expires", Input).value = "30m"
         dialog.query_one("#mode", Select).value = "pair"
+        dialog.query_one("#admit", Select).value = "ask"
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.screen is dialog and stored() == {}  # 0 uses is refused, nothing made
@@ -113,10 +114,12 @@ async def test_every_field_of_the_invite_dialog_reaches_the_invitation() -> None
         await pilot.press("ctrl+s")
         await opened(pilot, InvitationMadeDialog)
         [made] = stored().values()
-        assert (made.mode, made.share, made.uses, made.name, made.expires) == (
-            "pair", "work", 3, "erin", "2027-01-15T08:30:00Z",
+        assert (made.mode, made.share, made.uses, made.name, made.expires, made.admit) == (
+            "pair", "work", 3, "erin", "2027-01-15T08:30:00Z", "ask",
         )  # fmt: skip
-        assert "ssh -t -p 2222 inv-" in "\n".join(screen_text(app))  # it opens share work
+        text = "\n".join(screen_text(app))
+        assert "ssh -t -p 2222 inv-" in text  # it opens share work
+        assert "pair, you admit each" in text  # its guests knock
 
 
 async def test_withdraw_asks_first_then_the_invitation_is_withdrawn() -> None:

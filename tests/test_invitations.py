@@ -75,3 +75,44 @@ def test_the_invitation_line_is_printed_for_each_relay_too() -> None:
     assert user.startswith("inv-")
     assert f"ssh -J me@relay.example.org -p 2300 {user}@localhost" in commands
     assert f"ssh -p 2400 {user}@203.0.113.9" in commands
+
+
+def test_an_ended_invitation_is_listed_for_a_week_then_dropped_when_the_file_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """invitations.json does not grow with every invitation ever made."""
+    import dataclasses
+
+    from pairtui import invitations
+
+    store = InvitationStore()
+    used, _ = store.create()
+    assert not isinstance(store.use(used.id), str)
+    withdrawn, _ = store.create(uses=3)
+    store.revoke(withdrawn.id)
+    expired, _ = store.create(expires=datetime.now(UTC) + timedelta(seconds=1))
+    open_one, _ = store.create(uses=5)
+    assert [r.id for r in store.load()] == [used.id, withdrawn.id, expired.id, open_one.id]
+    ended = {r.id: r.ended for r in store.load()}
+    assert ended[used.id] and ended[withdrawn.id] and not ended[open_one.id]
+    # An invitation used up by an older pairtui has no "ended": it is stamped, not kept for ever.
+    with store._file.edit() as rows:
+        rows.append(dataclasses.replace(used, id="legacy", ended="", used=1))
+    store.create()  # a write: ended ones are stamped or dropped
+    [legacy] = [r for r in store.load() if r.id == "legacy"]
+    assert legacy.ended
+
+    later = datetime.now(UTC) + timedelta(days=8)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+            return later
+
+    monkeypatch.setattr(invitations, "datetime", Later)
+    assert {r.id for r in store.load()} >= {used.id, withdrawn.id, expired.id}  # reads drop nothing
+    store.create()
+    left = [r.id for r in store.load()]
+    assert used.id not in left and withdrawn.id not in left and expired.id not in left
+    assert "legacy" not in left
+    assert open_one.id in left and len(left) == 3  # the open one and the two made since

@@ -256,8 +256,9 @@ class Services:
         return self.invitation_watch.changed()
 
     async def invite(
-        self, mode: str, share: str, expires: datetime | None, uses: int, name: str
-    ) -> tuple[Invitation, str]:
+        self, mode: str, share: str, expires: datetime | None, uses: int, name: str,
+        admit: str = "auto",
+    ) -> tuple[Invitation, str]:  # fmt: skip
         """A new invitation and its token, which only the caller ever sees. Nobody
         connected changes, so the engine has nothing to reconcile: it reads the file
         when the invitation is used."""
@@ -267,7 +268,7 @@ class Services:
         lifetime = iso_utc(expires) if expires else None  # a time the core parses as given
         return await asyncio.to_thread(
             self.host.invite, mode=Mode(mode), share=share, lifetime=lifetime, uses=uses,
-            name=name,
+            name=name, admit=admit,
         )  # fmt: skip
 
     async def revoke_invitation(self, ident: str) -> Invitation:

@@ -1,5 +1,6 @@
-"""Make an invitation: mode, share, expiry, uses and the guest's name, each with a default,
-so Enter alone makes a view invitation for one key, open for an hour."""
+"""Make an invitation: mode, share, expiry, uses, the guest's name and how it is admitted,
+each with a default, so Enter alone makes a view invitation for one key, open for an hour,
+that lets its guest in at once."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class InviteDraft:
     expires: datetime | None  # None: never
     uses: int
     name: str  # "" to name the guest after its key
+    admit: str = "auto"  # "ask": its guest knocks and the host admits it (pairtui.door)
 
 
 class InviteDialog(FormDialog[InviteDraft]):
@@ -79,11 +81,21 @@ class InviteDialog(FormDialog[InviteDraft]):
                     Input("1", id="uses", validators=[CoreCheck(self.check_uses)]),
                     hint="How many keys it lets in",
                 )
-            yield Field(
-                "Guest name",
-                Input(placeholder="guest-…", id="name", validators=[CoreCheck(self.check_name)]),
-                hint="Empty: guest- and the start of their key's fingerprint",
-            )
+            with Horizontal(classes="field-row"):
+                yield Field(
+                    "Guest name",
+                    Input(placeholder="guest-…", id="name",
+                          validators=[CoreCheck(self.check_name)]),
+                    hint="Empty: guest- and their key's start",
+                )  # fmt: skip
+                with Vertical(classes="field"):
+                    yield Label("Admit", classes="field-label")
+                    yield Select(
+                        [("at once: any key", "auto"), ("I admit each: knock", "ask")],
+                        value="auto",
+                        allow_blank=False,
+                        id="admit",
+                    )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Invite", id="invite", variant="primary")
@@ -143,4 +155,5 @@ class InviteDialog(FormDialog[InviteDraft]):
             expires=self._expires(text("#expires")),
             uses=int(text("#uses")),
             name=text("#name"),
+            admit=str(self.query_one("#admit", Select).value),
         )

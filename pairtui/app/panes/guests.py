@@ -298,7 +298,7 @@ class GuestsPane(DashboardPane):
             return
         try:
             invitation, token = await services.invite(
-                draft.mode, draft.share, draft.expires, draft.uses, draft.name
+                draft.mode, draft.share, draft.expires, draft.uses, draft.name, draft.admit
             )
         except PairtuiError as exc:
             self.fail(exc, "No invitation made")

@@ -73,7 +73,7 @@ def invitation_about(invitation: Invitation, now: float) -> Content:
     return Content.from_markup(
         "[b]$id[/b] · $mode · share: $share · $left · [b]$state[/b]$expires",
         id=invitation.id,
-        mode=invitation.mode,
+        mode=invitation.mode + (", you admit each" if invitation.admit == "ask" else ""),
         share=printable(invitation.share or "any"),
         left=f"{fmt.left(invitation)} use{'s' if invitation.uses != 1 else ''} left",
         state=state,
