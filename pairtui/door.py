@@ -20,15 +20,18 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pairtui.errors import PairtuiError
-from pairtui.events import KnockInfo
+from pairtui.events import DoorState, KnockInfo
 
 if TYPE_CHECKING:
     from pairtui.registry import Mode
 
 DENIED_COOLDOWN = 60.0  # seconds a peer just denied is turned away
+LONGEST = 24 * 3600.0  # seconds the door may stay open at once
+DEFAULT_OPEN = "10m"  # how long `pairtui door open` and the dashboard open it for
 DOOR_CLOSED = "the door is closed"  # why a knock is not taken: refused as an unknown key
 
 
@@ -76,20 +79,22 @@ class Door:
     def is_open(self) -> bool:
         return time.time() < self.open_until
 
-    def open(self, seconds: float, share: str = "") -> dict[str, object]:
-        if not 0 < seconds <= 24 * 3600:
+    def open(self, seconds: float, share: str = "") -> DoorState:
+        if not 0 < seconds <= LONGEST:
             raise PairtuiError("the door opens for a time between 1 s and 24 h")
         self.open_until, self.share = time.time() + seconds, share
-        return self.state()
+        return self.snapshot()
 
-    def close(self) -> dict[str, object]:
+    def close(self) -> DoorState:
         self.open_until = 0.0
-        return self.state()
+        return self.snapshot()
+
+    def snapshot(self) -> DoorState:
+        return DoorState(self.open_until, self.share)
 
     def state(self) -> dict[str, object]:
-        left = max(0.0, self.open_until - time.time())
-        return {"open": left > 0, "seconds_left": round(left), "share": self.share or None,
-                "waiting": len(self.knocks)}  # fmt: skip
+        """The door as ``pairtui door --json`` and ``pairtui knocks`` show it."""
+        return state_json(self.snapshot(), len(self.knocks))
 
     def room_for(self, host: str) -> str | None:
         """Why a knock from ``host`` is not taken now, or None."""
@@ -130,6 +135,30 @@ class Door:
         if len(self._denied) > 1000:  # bounded: forget the oldest
             for host in sorted(self._denied, key=self._denied.__getitem__)[:500]:
                 del self._denied[host]
+
+
+def state_json(door: DoorState, waiting: int) -> dict[str, object]:
+    """The door's state and how many wait, in one shape for every answer about it."""
+    return {**door.to_json(), "waiting": waiting}
+
+
+def open_for(text: str, now: float | None = None) -> float:
+    """The seconds a duration such as ``10m`` or ``1h`` keeps the door open; the CLI's
+    ``--for`` and the dashboard's dialog read it alike.
+
+    Raises:
+        PairtuiError: it is no duration, or not between 1 s and 24 h.
+    """
+    from pairtui.registry import parse_expiry
+
+    start = time.time() if now is None else now
+    when = parse_expiry(text, now=datetime.fromtimestamp(start, UTC))
+    if when is None:
+        raise PairtuiError(f"the door opens for a while (10m, 1h), not {text.strip()!r}")
+    seconds = when.timestamp() - start
+    if not 0 < seconds <= LONGEST:
+        raise PairtuiError("the door opens for a time between 1 s and 24 h")
+    return seconds
 
 
 class Keeper(Protocol):

@@ -44,6 +44,8 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
     EventBus,
     Knocked,
@@ -105,6 +107,7 @@ class Engine:
         # Knock-to-admit: closed until the host opens it.
         lim = self.limits
         self.door = Door(lim.knock_timeout, lim.max_knocks, lim.max_knocks_per_peer)
+        self._door_timer: asyncio.TimerHandle | None = None  # says when it closes by itself
         self.clients: dict[str, ClientInfo] = {}
         self.started = time.time()
         self.pid = os.getpid()  # the serving process
@@ -192,6 +195,7 @@ class Engine:
         await self.tunnels.start()
 
     async def stop(self, reason: str = "the host stopped sharing") -> None:
+        self._time_the_door(None)
         if self._watch:
             self._watch.cancel()
         if self._server:
@@ -274,6 +278,41 @@ class Engine:
         return hit if hit is not None else "your key could not be registered"
 
     # --- knock-to-admit (pairtui.door) -------------------------------------------------
+
+    def door_state(self) -> DoorState:
+        return self.door.snapshot()
+
+    async def open_door(self, seconds: float, share: str = "") -> DoorState:
+        """Let unregistered keys knock for ``seconds``: the one way the control socket
+        (``pairtui door open``) and the dashboard open it, so both hear of it, and of
+        its closing by itself."""
+        state = self.door.open(seconds, share)
+        self._time_the_door(seconds)
+        self.emit(DoorChanged(state))
+        return state
+
+    async def close_door(self) -> DoorState:
+        """No more knocks; those waiting still wait."""
+        self._time_the_door(None)
+        state = self.door.close()
+        self.emit(DoorChanged(state))
+        return state
+
+    def _time_the_door(self, seconds: float | None) -> None:
+        if self._door_timer is not None:
+            self._door_timer.cancel()
+            self._door_timer = None
+        if seconds is not None:
+            loop = asyncio.get_running_loop()
+            self._door_timer = loop.call_later(seconds, self._door_timed_out)
+
+    def _door_timed_out(self) -> None:
+        self._door_timer = None
+        left = self.door.snapshot().seconds_left()
+        if left > 0:  # the loop's clock ran ahead of the wall clock
+            self._time_the_door(left + 0.05)
+            return
+        self.emit(DoorChanged(self.door.snapshot(), timed_out=True))
 
     def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None:
         """Why an unregistered key may not wait for the host, or None if it may

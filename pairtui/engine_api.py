@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from pairtui import __version__
 
 if TYPE_CHECKING:
-    from pairtui.events import ClientInfo, Event, KnockInfo, TunnelInfo
+    from pairtui.events import ClientInfo, DoorState, Event, KnockInfo, TunnelInfo
     from pairtui.registry import Mode
 
 
@@ -165,6 +165,29 @@ class EngineAPI(Protocol):
 
         Raises:
             PairtuiError: nobody waits as ``ident``, or the engine is gone.
+        """
+        ...
+
+    def door_state(self) -> DoorState:
+        """Whether unregistered keys may knock now, until when, for which share; a
+        :class:`~pairtui.events.DoorChanged` says when that changes (also when it
+        closes by itself)."""
+        ...
+
+    async def open_door(self, seconds: float, share: str = "") -> DoorState:
+        """Let unregistered keys knock for ``seconds`` (at most a day), admitted into
+        ``share`` ("" any); opening an open door sets its time anew.
+
+        Raises:
+            PairtuiError: ``seconds`` is out of bounds, or the engine is gone.
+        """
+        ...
+
+    async def close_door(self) -> DoorState:
+        """No more knocks; those waiting still wait for an answer.
+
+        Raises:
+            PairtuiError: the engine is gone.
         """
         ...
 

@@ -180,7 +180,39 @@ class Knocked:
     state: str
 
 
-Event = ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged | Knocked
+@dataclass(frozen=True)
+class DoorState:
+    """Whether unregistered keys may knock (pairtui.door), at one moment: open until
+    ``until`` (``time.time()``; 0 when closed), for ``share`` ("" any)."""
+
+    until: float = 0.0
+    share: str = ""
+
+    def seconds_left(self, now: float | None = None) -> float:
+        return max(0.0, self.until - (time.time() if now is None else now))
+
+    def is_open(self, now: float | None = None) -> bool:
+        return self.seconds_left(now) > 0
+
+    def to_json(self) -> dict[str, object]:
+        """As ``pairtui door --json`` shows it (with ``waiting``, which the door adds)."""
+        left = self.seconds_left()
+        return {"open": left > 0, "seconds_left": round(left), "share": self.share or None}
+
+
+@dataclass(frozen=True)
+class DoorChanged:
+    """The host opened or closed the door, or it closed by itself (``timed_out``): the
+    dashboard shows it without asking the engine every second."""
+
+    door: DoorState
+    timed_out: bool = False
+
+
+Event = (
+    ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged | Knocked
+    | DoorChanged
+)  # fmt: skip
 
 
 class EventBus:

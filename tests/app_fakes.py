@@ -24,6 +24,8 @@ from pairtui.events import (
     ClientChanged,
     ClientInfo,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
     Knocked,
     KnockInfo,
@@ -99,6 +101,8 @@ class FakeEngine:
         self.tunnels = FakeTunnels()
         self.waiting: dict[str, KnockInfo] = {}  # knocks, by id
         self.answers: list[tuple[object, ...]] = []  # ("admit", id, mode, ...) / ("deny", id)
+        self.door = DoorState()
+        self.doors: list[tuple[object, ...]] = []  # ("open", seconds, share) / ("close",)
         self._subscribers: list[Callable[[Event], None]] = []
 
     @property
@@ -174,6 +178,24 @@ class FakeEngine:
     async def deny_knocker(self, ident: str) -> KnockInfo:
         self.answers.append(("deny", ident))
         return self._answered(ident, "denied")
+
+    def door_state(self) -> DoorState:
+        return self.door
+
+    def set_door(self, door: DoorState, timed_out: bool = False) -> None:
+        """The door opens or closes (by itself: ``timed_out``), as the engine reports it."""
+        self.door = door
+        self.emit(DoorChanged(door, timed_out))
+
+    async def open_door(self, seconds: float, share: str = "") -> DoorState:
+        self.doors.append(("open", seconds, share))
+        self.set_door(DoorState(NOW + seconds, share))
+        return self.door
+
+    async def close_door(self) -> DoorState:
+        self.doors.append(("close",))
+        self.set_door(DoorState(0.0, self.door.share))
+        return self.door
 
 
 def knock_info(n: int = 1, *, invitation: str = "", via: str = "") -> KnockInfo:

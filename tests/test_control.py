@@ -26,6 +26,8 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
 )
 from pairtui.registry import Mode, Registry
@@ -81,6 +83,8 @@ INFO = ClientInfo(
         ClientJoined(replace(INFO, peer="198.51.100.7:50312", via="vps")),
         AccessRefused("10.0.0.1:5", "SHA256:zzz", "unknown key"),
         AccessRefused("198.51.100.7:50312", "SHA256:zzz", "unknown key", "vps"),
+        DoorChanged(DoorState(1600.25, "main")),
+        DoorChanged(DoorState(0.0, ""), timed_out=True),
     ],
     ids=[
         "joined",
@@ -90,6 +94,8 @@ INFO = ClientInfo(
         "joined-via-tunnel",
         "refused",
         "refused-via-tunnel",
+        "door-opened",
+        "door-closed-by-itself",
     ],
 )
 def test_events_survive_the_wire_exactly(event: Event) -> None:

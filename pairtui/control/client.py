@@ -36,6 +36,8 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
     EventBus,
     Knocked,
@@ -239,6 +241,7 @@ class RemoteEngine:
         self._fingerprint = ""
         self.tunnels = RemoteTunnels(self.path)
         self._knocks: dict[str, KnockInfo] = {}  # waiting, by id: the stream keeps it
+        self._door = DoorState()  # as the server said when asked, then as the stream says
         self._bus = EventBus()
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -280,7 +283,7 @@ class RemoteEngine:
         await self._load_knocks()
 
     async def _load_knocks(self) -> None:
-        """Who already waits (the stream tells only of knocks from now on)."""
+        """Who already waits, and the door (the stream tells only of changes from now on)."""
         try:
             reply = await request_async("knocks", self.path)
         except PairtuiError:  # a server without a door, or busy: the stream still tells
@@ -288,6 +291,9 @@ class RemoteEngine:
         for row in (reply or {}).get("knocks", []):
             info = _knock(row)
             self._knocks.setdefault(info.id, info)
+        door = (reply or {}).get("door")
+        if door and self._door == DoorState():  # the stream may have told us already
+            self._door = _door(door)
 
     async def stop(self) -> None:
         if self._reader_task is not None:
@@ -336,6 +342,8 @@ class RemoteEngine:
                 self._knocks[event.knock.id] = event.knock
             else:
                 self._knocks.pop(event.knock.id, None)
+        elif isinstance(event, DoorChanged):
+            self._door = event.door
         elif isinstance(event, ClientChanged) and event.client.id in self.clients:
             self.clients[event.client.id] = event.client  # snapshots: the new one replaces
         if event is not None:
@@ -385,6 +393,18 @@ class RemoteEngine:
     async def deny_knocker(self, ident: str) -> KnockInfo:
         return _knock((await _ask(self.path, "deny", id=ident))["denied"])
 
+    def door_state(self) -> DoorState:
+        return self._door
+
+    async def open_door(self, seconds: float, share: str = "") -> DoorState:
+        reply = await _ask(self.path, "door", action="open", seconds=seconds, share=share)
+        self._door = _door(reply["door"])  # its DoorChanged may still be on its way
+        return self._door
+
+    async def close_door(self) -> DoorState:
+        self._door = _door((await _ask(self.path, "door", action="close"))["door"])
+        return self._door
+
 
 def _brief(row: dict[str, Any]) -> ClientInfo:
     """A client from a reply row (the ``to_json`` shape), for one the stream did not show."""
@@ -413,3 +433,10 @@ def _knock(row: dict[str, Any]) -> KnockInfo:
         mode=str(row.get("mode") or "view"),
         since=time.time() - float(row.get("waiting") or 0),
     )
+
+
+def _door(row: dict[str, Any]) -> DoorState:
+    """The door from a reply (``pairtui door --json``'s shape: seconds left, not a time)."""
+    if not row.get("open"):
+        return DoorState(0.0, str(row.get("share") or ""))
+    return DoorState(time.time() + float(row.get("seconds_left") or 0), str(row.get("share") or ""))

@@ -18,6 +18,8 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
     Knocked,
     KnockInfo,
@@ -41,6 +43,9 @@ def encode_event(event: Event) -> dict[str, Any]:
         return {"event": "tunnel", "tunnel": dataclasses.asdict(event.tunnel)}
     if isinstance(event, Knocked):
         return {"event": "knock", "knock": dataclasses.asdict(event.knock), "state": event.state}
+    if isinstance(event, DoorChanged):
+        return {"event": "door", "door": dataclasses.asdict(event.door),
+                "timed_out": event.timed_out}  # fmt: skip
     return {
         "event": "refused",
         "peer": event.peer,
@@ -69,7 +74,14 @@ def decode_event(data: dict[str, Any]) -> Event | None:
         known = {f.name for f in dataclasses.fields(KnockInfo)}
         info = KnockInfo(**{k: v for k, v in data["knock"].items() if k in known})
         return Knocked(info, str(data["state"]))
+    if kind == "door":
+        return DoorChanged(decode_door(data["door"]), data.get("timed_out") is True)
     return None
+
+
+def decode_door(data: dict[str, Any]) -> DoorState:
+    """The door's state from its raw fields (:class:`DoorState`'s, not ``to_json``'s)."""
+    return DoorState(float(data.get("until") or 0), str(data.get("share") or ""))
 
 
 CLIENT_FIELDS = {f.name for f in dataclasses.fields(ClientInfo)}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pairtui.control.client import probe
 from pairtui.control.codec import TIMEOUT, encode_event
+from pairtui.door import state_json
 from pairtui.errors import PairtuiError
 from pairtui.events import Event
 
@@ -129,7 +130,15 @@ class ControlServer:
             if down is None:
                 return {"tunnel": None, "info": None}
             return {"tunnel": down.to_json(), "info": dataclasses.asdict(down)}
-        if op in {"door", "knocks", "admit", "deny"}:
+        if op == "door":
+            action = request.get("action", "status")
+            if action == "open":
+                share = str(request.get("share") or "")
+                door = await engine.open_door(float(request["seconds"]), share)
+            else:
+                door = await engine.close_door() if action == "close" else engine.door_state()
+            return {"door": state_json(door, len(engine.knocks()))}
+        if op in {"knocks", "admit", "deny"}:
             return self._door(op, request)
         raise PairtuiError(f"unknown request {op!r}")
 
@@ -140,12 +149,6 @@ class ControlServer:
         if not hasattr(self.engine, "door"):
             raise PairtuiError("this pairtui has no door")
         engine = cast("Keeper", self.engine)
-        if op == "door":
-            action = request.get("action", "status")
-            if action == "open":
-                return {"door": engine.door.open(float(request["seconds"]),
-                                                 str(request.get("share") or ""))}  # fmt: skip
-            return {"door": engine.door.close() if action == "close" else engine.door.state()}
         if op == "knocks":
             return {"knocks": [k.to_json() for k in engine.knocks()],
                     "door": engine.door.state()}  # fmt: skip
