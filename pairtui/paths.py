@@ -54,6 +54,14 @@ def invitations_file() -> Path:
     return state_dir() / "invitations.json"
 
 
+def recordings_dir() -> Path:
+    """Recordings of shares (what guests saw, and with ``--input`` what they typed): 0700,
+    as they may hold anything that was on the host's screen."""
+    path = state_dir() / "recordings"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def audit_file() -> Path:
     return state_dir() / "audit.jsonl"
 
