@@ -70,7 +70,7 @@ def test_events_reach_the_file_within_the_flush_interval(
     """A crash loses at most FLUSH_INTERVAL: an event older than that is written with
     the next one, without waiting for close."""
     now = [100.0]
-    monkeypatch.setattr(cast.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr("pairtui.recording.cast.time.monotonic", lambda: now[0])
     path = tmp_path / "x.cast"
     w = CastWriter(path, Header(80, 24, 0))
     w.output(b"a")
