@@ -24,7 +24,7 @@ from pairtui.printable import printable
 
 GROUPS = (
     "dashboard", "guests", "invitations", "door", "shares", "clients", "serve", "tmux", "system",
-    "tunnels", "completion", "manpage", "service",
+    "tunnels", "completion", "manpage", "service", "recordings",
 )  # fmt: skip
 
 COMMANDS = {
@@ -36,6 +36,7 @@ COMMANDS = {
     "status": "tmux",
     "system": "system", "authorized-keys-command": "system", "tunnel": "tunnels",
     "completion": "completion", "man": "manpage", "service": "service",
+    "recordings": "recordings", "play": "recordings",
 }  # fmt: skip
 """Which group module registers each command: a command loads only its own group (and
 what that needs), so the dashboard paints before asyncssh is imported and the tmux
