@@ -135,7 +135,7 @@ def resolve(name_or_path: str, directory: Path | None = None) -> Path:
     """
     given = Path(name_or_path).expanduser()
     if given.is_file():
-        return given
+        return given.absolute()
     if not name_or_path or "/" in name_or_path:
         raise PairtuiError(f"no recording {name_or_path!r}: no such file")
     directory = paths.recordings_dir() if directory is None else directory

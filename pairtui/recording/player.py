@@ -6,7 +6,8 @@ Two halves, so the timing can be tested without a terminal:
   clock reading in, the bytes to write out. Seeking back resets the terminal and
   replays every output up to the target at once, which draws exactly the screen that
   playing to that point drew (a terminal's screen is a function of the bytes it got).
-- :func:`play` is the thin terminal part: raw mode (always restored: on return, on an
+- :func:`play` is the thin terminal part (its keys in
+  :mod:`pairtui.recording.player_keys`): raw mode (always restored: on return, on an
   error, on SIGTERM or SIGHUP), reading keys, sleeping until the next cue is due, and a
   status line while paused.
 
@@ -17,7 +18,6 @@ is for); everything pairtui adds to the screen (markers, the status) is escaped.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import select
 import signal
@@ -30,6 +30,7 @@ from types import FrameType
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 from pairtui.recording import cast
+from pairtui.recording.player_keys import HINTS, Action, KeyReader
 
 SEEK_STEP = 5.0  # seconds, for the arrow keys
 RESET = b"\x1bc"  # RIS: the terminal as new, before a replay
@@ -46,72 +47,6 @@ RESTORE_MODES = (
 )
 _ALT_ON = ("\x1b[?1049h", "\x1b[?1047h", "\x1b[?47h")
 _ALT_OFF = ("\x1b[?1049l", "\x1b[?1047l", "\x1b[?47l")
-
-
-class Action(enum.Enum):
-    PAUSE = "pause"  # or resume
-    STEP = "step"  # one frame, while paused
-    FORWARD = "forward"
-    BACK = "back"
-    NEXT_MARKER = "next marker"
-    PREVIOUS_MARKER = "previous marker"
-    QUIT = "quit"
-
-
-KEYS: dict[bytes, Action] = {
-    b" ": Action.PAUSE,
-    b".": Action.STEP,
-    b"\x1b[C": Action.FORWARD,
-    b"\x1bOC": Action.FORWARD,  # the right arrow in application cursor mode
-    b"\x1b[D": Action.BACK,
-    b"\x1bOD": Action.BACK,
-    b"]": Action.NEXT_MARKER,
-    b"[": Action.PREVIOUS_MARKER,
-    b"q": Action.QUIT,
-    b"Q": Action.QUIT,
-    b"\x03": Action.QUIT,  # Ctrl-C: raw mode makes it a key, not a signal
-}
-HINTS = "space pause/play · . step · ←/→ 5s · [/] marker · q quit"
-
-
-class KeyReader:
-    """Bytes from the terminal in, actions out. A recording can turn on mouse or focus
-    reports on this terminal, so every escape sequence is taken whole and the unknown
-    ones dropped: a mouse click's bytes never read as a space or a ``q``."""
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, data: bytes) -> list[Action]:
-        data = self._pending + data
-        self._pending = b""
-        actions: list[Action] = []
-        while data:
-            key, rest = _next_key(data)
-            if key is None:  # half an escape sequence: wait for the rest
-                self._pending = data
-                break
-            data = rest
-            if key in KEYS:
-                actions.append(KEYS[key])
-        return actions
-
-
-def _next_key(data: bytes) -> tuple[bytes | None, bytes]:
-    if data[:1] != b"\x1b":
-        return data[:1], data[1:]
-    if len(data) == 1:
-        return b"\x1b", b""  # a lone Escape
-    if data[1:2] == b"O":
-        return (data[:3], data[3:]) if len(data) >= 3 else (None, data)
-    if data[1:2] != b"[":
-        return b"\x1b", data[1:]
-    if data[2:3] == b"M":  # an X10 mouse report: three raw bytes follow
-        return (data[:6], data[6:]) if len(data) >= 6 else (None, data)
-    for end in range(2, min(len(data), 32)):
-        if 0x40 <= data[end] <= 0x7E:
-            return data[: end + 1], data[end + 1 :]
-    return (None, data) if len(data) < 32 else (data[:32], data[32:])
 
 
 @dataclass(frozen=True)
