@@ -251,8 +251,13 @@ def chromium(tmp_path: Path) -> Iterator[BrowserContext]:
 
 
 def open_page(context: BrowserContext, path: Path) -> Browsed:
+    """``path`` loaded (its scripts have run, the player may still be loading)."""
     browsed = Browsed(context.new_page())
     browsed.page.goto(path.as_uri())
+    return browsed
+
+
+def wait_loaded(browsed: Browsed) -> Browsed:
     wait_until(lambda: browsed.js("!!window.pairtuiPlayer && pairtuiPlayer.getDuration() > 0"),
                timeout=20, what="the player to load the recording")  # fmt: skip
     return browsed
@@ -275,7 +280,7 @@ def test_chromium_plays_the_page_to_the_end_with_the_markers_on_its_timeline(
 ) -> None:
     out = tmp_path / "share.html"
     html.export_html(session(tmp_path), out)
-    browsed = open_page(chromium, out)
+    browsed = wait_loaded(open_page(chromium, out))
     assert browsed.page.title() == "main — 2026-11-30T00:53:20Z"
     markers = browsed.page.locator(".ap-marker-container .ap-tooltip").all_text_contents()
     assert [m.split(" - ", 1)[1] for m in markers] == ["alice joined (pair)", "alice left"]
@@ -298,6 +303,8 @@ def test_hostile_output_stays_text_on_the_screen_in_chromium(
     out = tmp_path / "hostile.html"
     html.export_html(session(tmp_path, first=f"{HOSTILE}\r\n{img}\r\n", guest=img), out)
     browsed = open_page(chromium, out)
+    assert browsed.page.title() == "main — 2026-11-30T00:53:20Z"  # no script of theirs ran
+    wait_loaded(browsed)
     markers = browsed.page.locator(".ap-marker-container .ap-tooltip").all_text_contents()
     assert [m.split(" - ", 1)[1] for m in markers] == [f"{img} joined (pair)", f"{img} left"]
     screen = play_to_the_end(browsed)
