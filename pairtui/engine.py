@@ -312,7 +312,7 @@ class Engine:
         if left > 0:  # the loop's clock ran ahead of the wall clock
             self._time_the_door(left + 0.05)
             return
-        self.emit(DoorChanged(self.door.snapshot(), timed_out=True))
+        self.emit(DoorChanged(self.door.close(), timed_out=True))  # closed: a new state
 
     def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None:
         """Why an unregistered key may not wait for the host, or None if it may

@@ -1,5 +1,6 @@
 """A knock at the door on the dashboard: one dialog at a time, answered through the
-engine's contract, closed when the knock ends elsewhere (issue 17)."""
+engine's contract, closed when the knock ends elsewhere; one put off with Escape is
+listed in the Clients tab and answered from there (issue 17)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.widgets import Input
 
 from pairtui.app import PairtuiApp
 from pairtui.app.dialogs import KnockDialog
+from pairtui.app.panes import ClientsPane
 from pairtui.registry import Mode
 
 SMALL = (80, 24)
@@ -162,3 +164,75 @@ async def test_a_bad_expiry_admits_no_one_until_remember_is_unchecked() -> None:
         await pilot.click("#admit-pair")
         await until(lambda: scenario.engine.answers, "the answer")
         assert scenario.engine.answers == [("admit", "k1", Mode.PAIR, False, None, "")]
+
+
+# --- a knock put off with Escape is listed in the Clients tab and answered from there ---
+
+
+def waiting_rows(app: PairtuiApp) -> list[str]:
+    return list(app.main.query_one(ClientsPane).knocks_table.records)
+
+
+async def test_a_knock_put_off_is_listed_and_answered_from_the_list() -> None:
+    scenario = busy_scenario()
+    app = make_app(scenario)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await until(lambda: "Kick" in screen_text(app)[-1], "the footer")
+        assert "waiting" not in screen_text(app)[0] and "Answer" not in screen_text(app)[-1]
+        scenario.engine.knock(knock_info(1))
+        await asked(app, "k1")
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, KnockDialog), "the dialog to close")
+        await pilot.pause()
+        assert waiting_rows(app) == ["k1"]
+        text = screen_text(app)
+        assert "1 waiting" in text[0] and "a Answer" in text[-1]
+        assert any("Waiting at the door" in line for line in text)
+        assert any("111-111" in line and "198.51.100.1" in line for line in text)
+        await pilot.press("a")
+        await asked(app, "k1")
+        await pilot.press("v")
+        await until(lambda: scenario.engine.answers, "the answer")
+        assert scenario.engine.answers == [("admit", "k1", Mode.VIEW, False, None, "")]
+        await until(lambda: not waiting_rows(app), "the row to go")
+        await pilot.pause()
+        assert "waiting" not in screen_text(app)[0]
+
+
+async def test_enter_on_a_listed_knock_asks_about_that_one() -> None:
+    scenario = busy_scenario()
+    app = make_app(scenario)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        for n in (1, 2):
+            scenario.engine.knock(knock_info(n))
+            await asked(app, f"k{n}")
+            await pilot.press("escape")
+        await until(lambda: waiting_rows(app) == ["k1", "k2"], "both listed")
+        await until(lambda: not isinstance(app.screen, KnockDialog), "no dialog")
+        await pilot.press("tab", "down")  # from the clients to the knocks, the second one
+        await pilot.pause()
+        assert app.main.focused is app.main.query_one(ClientsPane).knocks_table
+        assert "222-222 from 198.51.100.2:50312" in "\n".join(screen_text(app))  # its detail
+        await pilot.press("enter")
+        await asked(app, "k2")
+        await pilot.press("d")
+        await until(lambda: scenario.engine.answers == [("deny", "k2")], "the answer")
+        await until(lambda: waiting_rows(app) == ["k1"], "its row to go")
+        assert not isinstance(app.screen, KnockDialog)  # k1 was put off: not asked again
+
+
+async def test_a_listed_knock_that_ends_elsewhere_leaves_the_list() -> None:
+    scenario = busy_scenario()
+    app = make_app(scenario)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        scenario.engine.knock(knock_info(1))
+        await asked(app, "k1")
+        await pilot.press("escape")
+        await until(lambda: waiting_rows(app) == ["k1"], "listed")
+        scenario.engine.knock(knock_info(1), "gone")  # gave up, timed out, or answered in tmux
+        await until(lambda: not waiting_rows(app), "the row to go")
+        await pilot.pause()
+        assert "Answer" not in screen_text(app)[-1]

@@ -27,6 +27,7 @@ from pairtui.app.commands import DashboardCommands, ThemeCommands
 from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
+    DoorDialog,
     EditGuestDialog,
     InvitationMadeDialog,
     InviteDialog,
@@ -286,6 +287,7 @@ class PairtuiApp(App[None], inherit_bindings=False):
         ("Invite", InviteDialog),
         ("Invitation made", InvitationMadeDialog),
         ("Knock", KnockDialog),
+        ("Open the door", DoorDialog),
         ("Confirm", ConfirmDialog),
         ("Prompt", PromptDialog),
         ("Share", ShareDialog),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pairtui.app.dialogs.add_guest import AddGuestDialog, GuestDraft
 from pairtui.app.dialogs.confirm import ConfirmDialog
+from pairtui.app.dialogs.door import DoorDialog, DoorRequest
 from pairtui.app.dialogs.edit_guest import EditGuestDialog, GuestEdit
 from pairtui.app.dialogs.invitation_made import InvitationMadeDialog
 from pairtui.app.dialogs.invite import InviteDialog, InviteDraft
@@ -15,6 +16,8 @@ from pairtui.app.dialogs.tunnels import TunnelDialog
 __all__ = [
     "AddGuestDialog",
     "ConfirmDialog",
+    "DoorDialog",
+    "DoorRequest",
     "EditGuestDialog",
     "GuestDraft",
     "GuestEdit",

@@ -44,11 +44,14 @@ from pairtui.events import (
     ClientChanged,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
     Knocked,
     TunnelChanged,
     where,
 )
+from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.engine_api import KnockView
@@ -115,6 +118,8 @@ class MainScreen(Screen[None]):
     host: reactive[HostState] = reactive(HostState, init=False)
     guests: reactive[dict[str, Guest]] = reactive(dict, init=False, always_update=True)
     invitations: reactive[tuple[Invitation, ...]] = reactive(tuple, init=False)
+    door: var[DoorState] = var(DoorState, init=False)
+    """Whether unregistered keys may knock, as the engine last said (DoorChanged)."""
 
     def __init__(
         self, clock: Callable[[], float], default_mode: str = "view", confirm_pair: bool = True
@@ -147,7 +152,9 @@ class MainScreen(Screen[None]):
     # --- layout ---------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status").data_bind(MainScreen.now, state=MainScreen.server)
+        yield StatusBar(id="status").data_bind(
+            MainScreen.now, state=MainScreen.server, door=MainScreen.door
+        )
         yield JoinBar(id="join")
         with TabbedContent(initial="clients", id="tabs"):
             for pane in PANES:
@@ -218,6 +225,7 @@ class MainScreen(Screen[None]):
         self.tunnel_states = services.tunnel_summaries()
         self._unsubscribe = services.engine.subscribe(self._on_engine_event)
         self.clients_table.replace_all(services.engine.clients.values())
+        self.door = services.engine.door_state()
         for knock in services.engine.knocks():  # knocked before the dashboard looked
             self._knocked(knock, "waiting")
         self._counts_changed()
@@ -348,10 +356,33 @@ class MainScreen(Screen[None]):
             self.shares_table.announce()  # its detail lists the relay strings
         elif isinstance(event, Knocked):
             self._knocked(event.knock, event.state)
+        elif isinstance(event, DoorChanged):
+            self.door = event.door
+            if event.timed_out:
+                waiting = len(self.knocks)
+                still = f" ({waiting} still waiting)" if waiting else ""
+                self.notify(f"Its time ran out: no more knocks{still}; o opens it again",
+                            title="The door closed")  # fmt: skip
         if isinstance(event, ClientJoined | ClientLeft):
             self._counts_changed()
 
     # --- knocks at the door ----------------------------------------------------------
+
+    def watch_door(self, door: DoorState) -> None:
+        self.query_one(ClientsPane).show_door(door)
+        self._update_empty_texts()
+        self.bindings_maybe_changed()
+
+    def _show_knocks(self) -> None:
+        """Who waits shows in the Clients tab (a knock put off with Escape is answered
+        from there) and is counted in the status line."""
+        pane = self.query_one(ClientsPane)
+        pane.show_knocks(sorted(self.knocks.values(), key=lambda k: k.since))
+        self._count(waiting=len(self.knocks))
+        self._update_empty_texts()
+        self.bindings_maybe_changed()
+        if self._tab == pane.TAB:
+            self._focus_tab()  # off the knocks once the last one is answered
 
     def _knocked(self, knock: KnockView, state: str) -> None:
         """One dialog at a time: a knock while one is open is counted; a knock that
@@ -359,6 +390,7 @@ class MainScreen(Screen[None]):
         dialog, and the next one waiting is asked."""
         if state == "waiting":
             self.knocks[knock.id] = knock
+            self._show_knocks()
             if self._knock_dialog is None:
                 self._ask_next_knock()
             elif knock.id != self._knock_dialog.knock.id:
@@ -367,20 +399,32 @@ class MainScreen(Screen[None]):
             return
         self.knocks.pop(knock.id, None)
         self._knocks_later.discard(knock.id)
+        self._show_knocks()
         dialog = self._knock_dialog
         if dialog is None or dialog.knock.id != knock.id:
             return
         self._knock_dialog = None
         dialog.end(state)
         how = {"admitted": "was let in", "denied": "was turned away"}.get(state, "stopped waiting")
-        self.notify(f"{knock.code} from {where(knock.peer, knock.via)} {how} elsewhere",
-                    title="Knock")  # fmt: skip
+        self.notify(printable(f"{knock.code} from {where(knock.peer, knock.via)} {how} elsewhere"),
+                    title="Knock", markup=False)  # fmt: skip
         self._ask_next_knock()
 
     def _ask_next_knock(self) -> None:
         knock = next((k for k in self.knocks.values() if k.id not in self._knocks_later), None)
-        if knock is None:
+        if knock is not None:
+            self._ask(knock)
+
+    @on(ClientsPane.AnswerKnock)
+    def _answer_from_the_list(self, message: ClientsPane.AnswerKnock) -> None:
+        """A knock put off with Escape, asked about again from the Clients tab."""
+        knock = self.knocks.get(message.ident)
+        if knock is None or self._knock_dialog is not None:
             return
+        self._knocks_later.discard(knock.id)
+        self._ask(knock)
+
+    def _ask(self, knock: KnockView) -> None:
         dialog = KnockDialog(knock)
         self._knock_dialog = dialog
 
@@ -392,6 +436,7 @@ class MainScreen(Screen[None]):
                 self._knocks_later.add(knock.id)
             else:
                 self.knocks.pop(knock.id, None)
+                self._show_knocks()
                 self._answer_knock(answer, knock)
             self._ask_next_knock()
 
@@ -403,7 +448,7 @@ class MainScreen(Screen[None]):
 
         assert self.services is not None
         engine = self.services.engine
-        who = f"{knock.code} from {where(knock.peer, knock.via)}"
+        who = printable(f"{knock.code} from {where(knock.peer, knock.via)}")
         try:
             if answer.admit:
                 await engine.admit_knocker(answer.ident, Mode(answer.mode), answer.remember,
@@ -411,11 +456,15 @@ class MainScreen(Screen[None]):
             else:
                 await engine.deny_knocker(answer.ident)
         except PairtuiError as exc:
-            self.notify(f"{who}: {exc}", title="Knock", severity="error")
+            self.notify(f"{who}: {exc}", title="Knock", severity="error", markup=False)
+            if any(k.id == knock.id for k in engine.knocks()) and not self._leaving:
+                self.knocks[knock.id] = knock  # still waiting: listed again, not asked
+                self._knocks_later.add(knock.id)
+                self._show_knocks()
             return
         kept = " (key remembered)" if answer.remember else ""
         done = f"admitted as {answer.mode}{kept}" if answer.admit else "turned away"
-        self.notify(f"{who} {done}", title="Knock")
+        self.notify(f"{who} {done}", title="Knock", markup=False)
 
     def _counts_changed(self) -> None:
         """Connected counts show in three places: the status line, guests and shares."""

@@ -1,4 +1,5 @@
-"""Connected guests, live: one row per SSH session the engine holds."""
+"""Connected guests, live: one row per SSH session the engine holds; and under them the
+guests waiting at the door, one row per knock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.message import Message
 
 from pairtui.app import fmt
 from pairtui.app.widgets.table import RecordTable
+from pairtui.engine_api import KnockView
 from pairtui.events import ClientInfo, where
 from pairtui.printable import printable
 
@@ -80,4 +82,76 @@ def client_detail(client: ClientInfo, now: float) -> Content:
         connected=fmt.duration(now - client.since),
         idle=fmt.duration(now - (client.last_input or client.since)),
         size=f"{client.cols}x{client.rows}",
+    )
+
+
+class KnocksTable(RecordTable[KnockView]):
+    """Guests whose keys are not registered, waiting at the door for the host's answer,
+    oldest first: a knock put off with Escape stays here until it is answered, given up
+    or timed out."""
+
+    COLUMNS = [
+        ("code", "Code"),
+        ("peer", "From"),
+        ("key", "Key"),
+        ("asks", "Asks"),
+        ("waiting", "Waiting"),
+    ]
+    ELASTIC = "key"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.border_title = "Waiting at the door"
+
+    @dataclass
+    class KnockHighlighted(Message):
+        """The cursor moved to another knock (``None``: nobody waits)."""
+
+        table: KnocksTable
+        knock: KnockView | None
+
+        @property
+        def control(self) -> KnocksTable:
+            return self.table
+
+    def key_of(self, record: KnockView) -> str:
+        return record.id
+
+    def cells(self, record: KnockView) -> dict[str, Text]:
+        return {
+            "code": Text(printable(record.code), style="bold"),
+            "peer": Text(printable(where(fmt.peer_host(record.peer), record.via))),
+            "key": Text(printable(fmt.fit_fingerprint(record.fingerprint, self.room))),
+            "asks": Text(asks(record)),
+            # Seconds count here: a knock waits two minutes at most.
+            "waiting": Text(fmt.duration(self.now - record.since), justify="right"),
+        }
+
+    def highlighted_message(self, record: KnockView | None) -> Message:
+        return self.KnockHighlighted(self, record)
+
+
+def asks(knock: KnockView) -> str:
+    """``view``, ``pair · inv a1b2c3``, ``view · main``: what admitting it gives by
+    default (an invitation's mode, else view) and where (escaped)."""
+    parts = [knock.mode]
+    if knock.share:
+        parts.append(knock.share)
+    if knock.invitation:
+        parts.append(f"inv {knock.invitation}")
+    return printable(" · ".join(parts))
+
+
+def knock_detail(knock: KnockView, now: float) -> Content:
+    """Everything about one knock, for the pane under the tables (all of it escaped: the
+    address and the invitation came over the wire or from a relay)."""
+    return Content.from_markup(
+        "[b]$code[/b] from $peer · waiting $waiting\n"
+        "[$text-muted]key[/]   $fp\n"
+        "[$text-muted]asks[/]  $asks · [b]a[/b] answers: admit only if they read you this code",
+        code=printable(knock.code),
+        peer=printable(where(knock.peer, knock.via)),
+        waiting=fmt.duration(now - knock.since),
+        asks=asks(knock),
+        fp=printable(knock.fingerprint),
     )

@@ -9,14 +9,16 @@ from textual.widget import Widget
 
 from pairtui.app import fmt
 from pairtui.app.backend import ServerState
+from pairtui.events import DoorState
 
 
 class StatusBar(Widget):
     """Listening address, uptime, attached or not, errors in words, and the counts.
 
     What is shared is always in sight: the counts (live shares, connected clients,
-    invited guests) are the last part to go on a narrow terminal; the words around the
-    address and then the uptime give way first.
+    invited guests, and while it matters the open door and who waits at it) are the last
+    part to go on a narrow terminal; the words around the address and then the uptime
+    give way first.
     """
 
     state: reactive[ServerState] = reactive(ServerState, layout=False)
@@ -24,7 +26,10 @@ class StatusBar(Widget):
     """The clock; it repaints only when the minute-grained uptime it shows changes."""
     uptime: reactive[str] = reactive("")
     counts: reactive[dict[str, int]] = reactive(dict)
-    """How many clients are connected, guests invited and shares live."""
+    """How many clients are connected, guests invited, shares live, knocks waiting."""
+    door: reactive[DoorState] = reactive(DoorState, layout=False)
+    door_left: reactive[str] = reactive("")
+    """How long the door stays open, as shown (minutes: it repaints once a minute)."""
 
     def watch_state(self, state: ServerState) -> None:
         self.set_class(state.phase == "error" or state.phase == "stopped", "-error")
@@ -33,15 +38,25 @@ class StatusBar(Widget):
 
     def watch_now(self) -> None:
         self.uptime = fmt.coarse(self.now - self.state.started)
+        self.door_left = door_left(self.door, self.now)
+
+    def watch_door(self) -> None:
+        self.door_left = door_left(self.door, self.now)
 
     def tally(self) -> str:
         c = self.counts
         live = c.get("shares", 0)
         shared = f"{fmt.plural(live, 'share')} live" if live else "nothing shared"
-        return (
-            f"{shared} · {c.get('clients', 0)} connected · "
-            f"{fmt.plural(c.get('guests', 0), 'guest')}"
-        )
+        parts = [
+            shared,
+            f"{c.get('clients', 0)} connected",
+            fmt.plural(c.get("guests", 0), "guest"),
+        ]
+        if self.door_left:
+            parts.append(f"door open {self.door_left}")
+        if c.get("waiting"):
+            parts.append(f"{c['waiting']} waiting")
+        return " · ".join(parts)
 
     def render(self) -> RenderResult:
         s = self.state
@@ -75,8 +90,18 @@ class StatusBar(Widget):
             *(dot.join([head, w, up, tally]) for w in where),
             *(dot.join([head, w, tally]) for w in where),
             dot.join([head, tally]),
+            tally,
         ]
         return next((c for c in candidates if c.cell_length <= width), candidates[-1])
+
+
+def door_left(door: DoorState, now: float) -> str:
+    """``10m`` just after opening it for ten minutes, ``<1m`` in its last minute, ""
+    once closed: counted up, so it never says less than is left."""
+    left = door.seconds_left(now)
+    if left <= 0:
+        return ""
+    return "<1m" if left < 60 else fmt.coarse(left + 59)
 
 
 class JoinBar(Widget):
