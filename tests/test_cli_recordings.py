@@ -23,7 +23,7 @@ from pairtui import paths
 from pairtui.recording import cast
 from pairtui.recording.cast import CastWriter, Header
 
-Step = tuple[float, str, str]  # (seconds, "o" or "m", data)
+Step = tuple[float, str, str]  # (seconds, "o", "m" or "i:GUEST", data)
 
 
 def record(
@@ -44,8 +44,10 @@ def record(
         now[0] = at
         if code == "o":
             w.output(data.encode())
-        else:
+        elif code == "m":
             w.marker(data)
+        else:
+            w.input(code.removeprefix("i:"), data.encode())
     w.close()
     return path
 
@@ -119,6 +121,16 @@ def test_export_writes_a_page_next_to_the_cast(
     assert (
         res.stderr == "pairtui: recordings export: say the format: --html (the only one for now)\n"
     )
+
+
+def test_export_keeps_typed_keys_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = [*SHORT, (3.5, "i:alice", "hunter2-typed")]
+    path = record("demo", WHEN, steps, monkeypatch, keys=True)
+    page = path.with_suffix(".html")
+    assert pairtui("recordings", "export", path.name, "--html").returncode == 0
+    assert "the last words" in page.read_text() and "hunter2-typed" not in page.read_text()
+    assert pairtui("recordings", "export", path.name, "--html", "--keys").returncode == 0
+    assert "hunter2-typed" in page.read_text()
 
 
 @pytest.mark.parametrize("argv", [("--speed", "0"), ("--idle-limit", "-1"), ("--speed", "x")])
@@ -243,6 +255,10 @@ def test_pause_step_and_seek_keys_in_a_terminal(
     assert "paused 0:30 / 1:00" in screen and "much later" not in screen
     term.child.send("]")  # the next marker
     term.wait_for("paused 0:31 / 1:00 · alice left")
+    term.child.setwinsize(30, 80)  # SIGWINCH: the status line goes to the new last row
+    term.screen.resize(30, 80)
+    wait_until(lambda: "paused 0:31" in (term.pump() and term.screen.display[29]), 10,
+               what="the status line on row 30")  # fmt: skip
     term.child.send("\x1b[D")  # back 5 s: replayed from a reset terminal
     screen = term.wait_for("paused 0:26 / 1:00")
     assert "before the pause" in screen and "after it" not in screen

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,9 +59,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("recordings export", "say the format: --html (the only one for now)")
     source = catalog.resolve(args.file)
     out = Path(args.output) if args.output else source.with_suffix(".html")
-    # Loaded only here: the page's player is large, and no other command needs it.
-    html = importlib.import_module("pairtui.recording.html")
-    html.export_html(source, out)
+    from pairtui.recording.html import export_html  # only this command needs it
+
+    export_html(source, out, keys=args.keys)
     if args.json:
         print_json({"cast": str(source), "html": str(out)})
     else:
@@ -122,6 +121,12 @@ def register(sub: Any, add: Adder) -> None:
     ex.add_argument("--html", action="store_true", help="an HTML page with a player")
     ex.add_argument(
         "-o", "--output", metavar="OUT", help="where to write it (default: next to FILE, .html)"
+    )
+    ex.add_argument(
+        "--keys",
+        action="store_true",
+        help="keep the keys pair guests typed (an --input recording), shown as typed; "
+        "left out by default, as they include what never reached the screen",
     )
     pl = add(
         sub,
