@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from app_fakes import (
+    NOW,
     SNAPSHOT_SIZES,
     FakeEngine,
     Scenario,
@@ -37,6 +38,7 @@ from pairtui.app import PairtuiApp
 from pairtui.app.dialogs import (
     AddGuestDialog,
     ConfirmDialog,
+    DoorDialog,
     EditGuestDialog,
     InvitationMadeDialog,
     InviteDialog,
@@ -46,6 +48,7 @@ from pairtui.app.dialogs import (
     TunnelDialog,
 )
 from pairtui.app.screens import HelpScreen
+from pairtui.events import DoorState
 
 Compare = Callable[..., bool]
 LOADING = {"engine", "guests", "host"}  # worker groups that load what the screen shows
@@ -208,6 +211,42 @@ def test_knock_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
     scenario = busy_scenario()
     scenario.engine.knock(knock_info(3, invitation="inv-3f9a", via="vps"))  # waits already
     assert snap(snap_compare, size, make_app(scenario), shows=KnockDialog)
+
+
+def waiting_at_the_door(scenario: Scenario) -> Scenario:
+    """Two knocks, one through a relay with an invitation, and the door open for 9 more
+    minutes: both put off with Escape (``escape, escape``) they are listed."""
+    scenario.engine.knock(knock_info(3, invitation="a1b2c3", via="vps"))
+    scenario.engine.knock(knock_info(4))
+    scenario.engine.door = DoorState(NOW + 540, "")
+    return scenario
+
+
+def put_off(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """Escape for each knock's dialog, then ``keys``, without the toasts that counted the
+    second knock (they would hide the detail)."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await after("escape", "escape", *keys)(pilot)
+        pilot.app.clear_notifications()
+        await settle(pilot)
+
+    return run
+
+
+def test_clients_with_knocks_waiting(snap_compare: Compare, size: tuple[int, int]) -> None:
+    """Tab moves to the knocks: the detail is the selected knock's."""
+    app = make_app(waiting_at_the_door(busy_scenario()))
+    assert snap_compare(app, terminal_size=size, run_before=put_off("tab"))
+
+
+def test_knocks_waiting_with_nobody_connected(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = make_app(waiting_at_the_door(empty_scenario()))
+    assert snap_compare(app, terminal_size=size, run_before=put_off())
+
+
+def test_door_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap(snap_compare, size, make_app(busy_scenario()), "o", shows=DoorDialog)
 
 
 def test_remove_guest_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:
