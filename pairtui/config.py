@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pairtui import paths
 from pairtui.errors import PairtuiError
 from pairtui.fileutil import atomic_write, locked, read_text
-from pairtui.limits import Limits, Startups
+from pairtui.limits import Limits, RecordingLimits, Startups
 
 T = TypeVar("T")
 
@@ -44,6 +44,10 @@ knock_timeout = {Limits().knock_timeout}       # seconds a knock waits for the h
 max_knocks = {Limits().max_knocks}           # guests waiting at the door at once
 max_knocks_per_peer = {Limits().max_knocks_per_peer}   # ... from one address
 wrong_tokens = {Limits().wrong_tokens}          # wrong invitation tokens per address and minute
+
+[recording]               # pairtui record: a recording ends by itself past either cap
+max_size_mb = {RecordingLimits().max_bytes // (1024 * 1024)}         # megabytes per recording
+max_hours = {RecordingLimits().max_seconds // 3600}            # hours per recording
 
 [forges]                  # for `--key NAME:USER`, `--github`, the dashboard's key field
 github = "https://github.com"
@@ -72,6 +76,7 @@ _KNOWN = {
         "max_knocks_per_peer",
         "wrong_tokens",
     },
+    "recording": {"max_size_mb", "max_hours"},
     "ui": {"theme", "cursor_blink", "confirm_pair"},
     "keymap": None,  # any binding id; the dashboard reports ids it does not know
 }
@@ -92,6 +97,7 @@ class Config:
     """Granting ``pair`` (typing into the host's panes) from the dashboard asks first."""
     keymap: dict[str, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    recording: RecordingLimits = field(default_factory=RecordingLimits)
 
 
 def load(path: Path | None = None) -> Config:
@@ -144,6 +150,7 @@ def parse(text: str, path: Path) -> Config:
         cfg.tmux_socket = _expect(path, "server.tmux_socket", server["tmux_socket"], str)
 
     cfg.limits = _limits(path, raw.get("limits", {}))
+    cfg.recording = _recording(path, raw.get("recording", {}))
 
     for name, url in raw.get("forges", {}).items():
         url = _expect(path, f"forges.{name}", url, str)
@@ -217,6 +224,20 @@ def _limits(path: Path, table: dict[str, Any]) -> Limits:
                 raise PairtuiError(f"{path}: limits.{key} must be 1-100000, not {n}")
             numbers[key] = n
     return Limits(max_startups=startups, **numbers)
+
+
+def _recording(path: Path, table: dict[str, Any]) -> RecordingLimits:
+    caps = RecordingLimits()
+    size, hours = caps.max_bytes // (1024 * 1024), caps.max_seconds // 3600
+    if "max_size_mb" in table:
+        size = _expect(path, "recording.max_size_mb", table["max_size_mb"], int)
+        if not 1 <= size <= 1_000_000:
+            raise PairtuiError(f"{path}: recording.max_size_mb must be 1-1000000, not {size}")
+    if "max_hours" in table:
+        hours = _expect(path, "recording.max_hours", table["max_hours"], int)
+        if not 1 <= hours <= 24 * 365:
+            raise PairtuiError(f"{path}: recording.max_hours must be 1-8760, not {hours}")
+    return RecordingLimits(size * 1024 * 1024, hours * 3600)
 
 
 def _expect(path: Path, key: str, value: object, kind: type[T]) -> T:

@@ -50,6 +50,7 @@ from pairtui.events import (
     EventBus,
     Knocked,
     KnockInfo,
+    RecordingInfo,
 )
 from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
@@ -58,12 +59,14 @@ from pairtui.invitations import USER_PREFIX, Invitation, InvitationStore, guest_
 from pairtui.limits import (
     Limits,
     QuietExceptionHandler,
+    RecordingLimits,
     RefusalCounter,
     StartupGate,
     WrongTokens,
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
+from pairtui.recording.recordings import Recordings
 from pairtui.registry import Guest, KeyIndex, Mode, Registry, RegistryError, parse_expiry
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
@@ -93,6 +96,7 @@ class Engine:
         log: Callable[[str], None] | None = None,
         keys_changed: Callable[[], list[str]] | None = None,
         on_stop: Callable[[], None] | None = None,
+        recording: RecordingLimits | None = None,
     ) -> None:
         self.listen = listen
         self.port = port
@@ -134,12 +138,16 @@ class Engine:
         self._control: ControlServer | None = None
         self._watch: asyncio.Task[None] | None = None
         self.host_key: asyncssh.SSHKey | None = None
+        # Recordings of shares: their markers come from the events (see subscribe below).
+        self.recordings = Recordings(self.emit, self.audit, lambda: list(self.clients.values()),
+                                     recording)  # fmt: skip
         self._notifier = TmuxNotifier(
             self.share_list, lambda: list(self.clients.values()),
-            lambda: [k.info() for k in self.door.knocks.values()],
+            lambda: [k.info() for k in self.door.knocks.values()], self.recordings.shares,
         )  # fmt: skip
         self._shares_seen: list[tuple[str, str]] | None = None  # as the notifier was told
         self.subscribe(self._notifier)
+        self.subscribe(self.recordings)
         # Started once the server is bound (its origin is our listening address); the
         # control socket answers about it from the start.
         self.tunnels = TunnelManager(lambda: (self.listen, self.port), self.emit, self.audit)
@@ -196,6 +204,7 @@ class Engine:
 
     async def stop(self, reason: str = "the host stopped sharing") -> None:
         self._time_the_door(None)
+        await self.recordings.close()  # each file closed whole, with why it ended
         if self._watch:
             self._watch.cancel()
         if self._server:
@@ -734,9 +743,23 @@ class Engine:
         else:
             self._log("the guest registry can be read again")
 
+    # --- recordings ---------------------------------------------------------------
+
+    async def start_recording(self, share: str, keys: bool = False) -> RecordingInfo:
+        """Record what a view guest of ``share`` sees (and with ``keys`` what pair guests
+        type) until :meth:`stop_recording`; see :mod:`pairtui.recording`."""
+        found = next((s for s in self.share_list() if s.name == share), None)
+        if found is None:
+            raise PairtuiError(f"no share {share!r} (see `pairtui share list`)")
+        return await self.recordings.start(found, keys)
+
+    async def stop_recording(self, share: str) -> RecordingInfo:
+        return await self.recordings.stop(share)
+
     def status(self) -> dict[str, object]:
         return {
             **base_status(self),
+            "recordings": [r.to_json() for r in self.recordings.current()],
             "registry_problem": self._registry_problem,
             "shares": [s.name for s in self.share_list()],
             "tunnels": self.tunnels.status(),

@@ -11,6 +11,7 @@ from datetime import datetime
 from pairtui.clock import iso_utc
 
 SHARE_STOPPED = "the host stopped this share"
+RECORDING_STOPPED = "the host stopped it"  # why a recording the host stopped ended
 SHARE_EXPIRED = "this share's time ran out"
 """Why a guest left when its share went away: the host did it, so tmux need not say it."""
 SESSION_ENDED = "the shared tmux session ended"
@@ -209,9 +210,34 @@ class DoorChanged:
     timed_out: bool = False
 
 
+@dataclass(frozen=True)
+class RecordingInfo:
+    """One recording of a share (pairtui.recording), at one moment."""
+
+    share: str
+    path: str
+    started: float  # time.time()
+    input: bool  # what guests typed is kept too (``record --input``)
+    state: str  # "recording" or "stopped"
+    reason: str = ""  # why it stopped: the host, a cap, a full disk, the share's end
+    size: int = 0  # bytes written so far
+
+    def to_json(self) -> dict[str, object]:
+        return {"share": self.share, "path": self.path, "started": iso_utc(self.started),
+                "input": self.input, "state": self.state, "reason": self.reason or None,
+                "size": self.size}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RecordingChanged:
+    """A recording started or stopped (and why): guests' and host's marks follow it."""
+
+    recording: RecordingInfo
+
+
 Event = (
     ClientJoined | ClientLeft | ClientChanged | AccessRefused | TunnelChanged | Knocked
-    | DoorChanged
+    | DoorChanged | RecordingChanged
 )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ from pairtui.limits import Limits
 from pairtui.picker import ENTER_SCREEN, HOST, LEAVE_SCREEN, Choice, GaveUp, Picker
 from pairtui.printable import printable
 from pairtui.pty_bridge import PtyBridge
+from pairtui.recording.recordings import Recordings
 from pairtui.registry import Guest, Mode
 from pairtui.shares import Share, ShareStore, shows, windows_of
 from pairtui.ssh import address
@@ -65,6 +66,7 @@ class GuestHost(Protocol):
     audit: Audit
     shares: ShareStore
     clients: dict[str, ClientInfo]
+    recordings: Recordings
 
     def origin(self, host: str, port: int) -> tuple[str, str] | None:
         """Where a connection that came through a tunnel really came from."""
@@ -503,6 +505,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             data = self._focus(data)
             if not data:
                 return
+        else:
+            self.engine.recordings.typed(self.info, data)
         self._pty.write(data)
 
     def _input_full(self) -> None:
@@ -593,6 +597,9 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         self._share = share
         self._update(share=share.name)
+        notice = self.engine.recordings.notice(share.name)
+        if notice:  # consent: said before the guest's terminal shows the share
+            chan.write(f"{notice}\r\n".encode())
         argv = share.attach_argv(guest.mode)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -103,6 +103,15 @@ class Limits:
     wrong_tokens: int = 5  # invitation tokens naming nothing, per address and minute
 
 
+@dataclass(frozen=True)
+class RecordingLimits:
+    """Config ``[recording]``: a recording (pairtui.recording) ends by itself past either
+    cap, so one forgotten ``pairtui record`` cannot fill the disk."""
+
+    max_bytes: int = 500 * 1024 * 1024
+    max_seconds: int = 12 * 3600
+
+
 class Pending(Protocol):
     """An unauthenticated connection, as the gate sees it."""
 

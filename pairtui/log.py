@@ -33,7 +33,16 @@ from typing import Literal, TextIO
 from pairtui.clock import iso_utc
 from pairtui.durations import duration
 from pairtui.errors import PairtuiError
-from pairtui.events import ClientChanged, ClientInfo, ClientJoined, ClientLeft, Event, where
+from pairtui.events import (
+    RECORDING_STOPPED,
+    ClientChanged,
+    ClientInfo,
+    ClientJoined,
+    ClientLeft,
+    Event,
+    RecordingChanged,
+    where,
+)
 from pairtui.printable import printable
 
 LEVELS = {
@@ -206,6 +215,15 @@ class EventLog:
                                  f"{c.share} (client {c.id})")  # fmt: skip
             if (c.cols, c.rows) != (before.cols, before.rows):
                 self.logger.debug(f"{c.guest} resized to {c.cols}x{c.rows} (client {c.id})")
+        elif isinstance(event, RecordingChanged):
+            r = event.recording
+            if r.state == "recording":
+                kept = "screen and keys" if r.input else "screen"
+                self.logger.info(f"recording share {r.share} ({kept}) into {r.path}")
+            else:
+                level = logging.INFO if r.reason == RECORDING_STOPPED else logging.WARNING
+                self.logger.log(level, f"recording of share {r.share} stopped: {r.reason} "
+                                       f"({r.path})")  # fmt: skip
 
 
 def joined(c: ClientInfo) -> str:

@@ -510,6 +510,27 @@ class Tmux:
                 self._run("kill-session", "-t", f"={name}")
         self._remove_guards()
 
+    def window_size(self, session: str) -> tuple[int, int] | None:
+        """``(columns, rows)`` of a session's current window; None if it is gone."""
+        try:
+            out = self._run("display-message", "-p", "-t", f"={session}:",
+                            "#{window_width} #{window_height}")  # fmt: skip
+        except PairtuiError:
+            return None
+        cols, rows = out[0].split()
+        return int(cols), int(rows)
+
+    def mark_recording(self, share: str, on: bool) -> None:
+        """The share's guests see whether it is recorded, in their status line's left."""
+        left = "[pairtui] #[reverse] REC #[noreverse] " if on else "[pairtui] "
+        names = share_sessions(share)
+        cmds = [["set-option", "-t", f"={name}:", "status-left", left]
+                for name in (names.view, names.pair) if self.has_session(name)]  # fmt: skip
+        cmds += [["set-option", "-t", f"={name}:", "status-left-length", "20"]
+                 for name in (names.view, names.pair) if self.has_session(name)]  # fmt: skip
+        if cmds:
+            self._run(*_chain(cmds))
+
     def attach_argv(self, session: str, readonly: bool) -> list[str]:
         flags = "read-only,ignore-size" if readonly else "ignore-size"
         return [tmux_binary(), "-u", "-S", str(self.socket), "attach-session",

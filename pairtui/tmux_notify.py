@@ -30,6 +30,7 @@ from pairtui.events import (
     Event,
     Knocked,
     KnockInfo,
+    RecordingChanged,
     where,
 )
 from pairtui.shares import Share
@@ -40,18 +41,20 @@ FLUSH_INTERVAL = 0.2  # seconds: at most five updates a second per tmux server
 SHOWN = 3  # messages of one batch shown by name; the rest are counted
 
 
-def status_text(shares: list[str], live: Sequence[str] = ()) -> str:
+def status_text(shares: list[str], live: Sequence[str] = (), recorded: Sequence[str] = ()) -> str:
     """``2 guests: main(2)`` from each connected client's share, then the ``live`` shares
     nobody is in: ``… · also shared: demo``, or ``shared: demo`` with no guest at all,
-    so a share the host forgot is in sight. Empty when nothing is shared."""
+    so a share the host forgot is in sight; then ``· REC main`` for the shares being
+    recorded. Empty when nothing is shared."""
     per_share = Counter(shares)
     idle = " ".join(sorted(name for name in set(live) if name not in per_share))
+    rec = f" · REC {' '.join(sorted(recorded))}" if recorded else ""
     if not shares:
-        return f"shared: {idle}" if idle else ""
+        return f"shared: {idle}{rec}" if idle else rec.removeprefix(" · ")
     n = len(shares)
     listed = " ".join(f"{name}({count})" for name, count in sorted(per_share.items()))
     text = f"{n} guest{'s' if n != 1 else ''}: {listed}"
-    return f"{text} · also shared: {idle}" if idle else text
+    return (f"{text} · also shared: {idle}" if idle else text) + rec
 
 
 def message(texts: list[str]) -> str:
@@ -71,10 +74,12 @@ class TmuxNotifier:
         shares: Callable[[], list[Share]],
         clients: Callable[[], list[ClientInfo]],
         knocks: Callable[[], list[KnockInfo]] = list,
+        recorded: Callable[[], list[str]] = list,
     ) -> None:
         self._shares = shares
         self._clients = clients
         self._knocks = knocks  # who waits at the door now
+        self._recorded = recorded  # the shares being recorded now
         self._pending: dict[Path, list[str]] = {}  # tmux server -> messages not yet shown
         self._worker: asyncio.Task[None] | None = None
         self._sockets: set[Path] = set()
@@ -83,6 +88,9 @@ class TmuxNotifier:
     def __call__(self, event: Event) -> None:
         if isinstance(event, Knocked):
             self._knocked(event)
+            return
+        if isinstance(event, RecordingChanged):
+            self._recording(event)
             return
         if isinstance(event, ClientJoined):
             c = event.client
@@ -129,7 +137,26 @@ class TmuxNotifier:
         """The status segment of one tmux server: its guests and its shares, as now."""
         guests = [x.share for x in self._clients() if self._socket_of.get(x.id) == socket]
         live = [s.name for s in self._shares() if Path(s.socket) == socket]
-        return status_text(guests, live)
+        recorded = set(self._recorded())
+        return status_text(guests, live, [name for name in live if name in recorded])
+
+    def _recording(self, event: RecordingChanged) -> None:
+        """A recording started or stopped: the host hears it (why, when it was not the
+        host's doing) and the status segment marks the share while it is recorded."""
+        rec = event.recording
+        share = next((s for s in self._shares() if s.name == rec.share), None)
+        if share is None:
+            return
+        socket = Path(share.socket)
+        self._sockets.add(socket)
+        if rec.state == "recording":
+            kept = "what guests see and type" if rec.input else "what guests see"
+            text = f"recording {rec.share} ({kept}) into {Path(rec.path).name}"
+        else:
+            text = f"recording of {rec.share} stopped: {rec.reason}"
+        self._pending.setdefault(socket, []).append(text)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run())
 
     def _knocked(self, event: Knocked) -> None:
         """Someone knocks: the host gets a menu for it (admit as view or pair, remember,

@@ -43,7 +43,20 @@ def test_the_documented_example_is_valid_and_says_the_defaults(tmp_path: Path) -
     cfg = config.load(write(tmp_path / "c.toml", config.EXAMPLE))
     assert cfg == config.Config()
     documented = tomllib.loads(config.EXAMPLE)
-    assert set(documented) == {"server", "limits", "forges", "ui", "keymap"}
+    assert set(documented) == {"server", "limits", "recording", "forges", "ui", "keymap"}
+
+
+def test_recording_caps_are_read_and_bad_ones_name_their_key(tmp_path: Path) -> None:
+    from pairtui.limits import RecordingLimits
+
+    text = "[recording]\nmax_size_mb = 5\nmax_hours = 2\n"
+    assert config.load(write(tmp_path / "c.toml", text)).recording == RecordingLimits(
+        5 * 1024 * 1024, 2 * 3600
+    )
+    with pytest.raises(PairtuiError, match=r"recording\.max_size_mb must be 1-1000000, not 0"):
+        config.load(write(tmp_path / "z.toml", "[recording]\nmax_size_mb = 0\n"))
+    with pytest.raises(PairtuiError, match=r"recording\.max_hours must be a"):
+        config.load(write(tmp_path / "s.toml", '[recording]\nmax_hours = "1d"\n'))
 
 
 def test_limits_are_read_and_bad_ones_name_their_key(tmp_path: Path) -> None:

@@ -414,6 +414,7 @@ def load_services(
             listen or cfg.listen,
             cfg.port if port is None else port,
             limits=cfg.limits,
+            recording=cfg.recording,
             keys_changed=system.sync_problems,
         )
         attached = False

@@ -24,7 +24,7 @@ from pairtui.printable import printable
 
 GROUPS = (
     "dashboard", "guests", "invitations", "door", "shares", "clients", "serve", "tmux", "system",
-    "tunnels", "completion", "manpage", "service", "recordings",
+    "tunnels", "completion", "manpage", "service", "record", "recordings",
 )  # fmt: skip
 
 COMMANDS = {
@@ -35,7 +35,7 @@ COMMANDS = {
     "mode": "clients", "serve": "serve", "stop": "serve", "join": "serve", "tmux": "tmux",
     "status": "tmux",
     "system": "system", "authorized-keys-command": "system", "tunnel": "tunnels",
-    "completion": "completion", "man": "manpage", "service": "service",
+    "completion": "completion", "man": "manpage", "service": "service", "record": "record",
     "recordings": "recordings", "play": "recordings",
 }  # fmt: skip
 """Which group module registers each command: a command loads only its own group (and

@@ -93,9 +93,11 @@ def warn_no_server() -> None:
           file=sys.stderr)  # fmt: skip
 
 
-def engine_request(op: str, target: str, mode: str | None = None) -> dict[str, Any]:
+def engine_request(
+    op: str, target: str | None = None, mode: str | None = None, **args: object
+) -> dict[str, Any]:
     """Ask the running server; a clear error when there is none."""
-    reply = control.request(op, target=target, mode=mode)
+    reply = control.request(op, None, target=target, mode=mode, **args)
     if reply is None:
         raise PairtuiError("no pairtui server is running (start one with `pairtui serve`)")
     return reply

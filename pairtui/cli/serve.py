@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stop.set()
 
         engine = Engine(
-            listen, port, limits=cfg.limits, log=log.SERVER.warning,
+            listen, port, limits=cfg.limits, recording=cfg.recording, log=log.SERVER.warning,
             keys_changed=system.sync_problems, on_stop=lambda: stop_for("`pairtui stop`"),
         )  # fmt: skip
         engine.subscribe(log.EventLog())

@@ -23,6 +23,8 @@ from pairtui.events import (
     Event,
     Knocked,
     KnockInfo,
+    RecordingChanged,
+    RecordingInfo,
     TunnelChanged,
     TunnelInfo,
 )
@@ -46,6 +48,8 @@ def encode_event(event: Event) -> dict[str, Any]:
     if isinstance(event, DoorChanged):
         return {"event": "door", "door": dataclasses.asdict(event.door),
                 "timed_out": event.timed_out}  # fmt: skip
+    if isinstance(event, RecordingChanged):
+        return {"event": "recording", "recording": dataclasses.asdict(event.recording)}
     return {
         "event": "refused",
         "peer": event.peer,
@@ -76,7 +80,17 @@ def decode_event(data: dict[str, Any]) -> Event | None:
         return Knocked(info, str(data["state"]))
     if kind == "door":
         return DoorChanged(decode_door(data["door"]), data.get("timed_out") is True)
+    if kind == "recording":
+        return RecordingChanged(decode_recording(data["recording"]))
     return None
+
+
+RECORDING_FIELDS = {f.name for f in dataclasses.fields(RecordingInfo)}
+
+
+def decode_recording(data: dict[str, Any]) -> RecordingInfo:
+    """A recording from its raw fields; fields this version does not know are ignored."""
+    return RecordingInfo(**{k: v for k, v in data.items() if k in RECORDING_FIELDS})
 
 
 def decode_door(data: dict[str, Any]) -> DoorState:

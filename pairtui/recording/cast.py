@@ -194,16 +194,17 @@ class CastWriter:
 
 
 def read(path: Path) -> tuple[Header, Iterator[Event]]:
-    """The header and the events of a cast; a last line cut off is left out.
+    """The header and the events of a cast; a last line cut off is left out. The file is
+    open only while the events are being read.
 
     Raises:
         PairtuiError: not an asciicast v2 file (the file and why).
     """
     try:
-        f = path.open(encoding="utf-8", errors="replace")
+        with path.open(encoding="utf-8", errors="replace") as f:
+            first = f.readline()
     except OSError as exc:
         raise PairtuiError(f"{path}: {exc.strerror or exc}") from None
-    first = f.readline()
     try:
         head = json.loads(first)
         if not isinstance(head, dict) or head.get("version") != VERSION:
@@ -211,11 +212,11 @@ def read(path: Path) -> tuple[Header, Iterator[Event]]:
         header = Header(int(head["width"]), int(head["height"]), int(head.get("timestamp", 0)),
                         str(head.get("title", "")), dict(head.get("env") or {}))  # fmt: skip
     except (ValueError, KeyError, TypeError) as exc:
-        f.close()
         raise PairtuiError(f"{path}: not a recording pairtui can play ({exc})") from None
 
     def events() -> Iterator[Event]:
-        with f:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            f.readline()
             for line in f:
                 try:
                     at, code, data = json.loads(line)
