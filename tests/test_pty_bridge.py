@@ -75,6 +75,12 @@ async def test_input_the_child_does_not_take_is_bounded_by_asking_to_pause() -> 
     sink = Sink()
     pty = sink.bridge(input_limit=4096)
     await pty.start(["sleep", "30"], ENV, rows=24, cols=80)
+    # The kernel takes some first (its PTY buffers, up to ~68 KiB, how much depends on
+    # when it moves them along): write until the bridge holds some back, then more.
+    for _ in range(1024):
+        pty.write(b"x" * 1024)
+        if sink.full:
+            break
     for _ in range(64):
         pty.write(b"x" * 1024)
     assert sink.full == 1  # asked once to stop sending, however much more came meanwhile
