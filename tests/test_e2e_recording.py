@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,7 @@ from support import (
     type_in_host,
     wait_until,
 )
+from test_cli_output import background_server
 from test_e2e_full_disk import FULL, SmallDisk, small_disk
 
 from pairtui import paths
@@ -34,7 +37,7 @@ from pairtui.audit import Audit
 from pairtui.recording import cast
 
 pytestmark = pytest.mark.e2e
-__all__ = ["small_disk"]  # the fixture, shared with the full-disk tests
+__all__ = ["background_server", "small_disk"]  # fixtures, shared with other tests
 
 Connect = Callable[..., SshGuest]
 
@@ -114,6 +117,13 @@ def test_a_recording_holds_what_a_view_guest_saw_and_who_typed(
     assert res.returncode == 0, res.stderr
 
     assert final_frame(path) == seen  # what a view guest saw, frame for frame at the end
+    # asciinema's own reader takes it, and plays the same bytes.
+    played = subprocess.run([sys.executable, "-m", "asciinema", "cat", str(path)],
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=30,
+                            check=False)  # fmt: skip
+    assert played.returncode == 0, played.stderr
+    _, events = cast.read(path)
+    assert played.stdout == "".join(e.data for e in events if e.code == "o").encode()
     _, events = cast.read(path)
     markers = [e.data for e in events if e.code == "m"]
     assert markers[:2] == ["alice joined (pair)", "bob joined (view)"]
@@ -210,3 +220,27 @@ def test_a_full_disk_ends_the_recording_not_the_share(
         assert "cannot write" in line and FULL in line, line
     finally:
         srv.stop()
+
+
+def test_share_record_shares_and_records_in_one_command(
+    tmux_host: TmuxHost, background_server: None
+) -> None:
+    res = pairtui("share", "--tmux-socket", str(tmux_host.socket), "--session", "host",
+                  "--name", "demo", "--record")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "recording demo (what its guests see) into " in res.stdout
+    [row] = pairtui_json("record")
+    assert (row["share"], row["state"], row["input"]) == ("demo", "recording", False)
+    refused = pairtui("share", "--tmux-socket", str(tmux_host.socket), "--session", "host",
+                      "--name", "two", "--record", "--no-server")  # fmt: skip
+    assert refused.returncode == 0  # a server runs: nothing to refuse
+    assert [r["share"] for r in pairtui_json("record")] == ["demo", "two"]
+
+
+def test_share_record_without_a_server_is_refused_before_anything_is_shared(
+    tmux_host: TmuxHost, background_server: None
+) -> None:
+    res = pairtui("share", "--tmux-socket", str(tmux_host.socket), "--record", "--no-server")
+    assert res.returncode != 0
+    assert res.stderr.strip() == "pairtui: --record needs a running server: leave out --no-server"
+    assert pairtui_json("share", "list") == []

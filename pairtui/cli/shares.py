@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from pairtui import paths
+from pairtui import control, paths
 from pairtui.cli.common import (
     Adder,
     Endpoint,
@@ -17,6 +17,7 @@ from pairtui.cli.common import (
     tmux_from_args,
     warn_no_server,
 )
+from pairtui.cli.record import said_started, start_recording
 from pairtui.cli.serve import ensure_server
 from pairtui.durations import duration
 from pairtui.errors import PairtuiError
@@ -69,15 +70,18 @@ def cmd_share(args: argparse.Namespace) -> int:
         if not args.json:
             print(message)
         return 0
+    if args.record and args.no_server and control.probe().state != "running":
+        raise PairtuiError("--record needs a running server: leave out --no-server")
     share = host.share(
         tmux, session=args.session, pane=args.pane, name=args.name, lifetime=args.lifetime
     )
     # Guests get "Connection refused" without a server: start one, as the tmux key does
     # (once the share is made: a share that cannot be made starts nothing).
     started = False if args.no_server else ensure_server()
+    recording = start_recording(share.name, keys=False) if args.record else None
     row = _share_json(share, host, host.default_share(), server_endpoint(), windows_of([share]))
     if args.json:
-        print_json({**row, "server_started": started})
+        print_json({**row, "server_started": started, "recording": recording})
         return 0
     print(printable(f"sharing {row['shows']} as {share.name!r}{_until(share)}; guests join with:"))
     for s in row["ssh"]:
@@ -88,6 +92,8 @@ def cmd_share(args: argparse.Namespace) -> int:
               "`pairtui stop` stops it)")  # fmt: skip
     elif not row["server_running"]:
         warn_no_server()
+    if recording is not None:
+        print(said_started(recording))
     return 0
 
 
@@ -217,6 +223,11 @@ def register(sub: Any, add: Adder) -> None:
     )
     sh.add_argument(
         "--no-server", action="store_true", help="do not start a background server when none runs"
+    )
+    sh.add_argument(
+        "--record",
+        action="store_true",
+        help="record it from now on, as `pairtui record SHARE` (guests are told)",
     )
     sh.add_argument(
         "--for",
