@@ -756,6 +756,10 @@ class Engine:
     async def stop_recording(self, share: str) -> RecordingInfo:
         return await self.recordings.stop(share)
 
+    def recording_list(self) -> list[RecordingInfo]:
+        """Not ``recordings``: that name holds the manager (:class:`Recordings`)."""
+        return self.recordings.current()
+
     def status(self) -> dict[str, object]:
         return {
             **base_status(self),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from pairtui import __version__
 
 if TYPE_CHECKING:
-    from pairtui.events import ClientInfo, DoorState, Event, KnockInfo, TunnelInfo
+    from pairtui.events import ClientInfo, DoorState, Event, KnockInfo, RecordingInfo, TunnelInfo
     from pairtui.registry import Mode
 
 
@@ -188,6 +188,31 @@ class EngineAPI(Protocol):
 
         Raises:
             PairtuiError: the engine is gone.
+        """
+        ...
+
+    def recording_list(self) -> Sequence[RecordingInfo]:
+        """The shares being recorded now (at most one recording each); a
+        :class:`~pairtui.events.RecordingChanged` says when one starts or stops, also
+        when it stops by itself (a cap, a full disk, the share's end)."""
+        ...
+
+    async def start_recording(self, share: str, keys: bool = False) -> RecordingInfo:
+        """Record what a view guest of ``share`` sees until :meth:`stop_recording`;
+        ``keys`` keeps what its pair guests type too, attributed. Its guests are told
+        and see REC (see :mod:`pairtui.recording.recordings`).
+
+        Raises:
+            PairtuiError: no such share, it is being recorded already, the recording
+                cannot be written, or the engine is gone.
+        """
+        ...
+
+    async def stop_recording(self, share: str) -> RecordingInfo:
+        """Stop recording ``share``; the file is closed whole (the stopped recording).
+
+        Raises:
+            PairtuiError: ``share`` is not being recorded, or the engine is gone.
         """
         ...
 

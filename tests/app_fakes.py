@@ -21,6 +21,7 @@ from pairtui.clock import iso_utc
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
 from pairtui.events import (
+    RECORDING_STOPPED,
     ClientChanged,
     ClientInfo,
     ClientLeft,
@@ -29,6 +30,8 @@ from pairtui.events import (
     Event,
     Knocked,
     KnockInfo,
+    RecordingChanged,
+    RecordingInfo,
     TunnelInfo,
 )
 from pairtui.fileutil import atomic_write
@@ -103,6 +106,8 @@ class FakeEngine:
         self.answers: list[tuple[object, ...]] = []  # ("admit", id, mode, ...) / ("deny", id)
         self.door = DoorState()
         self.doors: list[tuple[object, ...]] = []  # ("open", seconds, share) / ("close",)
+        self.recording: dict[str, RecordingInfo] = {}  # going on, by share
+        self.records: list[tuple[object, ...]] = []  # ("start", share, keys) / ("stop", share)
         self._subscribers: list[Callable[[Event], None]] = []
 
     @property
@@ -196,6 +201,44 @@ class FakeEngine:
         self.doors.append(("close",))
         self.set_door(DoorState(0.0, self.door.share))
         return self.door
+
+    def recording_list(self) -> list[RecordingInfo]:
+        return list(self.recording.values())
+
+    def set_recording(self, info: RecordingInfo) -> None:
+        """A recording starts or stops (by itself: a reason of its own), as the engine
+        reports it."""
+        if info.state == "recording":
+            self.recording[info.share] = info
+        else:
+            self.recording.pop(info.share, None)
+        self.emit(RecordingChanged(info))
+
+    async def start_recording(self, share: str, keys: bool = False) -> RecordingInfo:
+        self.records.append(("start", share, keys))
+        if share in self.recording:
+            raise PairtuiError(f"share {share!r} is already being recorded")
+        self.set_recording(recording_info(share, keys=keys))
+        return self.recording[share]
+
+    async def stop_recording(self, share: str) -> RecordingInfo:
+        self.records.append(("stop", share))
+        if share not in self.recording:
+            raise PairtuiError(f"share {share!r} is not being recorded")
+        info = dataclasses.replace(self.recording[share], state="stopped",
+                                   reason=RECORDING_STOPPED)  # fmt: skip
+        self.set_recording(info)
+        return info
+
+
+RECORDINGS_DIR = "/home/host/.local/state/pairtui/recordings"
+
+
+def recording_info(share: str, *, keys: bool = False, started: float = NOW - 754) -> RecordingInfo:
+    """A recording of ``share`` going on since ``started`` (12m 34s ago by default)."""
+    stamp = datetime.fromtimestamp(started, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return RecordingInfo(share, f"{RECORDINGS_DIR}/{share}-{stamp}.cast", started, keys,
+                         "recording", size=48_213)  # fmt: skip
 
 
 def knock_info(n: int = 1, *, invitation: str = "", via: str = "") -> KnockInfo:

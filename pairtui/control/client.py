@@ -5,7 +5,8 @@
 can drive either.
 
 Over 400 lines: :class:`RemoteEngine` keeps the whole engine contract (clients, tunnels,
-knocks) over the same requests this module sends, so it stays with them.
+knocks, the door, recordings) over the same requests this module sends, so it stays
+with them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,6 +44,8 @@ from pairtui.events import (
     EventBus,
     Knocked,
     KnockInfo,
+    RecordingChanged,
+    RecordingInfo,
     TunnelChanged,
     TunnelInfo,
 )
@@ -242,6 +246,8 @@ class RemoteEngine:
         self.tunnels = RemoteTunnels(self.path)
         self._knocks: dict[str, KnockInfo] = {}  # waiting, by id: the stream keeps it
         self._door = DoorState()  # as the server said when asked, then as the stream says
+        self._recordings: dict[str, RecordingInfo] = {}  # going on, by share: as _knocks
+        self._ended: set[str] = set()  # recordings (paths) the stream said stopped
         self._bus = EventBus()
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -281,6 +287,7 @@ class RemoteEngine:
         self._closed = asyncio.get_running_loop().create_future()
         self._reader_task = asyncio.create_task(self._read(reader))
         await self._load_knocks()
+        await self._load_recordings()
 
     async def _load_knocks(self) -> None:
         """Who already waits, and the door (the stream tells only of changes from now on)."""
@@ -294,6 +301,25 @@ class RemoteEngine:
         door = (reply or {}).get("door")
         if door and self._door == DoorState():  # the stream may have told us already
             self._door = _door(door)
+
+    async def _load_recordings(self) -> None:
+        """What is being recorded already (the stream tells only of changes from now on)."""
+        try:
+            reply = await request_async("record", self.path, action="list")
+        except PairtuiError:  # an older server, or busy: the stream still tells
+            return
+        for row in (reply or {}).get("recordings", []):
+            self._recorded(_recording(row))
+
+    def _recorded(self, info: RecordingInfo) -> None:
+        """Keep one recording's news: a reply may come after the stream's later word (a
+        recording that stopped by itself before its start was answered stays stopped)."""
+        if info.state != "recording":
+            self._ended.add(info.path)
+            if self._recordings.get(info.share, info).path == info.path:
+                self._recordings.pop(info.share, None)
+        elif info.path not in self._ended:
+            self._recordings[info.share] = info
 
     async def stop(self) -> None:
         if self._reader_task is not None:
@@ -344,6 +370,8 @@ class RemoteEngine:
                 self._knocks.pop(event.knock.id, None)
         elif isinstance(event, DoorChanged):
             self._door = event.door
+        elif isinstance(event, RecordingChanged):
+            self._recorded(event.recording)
         elif isinstance(event, ClientChanged) and event.client.id in self.clients:
             self.clients[event.client.id] = event.client  # snapshots: the new one replaces
         if event is not None:
@@ -405,6 +433,22 @@ class RemoteEngine:
         self._door = _door((await _ask(self.path, "door", action="close"))["door"])
         return self._door
 
+    def recording_list(self) -> list[RecordingInfo]:
+        return list(self._recordings.values())
+
+    async def start_recording(self, share: str, keys: bool = False) -> RecordingInfo:
+        reply = await _ask(self.path, "record", action="start", share=share, input=keys)
+        info = _recording(reply["recording"])
+        self._recorded(info)  # its RecordingChanged may still be on its way
+        return info
+
+    async def stop_recording(self, share: str) -> RecordingInfo:
+        info = _recording(
+            (await _ask(self.path, "record", action="stop", share=share))["recording"]
+        )
+        self._recorded(info)
+        return info
+
 
 def _brief(row: dict[str, Any]) -> ClientInfo:
     """A client from a reply row (the ``to_json`` shape), for one the stream did not show."""
@@ -440,3 +484,18 @@ def _door(row: dict[str, Any]) -> DoorState:
     if not row.get("open"):
         return DoorState(0.0, str(row.get("share") or ""))
     return DoorState(time.time() + float(row.get("seconds_left") or 0), str(row.get("share") or ""))
+
+
+def _recording(row: dict[str, Any]) -> RecordingInfo:
+    """A recording from a reply row (``RecordingInfo.to_json``: its start is an ISO
+    time, no reason is null)."""
+    started = row.get("started")
+    return RecordingInfo(
+        share=str(row["share"]),
+        path=str(row.get("path") or ""),
+        started=datetime.fromisoformat(str(started)).timestamp() if started else 0.0,
+        input=row.get("input") is True,
+        state=str(row.get("state") or "recording"),
+        reason=str(row.get("reason") or ""),
+        size=int(row.get("size") or 0),
+    )

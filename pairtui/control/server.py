@@ -26,7 +26,6 @@ from pairtui.events import Event
 if TYPE_CHECKING:
     from pairtui.door import Keeper
     from pairtui.engine_api import EngineAPI
-    from pairtui.recording.recordings import RecordingKeeper
 
 STREAM_BACKLOG = 1000  # events queued for one subscriber before it is dropped
 ACTIVITY_INTERVAL = 2.0
@@ -146,17 +145,15 @@ class ControlServer:
         raise PairtuiError(f"unknown request {op!r}")
 
     async def _record(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Recording a share (pairtui.recording): only a serving engine records."""
-        if not hasattr(self.engine, "recordings"):
-            raise PairtuiError("this pairtui does not record")
-        engine = cast("RecordingKeeper", self.engine)
+        """Recording a share (pairtui.recording), through the engine's contract."""
+        engine = self.engine
         action, share = request.get("action", "list"), str(request.get("share") or "")
         if action == "start":
             info = await engine.start_recording(share, bool(request.get("input")))
         elif action == "stop":
             info = await engine.stop_recording(share)
         else:
-            return {"recordings": [r.to_json() for r in engine.recordings.current()]}
+            return {"recordings": [r.to_json() for r in engine.recording_list()]}
         return {"recording": info.to_json()}
 
     def _door(self, op: str, request: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from pairtui import paths
 from pairtui.audit import Audit
@@ -41,15 +40,6 @@ from pairtui.recording.recorder import Recorder
 from pairtui.shares import Share
 
 STOPPED_BY_HOST = RECORDING_STOPPED
-
-
-class RecordingKeeper(Protocol):
-    """What records: the serving engine (the control socket's ``record`` requests)."""
-
-    recordings: Recordings
-
-    async def start_recording(self, share: str, keys: bool = False) -> RecordingInfo: ...
-    async def stop_recording(self, share: str) -> RecordingInfo: ...
 
 
 class Recordings:
