@@ -38,8 +38,9 @@ from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negoti
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PHASES = ("connect", "echo", "burst", "load", "dashboard")
-# Only when asked for: the soak is a leak check of its own, not a figure of the table.
-PHASES = (*DEFAULT_PHASES, "soak")
+# Only when asked for: the soak is a leak check of its own, not a figure of the table;
+# the record phase (recording's cost, on/off) takes about 3 minutes more than the budget.
+PHASES = (*DEFAULT_PHASES, "soak", "record")
 
 
 def _csv(kind: type[int | str]) -> Any:
@@ -56,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quick", action="store_true", help="a short smoke run (under a minute)")
     p.add_argument("--targets", type=_csv(str), help="comma list of direct,openssh,pairtui")
-    p.add_argument("--phases", type=_csv(str),
-                   help=f"comma list of {','.join(PHASES)} (default: all but soak)")  # fmt: skip
+    p.add_argument("--phases", type=_csv(str), help=f"comma list of {','.join(PHASES)} "
+                   f"(default: {','.join(DEFAULT_PHASES)})")  # fmt: skip
     p.add_argument("--k", type=_csv(int), dest="ks", metavar="K,K", help="guest counts (10,50,100)")
     p.add_argument("--connect-samples", type=int, help="connections per target (15)")
     p.add_argument("--echo-keys", type=int, help="idle keystrokes per target (300)")
@@ -224,6 +225,11 @@ def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
 
         print()
         print(soak_text(results["soak"], markdown=markdown))
+    if "record" in results:
+        from benchmarks.record_figures import summary_text as record_text
+
+        print()
+        print(record_text(results["record"], markdown=markdown))
     if "trace" in results:
         from benchmarks.trace import summary_text as trace_text
 
@@ -263,6 +269,10 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
         elif phase == "soak":
             log(f"phase soak ({opts.soak_seconds:g} s of churn, then a leak check) ...")
             run_soak(bench, lab, results)
+        elif phase == "record":
+            from benchmarks.record import record_into
+
+            record_into(bench, results)
         else:
             run_load(bench, opts, results)
         log(f"  ({time.monotonic() - t0:.1f}s)")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.record_figures import goals as record_goals
 from benchmarks.stats import ratio
 
 COLUMNS = ("direct", "openssh", "pairtui")
@@ -288,6 +289,7 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     problems = soak.get("problems") if isinstance(soak, dict) else None
     found = float(len(problems)) if isinstance(problems, list) else None
     absolute("soak: leaks and errors after settle == 0", found, lambda v: v == 0)
+    checks += record_goals(results.get("record"))
     return checks
 
 
