@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
-from pairtui import control
-from pairtui.cli.common import Adder, mode_arg, print_json
-from pairtui.errors import PairtuiError
+from pairtui.cli.common import Adder, engine_request, mode_arg, print_json
+from pairtui.door import DEFAULT_OPEN, open_for
 from pairtui.printable import printable
-from pairtui.registry import parse_expiry
-
-
-def engine_request(op: str, **args: object) -> dict[str, Any]:
-    reply = control.request(op, None, **args)
-    if reply is None:
-        raise PairtuiError("no pairtui server is running (start one with `pairtui serve`)")
-    return reply
-
-
-def parse_duration_seconds(text: str) -> float:
-    when = parse_expiry(text)
-    if when is None:
-        raise PairtuiError(f"the door opens for a while (10m, 1h), not {text!r}")
-    return (when - datetime.now(UTC)).total_seconds()
 
 
 def cmd_door(args: argparse.Namespace) -> int:
     action = args.door_command or "status"
-    extra: dict[str, object] = {}
     if action == "open":
-        extra = {"seconds": parse_duration_seconds(args.open_for), "share": args.share or ""}
-    reply = engine_request("door", action=action, **extra)
+        reply = engine_request("door", action=action, seconds=open_for(args.open_for),
+                               share=args.share or "")  # fmt: skip
+    else:
+        reply = engine_request("door", action=action)
     door = reply["door"]
     if args.json:
         print_json(door)
@@ -94,7 +78,7 @@ def register(sub: Any, add: Adder) -> None:
     actions = door.add_subparsers(dest="door_command", metavar="ACTION")
     op = add(actions, "open", cmd_door, "unregistered keys may knock until it closes by itself",
              example="pairtui door open --for 10m --share main")  # fmt: skip
-    op.add_argument("--for", dest="open_for", default="10m", metavar="DURATION",
+    op.add_argument("--for", dest="open_for", default=DEFAULT_OPEN, metavar="DURATION",
                     help="how long it stays open (default 10m; at most 24h)")  # fmt: skip
     op.add_argument("--share", metavar="SHARE", help="the one share admitted guests join")
     add(actions, "close", cmd_door, "no more knocks (those waiting still wait)",
