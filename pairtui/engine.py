@@ -297,6 +297,7 @@ class Engine:
         its closing by itself."""
         state = self.door.open(seconds, share)
         self._time_the_door(seconds)
+        self.audit.record("door", state="open", seconds=round(seconds), share=share or None)
         self.emit(DoorChanged(state))
         return state
 
@@ -304,6 +305,7 @@ class Engine:
         """No more knocks; those waiting still wait."""
         self._time_the_door(None)
         state = self.door.close()
+        self.audit.record("door", state="closed")
         self.emit(DoorChanged(state))
         return state
 
@@ -321,6 +323,7 @@ class Engine:
         if left > 0:  # the loop's clock ran ahead of the wall clock
             self._time_the_door(left + 0.05)
             return
+        self.audit.record("door", state="closed", reason="its time was up")
         self.emit(DoorChanged(self.door.close(), timed_out=True))  # closed: a new state
 
     def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None:

@@ -39,6 +39,7 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
     Event,
     RecordingChanged,
     where,
@@ -215,6 +216,15 @@ class EventLog:
                                  f"{c.share} (client {c.id})")  # fmt: skip
             if (c.cols, c.rows) != (before.cols, before.rows):
                 self.logger.debug(f"{c.guest} resized to {c.cols}x{c.rows} (client {c.id})")
+        elif isinstance(event, DoorChanged):
+            door = event.door
+            if door.is_open():
+                where = f" to share {door.share}" if door.share else ""
+                self.logger.info(f"the door is open{where} for {duration(door.seconds_left())}: "
+                                 "unregistered keys may knock")  # fmt: skip
+            else:
+                self.logger.info("the door closed by itself" if event.timed_out
+                                 else "the door is closed")  # fmt: skip
         elif isinstance(event, RecordingChanged):
             r = event.recording
             if r.state == "recording":

@@ -27,6 +27,7 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
     Event,
     Knocked,
     KnockInfo,
@@ -91,6 +92,10 @@ class TmuxNotifier:
             return
         if isinstance(event, RecordingChanged):
             self._recording(event)
+            return
+        if isinstance(event, DoorChanged):
+            if event.timed_out:  # the host opened it; closing by itself may go unnoticed
+                self.say("the door closed by itself: no more knocks (pairtui door open)")
             return
         if isinstance(event, ClientJoined):
             c = event.client

@@ -10,6 +10,7 @@ import pytest
 from test_control import eventually
 
 from pairtui import control
+from pairtui.audit import Audit
 from pairtui.door import Door, open_for
 from pairtui.engine import Engine
 from pairtui.errors import PairtuiError
@@ -65,6 +66,10 @@ async def test_the_engine_says_when_the_door_opens_closes_and_closes_by_itself(
     assert engine.door_state().is_open()
     assert not any(isinstance(e, DoorChanged) and e.timed_out for e in events[2:])
     await engine.close_door()
+    audited = [(e["state"], e.get("reason")) for e in Audit().read() if e["event"] == "door"]
+    assert audited == [("open", None), ("closed", None), ("open", None),
+                       ("closed", "its time was up"), ("open", None), ("open", None),
+                       ("closed", None)]  # fmt: skip
 
 
 async def test_a_remote_engine_opens_and_closes_the_door_and_follows_it(engine: Engine) -> None:

@@ -266,3 +266,25 @@ def test_setup_shows_the_audit_records_the_events_do_not_tell(tmp_path: Path) ->
         "serving",
         "shares",
     ]
+
+
+def test_the_door_and_recordings_are_one_line_each(heard: list[logging.LogRecord]) -> None:
+    from pairtui.events import RECORDING_STOPPED, DoorChanged, DoorState, RecordingChanged
+    from pairtui.events import RecordingInfo as Rec
+
+    events = log.EventLog(logging.getLogger("pairtui.test-events"))
+    events(DoorChanged(DoorState(time.time() + 600.5, "main")))
+    events(DoorChanged(DoorState()))
+    events(DoorChanged(DoorState(), timed_out=True))
+    events(RecordingChanged(Rec("main", "/r/main.cast", 0, True, "recording")))
+    events(RecordingChanged(Rec("main", "/r/main.cast", 0, True, "stopped", RECORDING_STOPPED)))
+    events(RecordingChanged(Rec("main", "/r/main.cast", 0, False, "stopped", "disk full")))
+    said = [(r.levelno, r.getMessage()) for r in heard]
+    assert said == [
+        (logging.INFO, "the door is open to share main for 10m 00s: unregistered keys may knock"),
+        (logging.INFO, "the door is closed"),
+        (logging.INFO, "the door closed by itself"),
+        (logging.INFO, "recording share main (screen and keys) into /r/main.cast"),
+        (logging.INFO, "recording of share main stopped: the host stopped it (/r/main.cast)"),
+        (logging.WARNING, "recording of share main stopped: disk full (/r/main.cast)"),
+    ]

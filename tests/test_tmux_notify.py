@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -24,7 +25,11 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
+    DoorChanged,
+    DoorState,
     Event,
+    RecordingChanged,
+    RecordingInfo,
 )
 from pairtui.shares import Share
 from pairtui.tmux import Tmux
@@ -118,7 +123,9 @@ class Room:
     def __init__(self, shares: list[Share]) -> None:
         self.shares = shares
         self.clients: list[ClientInfo] = []
-        self.notifier = TmuxNotifier(lambda: list(self.shares), lambda: list(self.clients))
+        self.recorded: list[str] = []
+        self.notifier = TmuxNotifier(lambda: list(self.shares), lambda: list(self.clients),
+                                     list, lambda: list(self.recorded))  # fmt: skip
 
     def send(self, *events: Event) -> None:
         """Update the client list as the engine does, then publish each event."""
@@ -159,6 +166,11 @@ STATUS = [
 @pytest.mark.parametrize("case", STATUS, ids=[c.test_id for c in STATUS])
 def test_status_text_counts_guests_per_share_and_names_the_rest(case: Status) -> None:
     assert status_text(case.shares, case.live) == case.text
+
+
+def test_status_text_marks_the_shares_being_recorded() -> None:
+    assert status_text(["main"], ["main"], ["main"]) == "1 guest: main(1) · REC main"
+    assert status_text([], ["main", "old"], ["old"]) == "shared: main old · REC old"
 
 
 def test_a_batch_of_events_is_one_line_that_counts_what_it_does_not_name() -> None:
@@ -233,6 +245,29 @@ async def test_a_change_updates_the_status_and_shows_no_message(
     # Nobody is in, the share still is: the segment keeps it in sight.
     await eventually(lambda: status_of(tmux_host) == "shared: demo", what="the share alone")
     assert host.messages() == [*shown, "pairtui: alice left (guest left)"]
+    await room.notifier.close()
+
+
+async def test_recordings_and_a_door_that_closed_by_itself_are_told_to_the_host(
+    tmux_host: TmuxHost, attach: Callable[..., Attached]
+) -> None:
+    host = attach("host")
+    room = Room([share_on(tmux_host)])
+    room.recorded = ["main"]
+    rec = RecordingInfo("main", "/r/main-20261206T101500Z.cast", 0, False, "recording")
+    room.send(RecordingChanged(rec))
+    await eventually(lambda: status_of(tmux_host) == "shared: main · REC main", what="REC")
+    room.recorded = []
+    room.send(RecordingChanged(replace(rec, state="stopped", reason="disk full")))
+    await eventually(lambda: status_of(tmux_host) == "shared: main", what="REC gone")
+    room.send(DoorChanged(DoorState(), timed_out=True))
+    room.send(DoorChanged(DoorState()))  # closed by the host: it knows
+    await eventually(lambda: len(host.messages()) == 3, what="three messages")
+    assert host.messages() == [
+        "pairtui: recording main (what guests see) into main-20261206T101500Z.cast",
+        "pairtui: recording of main stopped: disk full",
+        "pairtui: the door closed by itself: no more knocks (pairtui door open)",
+    ]
     await room.notifier.close()
 
 
