@@ -29,6 +29,7 @@ from app_fakes import (
     with_invitations,
     with_tunnels,
 )
+from test_app_recordings import sample_recordings, utc_zone
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -47,7 +48,7 @@ from pairtui.app.dialogs import (
     ShareDialog,
     TunnelDialog,
 )
-from pairtui.app.screens import HelpScreen
+from pairtui.app.screens import HelpScreen, RecordingPlayerScreen
 from pairtui.events import DoorState
 
 Compare = Callable[..., bool]
@@ -319,3 +320,37 @@ def test_attached_to_a_running_server(snap_compare: Compare, size: tuple[int, in
 def test_bundled_theme(snap_compare: Compare, theme: str) -> None:
     roomy = SNAPSHOT_SIZES["120x36"]  # colours do not depend on the size
     assert snap(snap_compare, roomy, make_app(busy_scenario(), theme=theme))
+
+
+# --- recordings ---------------------------------------------------------------------------
+
+
+def test_recordings(
+    snap_compare: Compare, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three recordings, newest first; the one with --input (work) selected."""
+    sample_recordings(monkeypatch)
+    with utc_zone():
+        assert snap(snap_compare, size, make_app(busy_scenario()), "4", "down")
+
+
+def test_recording_player_paused_on_a_marker(
+    snap_compare: Compare, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """work, paused at its third marker (bob now pair, 0:12): the screen as it was then,
+    the marks, and alice's and bob's typing lanes. At 80x24 the 80x24 recording is
+    cropped, and says so."""
+    sample_recordings(monkeypatch)
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("4", "down", "enter")
+        deadline = time.monotonic() + 10
+        while not isinstance(pilot.app.screen, RecordingPlayerScreen):
+            assert time.monotonic() < deadline, "the player did not open"
+            await pilot.pause(0.02)
+        await pilot.press("space", "home", *["right_square_bracket"] * 3)
+        await settle(pilot)
+
+    with utc_zone():
+        assert snap_compare(make_app(busy_scenario()), terminal_size=size, run_before=run)

@@ -38,6 +38,7 @@ from pairtui.app.dialogs import (
 )
 from pairtui.app.screens.help import HelpScreen, binding_rows
 from pairtui.app.screens.main import Command, MainScreen
+from pairtui.app.screens.recording_player import RecordingPlayerScreen
 from pairtui.config import Config
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
@@ -282,6 +283,7 @@ class PairtuiApp(App[None], inherit_bindings=False):
         ("Everywhere", App),
         ("Dashboard", MainScreen),
         ("Help", HelpScreen),
+        ("Recording player", RecordingPlayerScreen),
         ("Add guest", AddGuestDialog),
         ("Edit guest", EditGuestDialog),
         ("Invite", InviteDialog),

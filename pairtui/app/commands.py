@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from pairtui.app.screens.main import Command, MainScreen
+from pairtui.app.screens.recording_player import RecordingPlayerScreen
 
 
 @runtime_checkable
@@ -21,13 +22,16 @@ class HasCommands(Protocol):
 
 
 class DashboardCommands(Provider):
-    """The app's bindings everywhere, the dashboard's when it is the screen below."""
+    """The app's bindings everywhere, the dashboard's or the recording player's when it
+    is the screen below."""
 
     def _commands(self) -> list[Command]:
         app = self.app
         commands = list(app.commands()) if isinstance(app, HasCommands) else []
         if isinstance(self.screen, MainScreen):
             commands += self.screen.commands()
+        elif isinstance(self.screen, RecordingPlayerScreen):
+            commands += [Command(*entry) for entry in self.screen.palette()]
         return commands
 
     async def discover(self) -> Hits:

@@ -30,6 +30,7 @@ from pairtui.app import fmt
 from pairtui.app.backend import SYSTEM_CLIENT_PREFIX, HostState, ServerState, Services
 from pairtui.app.dialogs import KnockAnswer, KnockDialog
 from pairtui.app.panes import ClientsPane, DashboardPane, GuestsPane, SharesPane
+from pairtui.app.panes.recordings import RecordingsPane
 from pairtui.app.widgets import (
     ClientsTable,
     GuestsTable,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
     from pairtui.invitations import Invitation
     from pairtui.registry import Guest
 
-PANES: tuple[type[DashboardPane], ...] = (ClientsPane, GuestsPane, SharesPane)
+PANES: tuple[type[DashboardPane], ...] = (ClientsPane, GuestsPane, SharesPane, RecordingsPane)
 TABS = tuple(pane.TAB for pane in PANES)
 
 
@@ -75,12 +76,12 @@ class Command:
 
 
 TAB_KEYS = Binding.Group("Tabs", compact=True)
-"""The tab keys show as one footer item (``123 Tabs``): three would push Help and Quit
+"""The tab keys show as one footer item (``1234 Tabs``): four would push Help and Quit
 off an 80-column footer."""
 
 
 class MainScreen(Screen[None]):
-    """Three tabs over one engine; the status and join lines stay on top."""
+    """Four tabs over one engine; the status and join lines stay on top."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("1", "show_tab('clients')", "Clients", id="tab-clients", group=TAB_KEYS,
@@ -89,6 +90,8 @@ class MainScreen(Screen[None]):
                 tooltip="Show invited guests and their keys"),
         Binding("3", "show_tab('shares')", "Shares", id="tab-shares", group=TAB_KEYS,
                 tooltip="Show the host's tmux sessions and what is shared"),
+        Binding("4", "show_tab('recordings')", "Recordings", id="tab-recordings",
+                group=TAB_KEYS, tooltip="Show the recordings of shares, and play one"),
         Binding("c", "copy_ssh", "Copy ssh", id="copy-ssh",
                 tooltip="Copy the ssh string of the selected share, or of the default one"),
         Binding("f5,ctrl+r", "refresh", "Refresh", id="refresh", show=False,
