@@ -227,7 +227,8 @@ def rows(record: dict[str, Any]) -> list[list[str]]:
 
     lines.append(["server CPU %", _cell(off.get("server_cpu"), 1, 100),
                   _cell(on.get("server_cpu"), 1, 100), *ratio_cells("server_cpu")])  # fmt: skip
-    lines.append(["  without reaped tmux commands", _cell(off.get("server_tree_cpu"), 1, 100),
+    lines.append(["server CPU % less short tmux commands",
+                  _cell(off.get("server_tree_cpu"), 1, 100),
                   _cell(on.get("server_tree_cpu"), 1, 100), "", "", ""])  # fmt: skip
     lines.append(["echo p50 ms", _cell(echo(off, "p50"), 2), _cell(echo(on, "p50"), 2),
                   *ratio_cells("echo_p50")])  # fmt: skip
@@ -271,11 +272,14 @@ def summary_text(record: dict[str, Any], *, markdown: bool = False) -> str:
     ref = record.get("reference", {})
     ossh = ref.get("openssh_echo_p50_ms")
     viewers = record.get("viewers", "?")
-    cycles = record.get("cycles", "?")
+    cycles, arms = record.get("cycles", "?"), ", ".join(record.get("arms", {}))
     out.insert(0, f"record: one share, {viewers} view guests and one pair guest typing, "
-                  f"the host printing; {cycles} cycles of off, on, openssh")  # fmt: skip
+                  f"the host printing; {cycles} cycles of {arms}")  # fmt: skip
     if status != "measured":
         out.insert(1, f"  ({status})")
+    if markdown:  # a table needs blank lines around it
+        out.insert(1 if status == "measured" else 2, "")
+        out.append("")
     out.append(f"openssh, same load: echo p50 {_cell(ossh, 2)} ms; pairtui/openssh "
                f"{_cell(ref.get('off_vs_openssh_echo_p50'), 2, suffix='x')} off, "
                f"{_cell(ref.get('on_vs_openssh_echo_p50'), 2, suffix='x')} on")  # fmt: skip
