@@ -244,3 +244,24 @@ def test_share_record_without_a_server_is_refused_before_anything_is_shared(
     assert res.returncode != 0
     assert res.stderr.strip() == "pairtui: --record needs a running server: leave out --no-server"
     assert pairtui_json("share", "list") == []
+
+
+def test_a_recording_follows_the_shared_window_when_it_is_resized(
+    shared: tuple[TmuxHost, Server],
+) -> None:
+    host, _ = shared
+    assert pairtui("record", "main").returncode == 0
+    path = recording_of("main")
+    host.run("resize-window", "-t", "host", "-x", "100", "-y", "30")
+    type_in_host(host, "echo WIDER-$((4*4))")
+
+    def resized() -> bool:
+        _, events = cast.read(path)  # flushed within a second
+        return any(e.code == "r" and e.data == "100x31" for e in events)
+
+    wait_until(resized, timeout=10, what="the resize in the recording")
+    type_in_host(host, "echo AFTER-$((5*5))")
+    time.sleep(1.5)
+    assert pairtui("record", "main", "--stop").returncode == 0
+    frame = final_frame(path)
+    assert len(frame) == 31 and "AFTER-25" in frame

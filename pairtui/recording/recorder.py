@@ -6,8 +6,11 @@ the shared window plus its status line, and writes what tmux draws for it into a
 asciicast (:mod:`pairtui.recording.cast`). What is recorded is therefore what a view
 guest at that size saw: the shared window, pairtui's status line, the window changes.
 ``ignore-size`` keeps the recorder from ever changing the window's size for anyone; the
-recorder follows the window instead: its size is read every :data:`TICK` and the PTY
-resized (an ``"r"`` event) when it changed.
+recorder follows the window instead: its size is read (one tmux command) at most every
+:data:`SIZE_EVERY`, and only when tmux drew something since the last look (a resized
+window is redrawn, so a recorder with nothing to draw has nothing to follow), and the
+PTY resized (an ``"r"`` event) when it changed. Reading it every half second was half
+of what recording cost the server (benchmarks/, ``--phases record``).
 
 Bounded: a recording ends by itself at its size or age cap (config ``[recording]``),
 and when a write fails (a full disk) it ends with that reason. Sharing never depends
@@ -30,7 +33,8 @@ from pairtui.recording import cast
 from pairtui.registry import Mode
 from pairtui.shares import Share
 
-TICK = 0.5  # seconds between two looks at the window's size (and two flushes)
+TICK = 0.5  # seconds between two flushes
+SIZE_EVERY = 2.0  # seconds: the most often the window's size is read
 TERM = "xterm-256color"  # what the recorder's terminal (and the player) is
 
 
@@ -58,6 +62,7 @@ class Recorder:
         self._pty: PtyBridge | None = None
         self._size = (0, 0)  # cols, rows of the recorder's terminal
         self._ticker: asyncio.Task[None] | None = None
+        self._drawn = False  # tmux drew something since the window's size was last read
         self._ending: asyncio.Task[None] | None = None
         self.ended = ""  # why, once it has
 
@@ -117,6 +122,7 @@ class Recorder:
     # --- inside ---------------------------------------------------------------------
 
     def _output(self, data: bytes) -> None:
+        self._drawn = True
         self._guard(lambda w: w.output(data))
         if self._writer is not None and self._writer.size > self.limits.max_bytes:
             self.stop(f"it reached its size cap ({self.limits.max_bytes // (1024 * 1024)} MiB)")
@@ -139,6 +145,7 @@ class Recorder:
     async def _tick(self) -> None:
         tmux = self.share.tmux()
         session = self.share.sessions.for_mode(False)
+        looked = time.monotonic()
         while self._ending is None:
             await asyncio.sleep(TICK)
             if self._writer is None or self._ending is not None:
@@ -152,6 +159,9 @@ class Recorder:
                 hours = self.limits.max_seconds / 3600
                 self.stop(f"it reached its age cap ({hours:g} h)")
                 return
+            if not self._drawn or time.monotonic() - looked < SIZE_EVERY:
+                continue
+            self._drawn, looked = False, time.monotonic()
             with contextlib.suppress(PairtuiError, OSError):
                 size = await asyncio.to_thread(tmux.window_size, session)
                 if size is not None and (size[0], size[1] + 1) != self._size:
