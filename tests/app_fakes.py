@@ -218,7 +218,7 @@ class FakeEngine:
         self.records.append(("start", share, keys))
         if share in self.recording:
             raise PairtuiError(f"share {share!r} is already being recorded")
-        self.set_recording(recording_info(share, keys=keys))
+        self.set_recording(recording_info(share, keys=keys, started=NOW))
         return self.recording[share]
 
     async def stop_recording(self, share: str) -> RecordingInfo:

@@ -25,6 +25,7 @@ from app_fakes import (
     fixed_invitations,
     knock_info,
     make_app,
+    recording_info,
     window_share,
     with_invitations,
     with_tunnels,
@@ -45,6 +46,7 @@ from pairtui.app.dialogs import (
     InviteDialog,
     KnockDialog,
     PromptDialog,
+    RecordDialog,
     ShareDialog,
     TunnelDialog,
 )
@@ -183,6 +185,19 @@ def test_shares(snap_compare: Compare, size: tuple[int, int]) -> None:
     htop = scenario.host.windows[-1]  # a window of "scratch", which is not shared whole
     scenario.host.shares.append(window_share("top", htop))
     assert snap(snap_compare, size, make_app(scenario), "3", "down")
+
+
+def test_shares_with_one_recorded(snap_compare: Compare, size: tuple[int, int]) -> None:
+    """work is recorded, keys too, for 12 minutes: REC in its row, the status line and
+    its detail (selected)."""
+    scenario = busy_scenario()
+    scenario.engine.recording["work"] = recording_info("work", keys=True)
+    assert snap(snap_compare, size, make_app(scenario), "3", "down")
+
+
+def test_record_dialog(snap_compare: Compare, size: tuple[int, int]) -> None:
+    app = make_app(busy_scenario())
+    assert snap(snap_compare, size, app, "3", "down", "R", shows=RecordDialog)
 
 
 def test_kick_confirmation(snap_compare: Compare, size: tuple[int, int]) -> None:

@@ -33,6 +33,7 @@ from pairtui.app.dialogs import (
     InviteDialog,
     KnockDialog,
     PromptDialog,
+    RecordDialog,
     ShareDialog,
     TunnelDialog,
 )
@@ -292,6 +293,7 @@ class PairtuiApp(App[None], inherit_bindings=False):
         ("Open the door", DoorDialog),
         ("Confirm", ConfirmDialog),
         ("Prompt", PromptDialog),
+        ("Record", RecordDialog),
         ("Share", ShareDialog),
         ("Tunnels", TunnelDialog),
     ]

@@ -10,6 +10,7 @@ from pairtui.app.dialogs.invitation_made import InvitationMadeDialog
 from pairtui.app.dialogs.invite import InviteDialog, InviteDraft
 from pairtui.app.dialogs.knock import KnockAnswer, KnockDialog
 from pairtui.app.dialogs.prompt import PromptDialog
+from pairtui.app.dialogs.record import RecordDialog, RecordRequest
 from pairtui.app.dialogs.share import ShareDialog, ShareRequest
 from pairtui.app.dialogs.tunnels import TunnelDialog
 
@@ -27,6 +28,8 @@ __all__ = [
     "KnockAnswer",
     "KnockDialog",
     "PromptDialog",
+    "RecordDialog",
+    "RecordRequest",
     "ShareDialog",
     "ShareRequest",
     "TunnelDialog",

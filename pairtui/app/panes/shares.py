@@ -1,5 +1,5 @@
 """The Shares tab: the host's tmux sessions and what of them is shared; sharing,
-renaming and unsharing, and the reverse tunnels guests may come through."""
+renaming, unsharing and recording, and the reverse tunnels guests may come through."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from pairtui.app import fmt
-from pairtui.app.dialogs import ConfirmDialog, PromptDialog, ShareDialog, ShareRequest, TunnelDialog
+from pairtui.app.dialogs import (
+    ConfirmDialog,
+    PromptDialog,
+    RecordDialog,
+    ShareDialog,
+    ShareRequest,
+    TunnelDialog,
+)
 from pairtui.app.panes.base import DashboardPane
 from pairtui.app.widgets import SharesTable
 from pairtui.app.widgets.shares import share_detail, share_rows
@@ -20,6 +27,7 @@ from pairtui.printable import printable
 
 if TYPE_CHECKING:
     from pairtui.app.backend import HostState
+    from pairtui.events import RecordingInfo
 
 
 class SharesPane(DashboardPane):
@@ -34,9 +42,14 @@ class SharesPane(DashboardPane):
                 tooltip="Stop the selected share; its guests are disconnected (asks first)"),
         Binding("r", "share_rename", "Rename", id="share-rename",
                 tooltip="Give the selected share another name; its guests stay connected"),
+        Binding("R", "share_record", "Record", id="share-record", show=False,
+                tooltip="Record what the selected share's guests see (asks first), or stop "
+                "recording it"),
         Binding("t", "tunnel_toggle", "Tunnel", id="tunnel-toggle", show=False,
                 tooltip="Bring a reverse tunnel (pairtui tunnel add) up or down"),
     ]  # fmt: skip
+    """``R`` is not in the footer (no room at 80 columns): the selected share's detail
+    says it, as do help and the command palette."""
 
     def make_table(self) -> SharesTable:
         return SharesTable(id="shares-table")
@@ -45,9 +58,15 @@ class SharesPane(DashboardPane):
     def table(self) -> SharesTable:
         return self.query_one(SharesTable)
 
-    def show(self, host: HostState, connected: Mapping[str, int]) -> int:
-        """A row per host session and share, with its connected clients; how many rows."""
-        rows = share_rows(host, dict(connected))
+    def show(
+        self,
+        host: HostState,
+        connected: Mapping[str, int],
+        recordings: Mapping[str, RecordingInfo] | None = None,
+    ) -> int:
+        """A row per host session and share, with its connected clients and whether it
+        is recorded; how many rows."""
+        rows = share_rows(host, dict(connected), recordings)
         self.table.replace_all(rows)
         return len(rows)
 
@@ -68,6 +87,13 @@ class SharesPane(DashboardPane):
         if action in ("share_remove", "share_rename"):
             row = self.table.selected
             return row is not None and row.share is not None
+        if action == "share_record":  # a share whose tmux is gone: only a stop
+            row = self.table.selected
+            return (
+                row is not None
+                and row.share is not None
+                and (row.live or row.recording is not None)
+            )
         return True
 
     def detail(self) -> Content:
@@ -78,10 +104,14 @@ class SharesPane(DashboardPane):
         strings = dashboard.strings_for(row)
         share = row.share
         relays = dashboard.relays_for(None if row.default else share.name) if share else []
-        return share_detail(row, strings, dashboard.server.fingerprint, relays)
+        return share_detail(row, strings, dashboard.server.fingerprint, relays, self.now)
 
     def watch_now(self) -> None:
-        """Nothing here counts time: the detail changes on highlights only."""
+        """Only a recording counts time here (minute-grained): other details change on
+        highlights only."""
+        row = self.table.selected if self.is_mounted else None
+        if row is not None and row.recording is not None:
+            self.show_detail()
 
     @on(SharesTable.ShareHighlighted)
     def _share_detail(self, message: SharesTable.ShareHighlighted) -> None:
@@ -194,3 +224,25 @@ class SharesPane(DashboardPane):
             self.fail(exc, "Tunnel not changed")
             return
         self.notify(f"Tunnel {name}: {'coming up' if not enabled else 'down'}", title="Tunnel")
+
+    @work(group="actions", exclusive=True)
+    async def action_share_record(self) -> None:
+        """Start recording the selected share (the dialog says what is kept), or stop
+        the recording going on, through the engine as ``pairtui record`` does; the
+        screen says so when the engine tells (RecordingChanged), whoever asked."""
+        dashboard = self.dashboard
+        row = self.table.selected
+        if row is None or row.share is None or dashboard.services is None:
+            return
+        engine = dashboard.services.engine
+        name = row.share.name
+        try:
+            if any(r.share == name for r in engine.recording_list()):  # the engine's word
+                await engine.stop_recording(name)
+                return
+            request = await self.app.push_screen_wait(RecordDialog(name))
+            if request is None:
+                return
+            await engine.start_recording(request.share, request.keys)
+        except PairtuiError as exc:
+            self.fail(exc, "Recording")

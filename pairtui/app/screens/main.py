@@ -41,6 +41,7 @@ from pairtui.app.widgets import (
 )
 from pairtui.errors import PairtuiError
 from pairtui.events import (
+    RECORDING_STOPPED,
     AccessRefused,
     ClientChanged,
     ClientJoined,
@@ -49,6 +50,8 @@ from pairtui.events import (
     DoorState,
     Event,
     Knocked,
+    RecordingChanged,
+    RecordingInfo,
     TunnelChanged,
     where,
 )
@@ -139,6 +142,7 @@ class MainScreen(Screen[None]):
         self.knocks: dict[str, KnockView] = {}  # waiting at the door, by id, oldest first
         self._knocks_later: set[str] = set()  # closed with Escape: not asked again
         self._knock_dialog: KnockDialog | None = None  # the one asked now
+        self.recordings: dict[str, RecordingInfo] = {}  # going on, by share (RecordingChanged)
         self.set_reactive(MainScreen.now, clock())
 
     @classmethod
@@ -231,6 +235,7 @@ class MainScreen(Screen[None]):
         self.door = services.engine.door_state()
         for knock in services.engine.knocks():  # knocked before the dashboard looked
             self._knocked(knock, "waiting")
+        self.recordings = {r.share: r for r in services.engine.recording_list()}
         self._counts_changed()
         self.reload_guests()
         self.reload_host()
@@ -366,6 +371,8 @@ class MainScreen(Screen[None]):
                 still = f" ({waiting} still waiting)" if waiting else ""
                 self.notify(f"Its time ran out: no more knocks{still}; o opens it again",
                             title="The door closed")  # fmt: skip
+        elif isinstance(event, RecordingChanged):
+            self._recording_changed(event.recording)
         if isinstance(event, ClientJoined | ClientLeft):
             self._counts_changed()
 
@@ -469,6 +476,25 @@ class MainScreen(Screen[None]):
         done = f"admitted as {answer.mode}{kept}" if answer.admit else "turned away"
         self.notify(f"{who} {done}", title="Knock", markup=False)
 
+    def _recording_changed(self, rec: RecordingInfo) -> None:
+        """REC in the Shares tab and the status line, and a word to the host: whoever
+        started or stopped it (here, ``pairtui record``), and above all when it stopped
+        by itself (a cap, a full disk, the share's end)."""
+        if rec.state == "recording":
+            self.recordings[rec.share] = rec
+            kept = "screen and pair guests' keys" if rec.input else "screen"
+            text = f"{rec.share} ({kept}) into {rec.path}; its guests are told and see REC"
+            self.notify(printable(text), title="Recording", markup=False)
+        else:
+            if self.recordings.get(rec.share, rec).path == rec.path:
+                self.recordings.pop(rec.share, None)
+            by_host = rec.reason == RECORDING_STOPPED
+            text = f"{rec.share}: {rec.reason or 'stopped'}; saved in {rec.path}"
+            self.notify(printable(text), title="Recording stopped", markup=False,
+                        severity="information" if by_host else "warning",
+                        timeout=5 if by_host else 10)  # fmt: skip
+        self._show_shares()
+
     def _counts_changed(self) -> None:
         """Connected counts show in three places: the status line, guests and shares."""
         self._set_empty("clients", not self.clients_table.row_count)
@@ -512,8 +538,8 @@ class MainScreen(Screen[None]):
 
     def _show_shares(self) -> None:
         connected = Counter(c.share for c in self.clients_table.records.values())
-        shown = self.query_one(SharesPane).show(self.host, connected)
-        self._count(shares=len(self.host.live))
+        shown = self.query_one(SharesPane).show(self.host, connected, self.recordings)
+        self._count(shares=len(self.host.live), recording=len(self.recordings))
         self._set_empty("shares", not shown)
         self._update_empty_texts()
 

@@ -1,7 +1,9 @@
-"""The host's tmux sessions: which are shared, under which name, and how to join."""
+"""The host's tmux sessions: which are shared, under which name, how to join, and
+which are being recorded (REC: consent is visible to the host as to the guests)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -9,11 +11,13 @@ from rich.text import Text
 from textual.content import Content
 from textual.message import Message
 
+from pairtui.app import fmt
 from pairtui.app.backend import HostState
 from pairtui.app.widgets.table import RecordTable
 from pairtui.printable import printable
 
 if TYPE_CHECKING:
+    from pairtui.events import RecordingInfo
     from pairtui.shares import Share
 
 
@@ -27,15 +31,21 @@ class ShareRow:
     live: bool = False
     default: bool = False
     guests: int = 0  # connected clients
+    recording: RecordingInfo | None = None  # going on now
 
     @property
     def key(self) -> str:
         return f"share:{self.share.name}" if self.share else f"session:{self.session}"
 
 
-def share_rows(state: HostState, connected: dict[str, int]) -> list[ShareRow]:
+def share_rows(
+    state: HostState,
+    connected: dict[str, int],
+    recordings: Mapping[str, RecordingInfo] | None = None,
+) -> list[ShareRow]:
     """Shares first (oldest first, as guests' default is the newest), then unshared sessions."""
     default = state.default
+    recorded = recordings or {}
     rows = [
         ShareRow(
             *state.shows(s),
@@ -43,6 +53,7 @@ def share_rows(state: HostState, connected: dict[str, int]) -> list[ShareRow]:
             live=s.name in state.live,
             default=default is not None and s.name == default.name,
             guests=connected.get(s.name, 0),
+            recording=recorded.get(s.name),
         )
         for s in state.shares
     ]
@@ -90,6 +101,8 @@ class SharesTable(RecordTable[ShareRow]):
             status = Text("shared · default", style=self.colour("text-success"))
         else:
             status = Text("shared", style=self.colour("text-success"))
+        if record.recording is not None:
+            status.append(" · ").append("REC", style=f"bold {self.colour('text-error')}")
         return {
             "name": Text(share.name, style="bold"),
             "what": Text(printable(record.what)),
@@ -106,9 +119,11 @@ def share_detail(
     strings: list[str],
     fingerprint: str,
     relays: list[tuple[str, str]] | None = None,
+    now: float = 0.0,  # for how long it has been recorded
 ) -> Content:
     """How guests join this share, in full (directly and through each relay tunnel),
-    with the host key they should see."""
+    with the host key they should see, and whether it is recorded (and the key that
+    starts or stops that, which the footer has no room for)."""
     if row.share is None:
         return Content.from_markup(
             "Session [b]$session[/b] is not shared. Press [b]s[/b] to share it.",
@@ -134,4 +149,21 @@ def share_detail(
     ]
     if fingerprint:
         lines.append(Content.from_markup("[$text-muted]host key[/] $fp", fp=fingerprint))
+    if row.live or row.recording is not None:
+        lines += recording_lines(row.recording, now)
     return Content("\n").join(lines)
+
+
+def recording_lines(rec: RecordingInfo | None, now: float) -> list[Content]:
+    """``REC 12m · screen only · R stops`` and the file, or how to start one."""
+    if rec is None:
+        return [Content.from_markup("[$text-muted]not recorded ·[/] [b]R[/b] records it")]
+    what = "screen and pair guests' keys" if rec.input else "screen only"
+    return [
+        Content.from_markup(
+            "[$text-error b]REC[/] $age · $what · [b]R[/b] stops",
+            age=fmt.coarse(now - rec.started),
+            what=what,
+        ),
+        Content.from_markup("[$text-muted]into[/] $path", path=printable(rec.path)),
+    ]

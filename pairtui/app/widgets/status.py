@@ -15,10 +15,10 @@ from pairtui.events import DoorState
 class StatusBar(Widget):
     """Listening address, uptime, attached or not, errors in words, and the counts.
 
-    What is shared is always in sight: the counts (live shares, connected clients,
-    invited guests, and while it matters the open door and who waits at it) are the last
-    part to go on a narrow terminal; the words around the address and then the uptime
-    give way first.
+    What is shared is always in sight: the counts (live shares, while any the shares
+    being recorded, connected clients, invited guests, and while it matters the open
+    door and who waits at it) are the last part to go on a narrow terminal; the words
+    around the address and then the uptime give way first.
     """
 
     state: reactive[ServerState] = reactive(ServerState, layout=False)
@@ -26,7 +26,8 @@ class StatusBar(Widget):
     """The clock; it repaints only when the minute-grained uptime it shows changes."""
     uptime: reactive[str] = reactive("")
     counts: reactive[dict[str, int]] = reactive(dict)
-    """How many clients are connected, guests invited, shares live, knocks waiting."""
+    """How many clients are connected, guests invited, shares live and recorded, knocks
+    waiting."""
     door: reactive[DoorState] = reactive(DoorState, layout=False)
     door_left: reactive[str] = reactive("")
     """How long the door stays open, as shown (minutes: it repaints once a minute)."""
@@ -47,8 +48,10 @@ class StatusBar(Widget):
         c = self.counts
         live = c.get("shares", 0)
         shared = f"{fmt.plural(live, 'share')} live" if live else "nothing shared"
-        parts = [
-            shared,
+        parts = [shared]
+        if c.get("recording"):
+            parts.append(f"REC {c['recording']}")
+        parts += [
             f"{c.get('clients', 0)} connected",
             fmt.plural(c.get("guests", 0), "guest"),
         ]
