@@ -37,18 +37,21 @@ def record(
 ) -> Path:
     """A cast in the recordings dir, as the recorder writes it, on the steps' clock."""
     now = [0.0]
-    monkeypatch.setattr("pairtui.recording.cast.time.monotonic", lambda: now[0])
-    path = cast.new_path(paths.recordings_dir(), share, when)
-    w = CastWriter(path, Header(*size, int(when.timestamp())), keys=keys)
-    for at, code, data in steps:
-        now[0] = at
-        if code == "o":
-            w.output(data.encode())
-        elif code == "m":
-            w.marker(data)
-        else:
-            w.input(code.removeprefix("i:"), data.encode())
-    w.close()
+    # time.monotonic is the time module's: patched only while writing, so that the
+    # test's own deadlines still run on the real clock.
+    with monkeypatch.context() as clock:
+        clock.setattr("pairtui.recording.cast.time.monotonic", lambda: now[0])
+        path = cast.new_path(paths.recordings_dir(), share, when)
+        w = CastWriter(path, Header(*size, int(when.timestamp())), keys=keys)
+        for at, code, data in steps:
+            now[0] = at
+            if code == "o":
+                w.output(data.encode())
+            elif code == "m":
+                w.marker(data)
+            else:
+                w.input(code.removeprefix("i:"), data.encode())
+        w.close()
     return path
 
 

@@ -28,18 +28,21 @@ def record(
 ) -> Path:
     """A cast as the recorder writes it, on a clock the steps set."""
     now = [0.0]
-    monkeypatch.setattr("pairtui.recording.cast.time.monotonic", lambda: now[0])
-    path = cast.new_path(directory, share, when)
-    w = CastWriter(path, Header(*size, int(when.timestamp()), f"pairtui: {share}"), keys=keys)
-    for at, code, data in steps:
-        now[0] = at
-        if code == "o":
-            w.output(data.encode())
-        elif code == "m":
-            w.marker(data)
-        else:
-            w.input(code.removeprefix("i:"), data.encode())
-    w.close()
+    # time.monotonic is the time module's: patched only while writing, so that the
+    # test's own deadlines still run on the real clock.
+    with monkeypatch.context() as clock:
+        clock.setattr("pairtui.recording.cast.time.monotonic", lambda: now[0])
+        path = cast.new_path(directory, share, when)
+        w = CastWriter(path, Header(*size, int(when.timestamp()), f"pairtui: {share}"), keys=keys)
+        for at, code, data in steps:
+            now[0] = at
+            if code == "o":
+                w.output(data.encode())
+            elif code == "m":
+                w.marker(data)
+            else:
+                w.input(code.removeprefix("i:"), data.encode())
+        w.close()
     return path
 
 
