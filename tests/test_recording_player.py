@@ -152,14 +152,17 @@ def test_a_status_line_escapes_what_the_file_says() -> None:
     assert status.line(width=11) == "paused 0:12"
 
 
-def test_alternate_screen_is_followed_for_the_way_out() -> None:
-    player = Player(cues((1, "o", "\x1b[?1049hin"), (2, "o", "x\x1b[?1049l"), (3, "o", "y")))
-    player.advance(1.0)
-    assert player.alt_screen
-    player.advance(2.5)
-    assert not player.alt_screen
-    player.seek(1.5, 2.5)
-    assert player.alt_screen
+def test_a_status_line_fits_the_width_with_the_keys_that_fit() -> None:
+    hints = ("space play · . step · q quit", "space . q")
+    start = Status("paused", 2.0, 40.0, "")
+    assert start.line(80, hints) == "paused 0:02 / 0:40   space play · . step · q quit"
+    marked = Status("paused", 2.0, 40.0, "alice joined (pair) on the first try, twice over")
+    cut = "paused 0:02 / 0:40 · alice joined (pair) on the firs…"
+    assert marked.line(90, hints) == f"{cut}   space play · . step · q quit"
+    assert marked.line(70, hints) == f"{cut}   space . q"
+    assert marked.line(60, hints) == cut
+    assert marked.line(12, hints) == "paused 0:02 "
+    assert marked.line() == f"paused 0:02 / 0:40 · {marked.marker}"
 
 
 class Keys(NamedTuple):

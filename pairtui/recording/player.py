@@ -18,6 +18,7 @@ is for); everything pairtui adds to the screen (markers, the status) is escaped.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import select
 import signal
@@ -30,11 +31,12 @@ from types import FrameType
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 from pairtui.recording import cast
-from pairtui.recording.player_keys import HINTS, Action, KeyReader
+from pairtui.recording.player_keys import HINTS, SHORT_HINTS, Action, KeyReader
 
 SEEK_STEP = 5.0  # seconds, for the arrow keys
 RESET = b"\x1bc"  # RIS: the terminal as new, before a replay
 NOTICE_DELAY = 1.5  # seconds to read "this terminal is smaller" before playing
+MARKER_WIDTH = 32  # the most of a marker the status line shows
 TICK = 0.25  # the longest select: a resize or a signal is seen within it
 
 # Modes a recording may leave set that would change how the terminal behaves after
@@ -80,11 +82,17 @@ class Status:
     duration: float
     marker: str  # the last marker played ("alice joined (pair)"), else ""
 
-    def line(self, width: int = 0) -> str:
-        """``paused 0:12 / 1:03 · alice joined (pair)``, escaped, cut to ``width``."""
+    def line(self, width: int = 0, hints: Sequence[str] = ()) -> str:
+        """``paused 0:12 / 1:03 · alice joined (pair)``, escaped, then the first of
+        ``hints`` that fits in ``width`` columns (0: no limit); a long marker is cut."""
         text = f"{self.state} {clock(self.position)} / {clock(self.duration)}"
         if self.marker:
-            text += f" · {printable(self.marker)}"
+            marker = printable(self.marker)
+            if width > 0 and len(marker) > MARKER_WIDTH:
+                marker = marker[: MARKER_WIDTH - 1] + "…"
+            text += f" · {marker}"
+        fits = [h for h in hints if width <= 0 or len(text) + 3 + len(h) <= width]
+        text += f"   {fits[0]}" if fits else ""
         return text[:width] if width > 0 else text
 
 
@@ -128,7 +136,8 @@ class Player:
         return min(self.duration, self._pos + max(0.0, now - self._wall) * self.speed)
 
     def status(self, now: float) -> Status:
-        state = "ended" if self.ended else "paused" if self.paused else "playing"
+        state = ("ended" if self.ended else "stopped" if self.quit
+                 else "paused" if self.paused else "playing")  # fmt: skip
         return Status(state, self.position(now), self.duration, self._marker)
 
     def wait(self, now: float) -> float | None:
@@ -154,18 +163,18 @@ class Player:
         elif action is Action.PAUSE and not self.ended:
             self._pos, self._wall, self.paused = pos, now, not self.paused
         elif action is Action.STEP and self.paused:
-            later = [c.at for c in self.cues[self._index :] if c.code == "o"]
-            return self.seek(later[0] if later else self.duration, now)
+            frame = next((c.at for c in self._ahead() if c.code == "o"), self.duration)
+            return self.seek(frame, now)
         elif action is Action.FORWARD:
             return self.seek(pos + SEEK_STEP, now)
         elif action is Action.BACK:
             return self.seek(pos - SEEK_STEP, now)
         elif action is Action.NEXT_MARKER:
-            after = [c.at for c in self.cues[self._index :] if c.code == "m" and c.at > pos]
-            return self.seek(after[0], now) if after else b""
+            after = next((c.at for c in self._ahead() if c.code == "m" and c.at > pos), None)
+            return b"" if after is None else self.seek(after, now)
         elif action is Action.PREVIOUS_MARKER:
-            before = [c.at for c in self.cues if c.code == "m" and c.at < pos - 1e-6]
-            return self.seek(before[-1] if before else 0.0, now)
+            before = (c.at for c in reversed(self.cues) if c.code == "m" and c.at < pos - 1e-6)
+            return self.seek(next(before, 0.0), now)
         return b""
 
     def seek(self, target: float, now: float) -> bytes:
@@ -183,6 +192,9 @@ class Player:
     def redraw(self) -> bytes:
         """The screen as it is now, from a reset terminal (after something covered it)."""
         return RESET + "".join(c.data for c in self.cues[: self._index] if c.code == "o").encode()
+
+    def _ahead(self) -> Iterator[Cue]:
+        return itertools.islice(self.cues, self._index, None)
 
     def _play_to(self, position: float) -> bytes:
         out: list[str] = []
@@ -223,9 +235,9 @@ class _Screen:
         self.cols, self.rows = os.get_terminal_size(self.fd)
 
     def show(self, text: str) -> bytes:
+        """``text`` (cut to the width already) on the last row; the cursor stays put."""
         self.covered = self.rows <= self.recording_rows
-        return (f"\x1b7\x1b[{self.rows};1H\x1b[0;7m{text[: self.cols - 1]}\x1b[0m\x1b[K\x1b8"
-                .encode())  # fmt: skip
+        return f"\x1b7\x1b[{self.rows};1H\x1b[0;7m{text}\x1b[0m\x1b[K\x1b8".encode()
 
     def hide(self) -> bytes:
         return f"\x1b7\x1b[{self.rows};1H\x1b[0m\x1b[2K\x1b8".encode()
@@ -327,7 +339,7 @@ def _run(
             screen.resized()
             shown = ""
         if player.paused:
-            line = f"{player.status(now()).line()}   {HINTS}"
+            line = player.status(now()).line(screen.cols - 1, (HINTS, SHORT_HINTS))
             if line != shown:
                 out += screen.show(line)
                 shown = line

@@ -34,7 +34,8 @@ KEYS: dict[bytes, Action] = {
     b"Q": Action.QUIT,
     b"\x03": Action.QUIT,  # Ctrl-C: raw mode makes it a key, not a signal
 }
-HINTS = "space pause/play · . step · ←/→ 5s · [/] marker · q quit"
+HINTS = "space play · . step · ←→ 5s · [ ] markers · q quit"
+SHORT_HINTS = "space . ←→ [ ] q"  # when a marker leaves no room for the words
 
 
 class KeyReader:
