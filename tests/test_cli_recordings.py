@@ -143,6 +143,13 @@ def test_play_refuses_a_bad_number_in_one_line(argv: tuple[str, ...]) -> None:
     assert res.stderr.startswith(f"pairtui: play: argument {argv[0]}: ")
 
 
+def test_play_without_a_terminal_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = record("demo", WHEN, SHORT, monkeypatch)
+    res = pairtui("play", str(path), input="")  # standard input is a pipe
+    assert (res.returncode, res.stdout) == (1, "")
+    assert res.stderr == "pairtui: no terminal to play on: standard input and output must be one\n"
+
+
 def test_play_of_nothing_is_one_line() -> None:
     res = pairtui("play", "nope", "--json")
     assert res.returncode == 1

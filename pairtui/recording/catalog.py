@@ -113,8 +113,9 @@ def scan(directory: Path) -> Listing:
         try:
             found.append(describe(path))
         except PairtuiError as exc:
-            why = str(exc).removeprefix(f"{path}: ")
-            skipped.append(Skipped(path, why))
+            skipped.append(Skipped(path, str(exc).removeprefix(f"{path}: ")))
+        except OSError as exc:  # removed or unreadable while we looked
+            skipped.append(Skipped(path, exc.strerror or str(exc)))
     found.sort(key=lambda r: (r.started, r.path.name), reverse=True)
     return Listing(tuple(found), tuple(skipped))
 

@@ -303,7 +303,7 @@ def play(
         SystemExit: SIGTERM or SIGHUP (128 + the signal), the terminal restored first.
     """
     if not (os.isatty(fd_in) and os.isatty(fd_out)):
-        raise PairtuiError("pairtui play needs a terminal (standard input and output)")
+        raise PairtuiError("no terminal to play on: standard input and output must be one")
     header, events = cast.read(path)
     cues = timeline(events, idle_limit)
     screen = _Screen(fd_out, header.height)
