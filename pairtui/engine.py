@@ -667,6 +667,7 @@ class Engine:
         if seen != self._shares_seen:  # the host's status segment names them
             self._shares_seen = seen
             self._notifier.shares_changed()
+        self.recordings.follow_renames(share_list)
         work: list[Awaitable[None]] = []
         for session in list(self._sessions.values()):
             hit = self._index.by_blob.get(session.key_blob)

@@ -265,3 +265,21 @@ def test_a_recording_follows_the_shared_window_when_it_is_resized(
     assert pairtui("record", "main", "--stop").returncode == 0
     frame = final_frame(path)
     assert len(frame) == 31 and "AFTER-25" in frame
+
+
+def test_a_recorded_share_renamed_goes_on_being_recorded_under_its_new_name(
+    shared: tuple[TmuxHost, Server],
+) -> None:
+    host, _ = shared
+    assert pairtui("record", "main").returncode == 0
+    path = recording_of("main")
+    assert pairtui("share", "rename", "main", "demo").returncode == 0
+    wait_until(lambda: [r["share"] for r in pairtui_json("record")] == ["demo"],
+               what="the recording under its new name")  # fmt: skip
+    type_in_host(host, "echo RENAMED-$((7*7))")
+    time.sleep(1.5)
+    assert pairtui("record", "demo", "--stop").returncode == 0
+    assert "RENAMED-49" in final_frame(path)
+    _, events = cast.read(path)
+    markers = [e.data for e in events if e.code == "m"]
+    assert markers[-2:] == ["share main renamed demo", "recording stopped: the host stopped it"]

@@ -117,6 +117,20 @@ class Recordings:
         await asyncio.gather(*(r.stop(reason) for r in list(self._by_share.values())),
                              return_exceptions=True)  # fmt: skip
 
+    def follow_renames(self, shares: list[Share]) -> None:
+        """A recorded share renamed in place (``pairtui share rename``) goes on being
+        recorded under its new name: its tmux sessions are the same ones."""
+        for name, rec in list(self._by_share.items()):
+            if any(s.name == name for s in shares):
+                continue
+            renamed = rec.share.now_in(shares)
+            if renamed is None:
+                continue  # ended: its tmux client ends too, and says so
+            del self._by_share[name]
+            rec.share = renamed
+            self._by_share[renamed.name] = rec
+            rec.marker(f"share {name} renamed {renamed.name}")
+
     def typed(self, client: ClientInfo, data: bytes) -> None:
         """A pair guest's keys, on their way to the pane."""
         rec = self._by_share.get(client.share)
