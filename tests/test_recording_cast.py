@@ -79,3 +79,15 @@ def test_events_reach_the_file_within_the_flush_interval(
     w.output(b"b")
     assert len(path.read_text().splitlines()) == 3
     w.close()
+
+
+def test_a_damaged_line_ends_the_events_and_a_lone_surrogate_becomes_a_question_mark(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.cast"
+    path.write_text('{"version": 2, "width": 80, "height": 24}\n'
+                    '[0.5, "o", "a\\ud800b"]\n5\n[1.0, "o", "after"]\n')  # fmt: skip
+    _, events = cast.read(path)
+    got = [e.data for e in events]
+    assert got == ["a?b"]
+    got[0].encode()  # every reader may encode it

@@ -193,6 +193,16 @@ class CastWriter:
             self._fd = self._keys_fd = -1
 
 
+def _whole(text: str) -> str:
+    """Text that encodes: a damaged or crafted file's lone surrogates (JSON ``"\\ud800"``)
+    become ``?``, so no reader fails on them."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode()
+    return text
+
+
 def read(path: Path) -> tuple[Header, Iterator[Event]]:
     """The header and the events of a cast; a last line cut off is left out. The file is
     open only while the events are being read.
@@ -220,8 +230,9 @@ def read(path: Path) -> tuple[Header, Iterator[Event]]:
             for line in f:
                 try:
                     at, code, data = json.loads(line)
-                except ValueError:
-                    return  # cut off: the file ends here
-                yield Event(float(at), str(code), str(data))
+                    at = float(at)
+                except (ValueError, TypeError):
+                    return  # cut off (or not an event): the file ends here
+                yield Event(at, str(code), _whole(str(data)))
 
     return header, events()
