@@ -74,10 +74,40 @@ def left(guest: str) -> str:
     return f"{guest} left"
 
 
+def mode_changed(guest: str, mode: str) -> str:
+    return f"{guest} now {mode}"
+
+
+def renamed(old: str, new: str) -> str:
+    return f"share {old} renamed {new}"
+
+
+def stopped(reason: str) -> str:
+    return f"recording stopped: {reason}"
+
+
+_MARKERS = (
+    ("join", re.compile(r"(\S+) joined \((?:view|pair)\)")),
+    ("leave", re.compile(r"(\S+) left")),
+    ("mode", re.compile(r"(\S+) now (?:view|pair)")),
+)
+
+
+def marker_kind(text: str) -> tuple[str, str]:
+    """``(kind, guest)`` of a marker: ``("join", "alice")`` for ``alice joined (pair)``,
+    ``"leave"`` and ``"mode"`` likewise; ``("note", "")`` for anything else (why it
+    stopped, a rename). Guest names never contain spaces."""
+    for kind, pattern in _MARKERS:
+        m = pattern.fullmatch(text)
+        if m:
+            return kind, m[1]
+    return "note", ""
+
+
 def guest_of_marker(text: str) -> str | None:
-    """The guest a join marker names (guest names never contain spaces), else None."""
-    m = re.fullmatch(r"(\S+) joined \((?:view|pair)\)", text)
-    return m[1] if m else None
+    """The guest a join marker names, else None."""
+    kind, guest = marker_kind(text)
+    return guest if kind == "join" else None
 
 
 def new_path(directory: Path, share: str, now: datetime | None = None) -> Path:

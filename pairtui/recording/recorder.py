@@ -182,7 +182,7 @@ class Recorder:
                 await self._pty.stop(lambda _data: None)
         if writer is not None:
             with contextlib.suppress(OSError):
-                writer.marker(f"recording stopped: {reason}")
+                writer.marker(cast.stopped(reason))
             with contextlib.suppress(OSError):
                 writer.close()
         self._on_end(reason)

@@ -129,7 +129,7 @@ class Recordings:
             del self._by_share[name]
             rec.share = renamed
             self._by_share[renamed.name] = rec
-            rec.marker(f"share {name} renamed {renamed.name}")
+            rec.marker(cast.renamed(name, renamed.name))
 
     def typed(self, client: ClientInfo, data: bytes) -> None:
         """A pair guest's keys, on their way to the pane."""
@@ -155,7 +155,7 @@ class Recordings:
                 rec.marker(cast.joined(c.guest, c.mode))
                 self._tell(rec.share, [c], self.notice(c.share))
             elif before != c.mode:
-                rec.marker(f"{c.guest} now {c.mode}")
+                rec.marker(cast.mode_changed(c.guest, c.mode))
 
     def _ended(self, rec: Recorder, reason: str) -> None:
         if self._by_share.get(rec.share.name) is rec:

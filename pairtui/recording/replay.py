@@ -15,7 +15,6 @@ the cues. Two things the terminal player does not need:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +26,6 @@ MAX_COLUMNS = 1000
 MAX_ROWS = 500
 """The largest screen a replay draws: a file's header or resizes are not trusted to
 size a buffer."""
-
-_JOINED = re.compile(r"(\S+) joined \((view|pair)\)")
-_LEFT = re.compile(r"(\S+) left")
-_MODE = re.compile(r"(\S+) now (view|pair)")
 
 
 def resize_sequence(cols: int, rows: int) -> str:
@@ -75,11 +70,8 @@ class Replay:
 def mark(at: float, text: str) -> Mark:
     """What a marker says: ``alice joined (pair)``, ``alice left``, ``alice now view``,
     else a note (``recording stopped: …``)."""
-    for kind, pattern in (("join", _JOINED), ("leave", _LEFT), ("mode", _MODE)):
-        m = pattern.fullmatch(text)
-        if m:
-            return Mark(at, kind, m[1], text)
-    return Mark(at, "note", "", text)
+    kind, guest = cast.marker_kind(text)
+    return Mark(at, kind, guest, text)
 
 
 def load(path: Path) -> Replay:
