@@ -8,10 +8,7 @@ from typing import Any
 
 from pairtui.cli.common import Adder, engine_request, print_json
 from pairtui.printable import printable
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / (1024 * 1024):.1f} MiB"
+from pairtui.sizes import size
 
 
 def start_recording(share: str, keys: bool) -> dict[str, Any]:
@@ -37,15 +34,15 @@ def cmd_record(args: argparse.Namespace) -> int:
             print("no share is being recorded: pairtui record SHARE [--input]")
         for r in rows:
             what = "screen and keys" if r["input"] else "screen"
-            print(printable(f"{r['share']}  {what}  {_size(int(r['size']))}  {r['path']}"))
+            print(printable(f"{r['share']}  {what}  {size(int(r['size']))}  {r['path']}"))
         return 0
     if args.stop:
         rec = engine_request("record", action="stop", share=args.share)["recording"]
         if args.json:
             print_json(rec)
         else:
-            size = Path(rec["path"]).stat().st_size if Path(rec["path"]).exists() else 0
-            print(printable(f"stopped recording {rec['share']}: {rec['path']} ({_size(size)}); "
+            nbytes = Path(rec["path"]).stat().st_size if Path(rec["path"]).exists() else 0
+            print(printable(f"stopped recording {rec['share']}: {rec['path']} ({size(nbytes)}); "
                             f"play it with `pairtui play {rec['path']}`"))  # fmt: skip
         return 0
     rec = start_recording(args.share, args.input)

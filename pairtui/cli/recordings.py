@@ -12,6 +12,7 @@ from pairtui.cli.common import Adder, UsageError, print_json
 from pairtui.cli.table import table
 from pairtui.durations import duration
 from pairtui.printable import printable
+from pairtui.sizes import size
 
 HEADER = ("SHARE", "STARTED", "DURATION", "SIZE", "INPUT", "NAME", "GUESTS")
 
@@ -38,18 +39,6 @@ def cmd_recordings(args: argparse.Namespace) -> int:
     # Share and guest names come from the files: table() escapes every cell.
     print("\n".join(table(HEADER, rows)))
     return 0
-
-
-def size(n: int) -> str:
-    """``812B``, ``4.0K``, ``12M``, as ``ls -h`` says them."""
-    value = float(n)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1024 or unit == "G":
-            if unit == "B":
-                return f"{int(value)}B"
-            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from pairtui.app.widgets.recordings import guests, size, started
+from pairtui.app.widgets.recordings import guests, started
 from pairtui.app.widgets.terminal_view import TerminalView
 from pairtui.app.widgets.timeline import Position, Timeline
 from pairtui.durations import duration
@@ -29,6 +29,7 @@ from pairtui.recording.catalog import Recording
 from pairtui.recording.player import Player
 from pairtui.recording.player_keys import Action
 from pairtui.recording.replay import Replay
+from pairtui.sizes import size
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 FRAME = 1 / 20  # seconds between looks at what is due, while playing

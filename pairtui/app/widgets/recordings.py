@@ -13,18 +13,7 @@ from pairtui.app import fmt
 from pairtui.app.widgets.table import RecordTable
 from pairtui.printable import printable
 from pairtui.recording.catalog import Recording
-
-
-def size(n: int) -> str:
-    """``812B``, ``4.0K``, ``12M``, as ``ls -h`` (and ``pairtui recordings``) say them."""
-    value = float(n)
-    for unit in ("B", "K", "M"):
-        if value < 1024:
-            if unit == "B":
-                return f"{int(value)}B"
-            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
-        value /= 1024
-    return f"{value:.1f}G" if value < 10 else f"{value:.0f}G"
+from pairtui.sizes import size
 
 
 def started(recording: Recording) -> str:
