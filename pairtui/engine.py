@@ -9,7 +9,9 @@ socket and the tmux notifier. What a guest's connection and terminal do lives in
 Over 400 lines: it is where connections, the registry, the shares and the front ends
 meet, and what could leave has left (the reconcile decision to :mod:`pairtui.reconcile`,
 the SSH side to :mod:`pairtui.guest_ssh`, the bus to :mod:`pairtui.events`, the limits
-to :mod:`pairtui.limits`); what stays is the bookkeeping that ties them together.
+to :mod:`pairtui.limits`, invitations and the door to :mod:`pairtui.admission`,
+recordings to :mod:`pairtui.recording`); what stays is the bookkeeping that ties them
+together.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from typing import TYPE_CHECKING
 import asyncssh
 
 from pairtui import paths, ssh_fastpath
+from pairtui.admission import Admission
 from pairtui.audit import Audit
-from pairtui.authorized_keys import GuestKey, parse_public_keys
-from pairtui.door import DOOR_CLOSED, Door, Knock
+from pairtui.authorized_keys import GuestKey
+from pairtui.door import Knock
 from pairtui.engine_api import base_status
 from pairtui.errors import PairtuiError
 from pairtui.events import (
@@ -44,30 +47,26 @@ from pairtui.events import (
     ClientInfo,
     ClientJoined,
     ClientLeft,
-    DoorChanged,
     DoorState,
     Event,
     EventBus,
-    Knocked,
     KnockInfo,
     RecordingInfo,
 )
 from pairtui.fd_budget import FdBudget, SpareFd, full_message
 from pairtui.fileutil import NO_FILE, Stamp, file_stamp
 from pairtui.guest_ssh import ENCRYPTION_ALGS, GuestConnection, GuestSession
-from pairtui.invitations import USER_PREFIX, Invitation, InvitationStore, guest_name
 from pairtui.limits import (
     Limits,
     QuietExceptionHandler,
     RecordingLimits,
     RefusalCounter,
     StartupGate,
-    WrongTokens,
     raise_fd_limit,
 )
 from pairtui.reconcile import Disconnect, SwitchMode, Terminal, decide, may_enter
 from pairtui.recording.recordings import Recordings
-from pairtui.registry import Guest, KeyIndex, Mode, Registry, RegistryError, parse_expiry
+from pairtui.registry import Guest, KeyIndex, Mode, Registry, RegistryError
 from pairtui.shares import Share, ShareStore, resolve_share
 from pairtui.ssh import fingerprint, host_of, load_or_create_host_key
 from pairtui.tmux_notify import TmuxNotifier
@@ -102,16 +101,14 @@ class Engine:
         self.port = port
         self.registry_path = registry_path or paths.registry_file()
         self.shares = shares or ShareStore()
-        self.invitations = InvitationStore()
-        self._knocking: dict[str, tuple[GuestConnection, asyncssh.SSHKey]] = {}
         # What the audit log cannot record is reported once, where the front end logs.
         self.audit = audit or Audit(report=log)
         self.control_path = control_path or paths.control_socket()
         self.limits = limits or Limits()
-        # Knock-to-admit: closed until the host opens it.
-        lim = self.limits
-        self.door = Door(lim.knock_timeout, lim.max_knocks, lim.max_knocks_per_peer)
-        self._door_timer: asyncio.TimerHandle | None = None  # says when it closes by itself
+        # Invitations and knock-to-admit (the door is closed until the host opens it).
+        self.admission = Admission(self.registry_path, self.audit, self.emit,
+                                   self._reload_keys, self.limits)  # fmt: skip
+        self.door = self.admission.door  # the control socket's Keeper reads it
         self.clients: dict[str, ClientInfo] = {}
         self.started = time.time()
         self.pid = os.getpid()  # the serving process
@@ -121,7 +118,6 @@ class Engine:
         self._gate = StartupGate(self.limits.max_startups, fds_short=self._fds_short)
         self._refusals = RefusalCounter()
         self._full = RefusalCounter(shown=1)  # "host full": one line per interval
-        self._wrong_tokens = WrongTokens(lim.wrong_tokens)
         self.fds: FdBudget | None = None  # once started (it measures the listeners)
         self._spare: SpareFd | None = None
         self._log = log or (lambda line: self.audit.record("error", reason=line))
@@ -143,7 +139,8 @@ class Engine:
                                      recording)  # fmt: skip
         self._notifier = TmuxNotifier(
             self.share_list, lambda: list(self.clients.values()),
-            lambda: [k.info() for k in self.door.knocks.values()], self.recordings.shares,
+            lambda: [k.info() for k in self.admission.door.knocks.values()],
+            self.recordings.shares,
         )  # fmt: skip
         self._shares_seen: list[tuple[str, str]] | None = None  # as the notifier was told
         self.subscribe(self._notifier)
@@ -203,7 +200,7 @@ class Engine:
         await self.tunnels.start()
 
     async def stop(self, reason: str = "the host stopped sharing") -> None:
-        self._time_the_door(None)
+        self.admission.stop()
         await self.recordings.close()  # each file closed whole, with why it ended
         if self._watch:
             self._watch.cancel()
@@ -240,6 +237,11 @@ class Engine:
 
     # --- lookups for connections --------------------------------------------------
 
+    def _reload_keys(self) -> KeyIndex:
+        """The registry read again now (a key was just registered): the index it gives."""
+        self._index = KeyIndex.load(self.registry_path)
+        return self._index
+
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None:
         return self.lookup_blob(key.public_data)
 
@@ -247,183 +249,30 @@ class Engine:
         self._index = self._index.fresh(self.registry_path)
         return self._index.by_blob.get(blob)
 
-    def invitation(self, username: str, peer: str, via: str = "") -> Invitation | str | None:
-        """The open invitation an ``inv-TOKEN`` user name names, why it is no longer
-        open (used, withdrawn, expired, or this peer tried too many wrong tokens), or
-        None for a token nobody was given (counted against the peer)."""
-        source = (host_of(peer), via)
-        wait = self._wrong_tokens.wait(source)
-        if wait:
-            return f"too many wrong invitations from your address; try again in {wait:.0f} s"
-        found = self.invitations.find(username.removeprefix(USER_PREFIX))
-        if found is None:
-            self._wrong_tokens.wrong(source)
-            return None
-        return found.unusable() or found
-
-    def accept_invited(
-        self, invitation: Invitation, key: asyncssh.SSHKey, peer: str, via: str = ""
-    ) -> tuple[Guest, GuestKey] | str:
-        """Register ``key`` (proven: its signature checked) as the invitation says and
-        count the use, or say why not (another guest took the last use meanwhile)."""
-        used = self.invitations.use(invitation.id)
-        if isinstance(used, str):
-            return used
-        [gkey] = parse_public_keys(key.export_public_key().decode())
-        registry = Registry(self.registry_path)
-        names = set(registry.guests())
-        if used.name and used.name in names:  # one more key of a guest the host named
-            registry.add(used.name, [gkey])
-            name = used.name
-        else:
-            name = guest_name(used.name, gkey.fingerprint, names)
-            registry.add(name, [gkey], Mode(used.mode), used.share or None,
-                         used.expires_at())  # fmt: skip
-        self._index = KeyIndex.load(self.registry_path)
-        self.audit.record("invited", guest=name, fingerprint=gkey.fingerprint, peer=peer,
-                          via=via or None, invitation=used.id,
-                          left=max(0, used.uses - used.used))  # fmt: skip
-        hit = self._index.by_blob.get(key.public_data)
-        return hit if hit is not None else "your key could not be registered"
-
-    # --- knock-to-admit (pairtui.door) -------------------------------------------------
+    # --- who gets in without a registered key (pairtui.admission) --------------------
+    # The EngineAPI's door and knock methods (and the control socket's Keeper): the
+    # work is the admission's.
 
     def door_state(self) -> DoorState:
-        return self.door.snapshot()
+        return self.admission.door_state()
 
     async def open_door(self, seconds: float, share: str = "") -> DoorState:
-        """Let unregistered keys knock for ``seconds``: the one way the control socket
-        (``pairtui door open``) and the dashboard open it, so both hear of it, and of
-        its closing by itself."""
-        state = self.door.open(seconds, share)
-        self._time_the_door(seconds)
-        self.audit.record("door", state="open", seconds=round(seconds), share=share or None)
-        self.emit(DoorChanged(state))
-        return state
+        return await self.admission.open_door(seconds, share)
 
     async def close_door(self) -> DoorState:
-        """No more knocks; those waiting still wait."""
-        self._time_the_door(None)
-        state = self.door.close()
-        self.audit.record("door", state="closed")
-        self.emit(DoorChanged(state))
-        return state
-
-    def _time_the_door(self, seconds: float | None) -> None:
-        if self._door_timer is not None:
-            self._door_timer.cancel()
-            self._door_timer = None
-        if seconds is not None:
-            loop = asyncio.get_running_loop()
-            self._door_timer = loop.call_later(seconds, self._door_timed_out)
-
-    def _door_timed_out(self) -> None:
-        self._door_timer = None
-        left = self.door.snapshot().seconds_left()
-        if left > 0:  # the loop's clock ran ahead of the wall clock
-            self._time_the_door(left + 0.05)
-            return
-        self.audit.record("door", state="closed", reason="its time was up")
-        self.emit(DoorChanged(self.door.close(), timed_out=True))  # closed: a new state
-
-    def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None:
-        """Why an unregistered key may not wait for the host, or None if it may
-        (``invited``: it came with an ``--admit ask`` invitation, door or no door)."""
-        if not invited and not self.door.is_open():
-            return DOOR_CLOSED
-        return self.door.room_for(host_of(conn.peer))
-
-    def knock(
-        self, conn: GuestConnection, key: asyncssh.SSHKey, invitation: Invitation | None = None
-    ) -> Knock:
-        """A guest whose key proved itself waits for the host: audited, and the host's
-        tmux clients are told (batched with the joins and leaves)."""
-        fp = key.get_fingerprint("sha256")
-        if invitation is not None:
-            knock = self.door.add(conn.peer, host_of(conn.peer), conn.via, fp,
-                                  invitation=invitation.id, share=invitation.share,
-                                  mode=invitation.mode)  # fmt: skip
-        else:
-            knock = self.door.add(conn.peer, host_of(conn.peer), conn.via, fp)
-        self._knocking[knock.id] = (conn, key)
-        self.audit.record("knock", knock=knock.id, code=knock.code, fingerprint=fp,
-                          peer=conn.peer, via=conn.via or None)  # fmt: skip
-        self.emit(Knocked(knock.info(), "waiting"))
-        # Bounded in time whether or not it opens a terminal: a knock that never opens
-        # one (ssh -N) must not hold a place in the waiting room for ever.
-        asyncio.get_running_loop().call_later(knock.timeout + 1, self._knock_timed_out, knock)
-        return knock
-
-    def _knock_timed_out(self, knock: Knock) -> None:
-        entry = self._knocking.get(knock.id)
-        if entry is None:
-            return  # decided, or gone
-        if knock.decide is not None:  # its waiting room says so and closes
-            knock.decide(("deny", "the host did not answer", "gone"))
-            return
-        self.knock_gone(knock)
-        entry[0].close("the host did not answer", "refused")
-
-    def knock_gone(self, knock: Knock, state: str = "gone") -> None:
-        if self._knocking.pop(knock.id, None) is None:
-            return  # said already
-        self.door.gone(knock)
-        self.emit(Knocked(knock.info(), state))
+        return await self.admission.close_door()
 
     def knocks(self) -> list[Knock]:
-        return list(self.door.knocks.values())
+        return self.admission.knocks()
 
     def admit_knock(
         self, ident: str, mode: Mode | None = None, remember: bool = False,
         expires: str | None = None, name: str = "",
     ) -> Knock:  # fmt: skip
-        """Let a waiting guest in: its key is registered (``remember``: as a guest,
-        until ``expires`` if given; otherwise only until that connection ends) and its
-        terminal goes on into the share. A guest of an ``--admit ask`` invitation is
-        registered as the invitation says (its use counted now), in ``mode`` if given."""
-        knock = self.door.get(ident)
-        conn, key = self._knocking[ident]
-        if knock.invitation:
-            invitation = next((i for i in self.invitations.load() if i.id == knock.invitation),
-                              None)  # fmt: skip
-            if invitation is None:
-                raise PairtuiError(f"the invitation {knock.invitation} is gone")
-            done = self.accept_invited(invitation, key, knock.peer, knock.via)
-            if isinstance(done, str):
-                self.deny_knock(ident, done)
-                raise PairtuiError(f"{ident}: {done}")
-            if mode is not None and mode.value != done[0].mode.value:
-                Registry(self.registry_path).update(done[0].name, mode=mode)
-                self._index = KeyIndex.load(self.registry_path)
-                done = self._index.by_blob[key.public_data]
-            conn.guest, conn.key = done
-            self.audit.record(
-                "admit", knock=ident, guest=done[0].name, peer=knock.peer,
-                fingerprint=done[1].fingerprint, invitation=knock.invitation,
-            )  # fmt: skip
-            if knock.decide is not None:
-                knock.decide(("admit",))
-            return knock
-        mode = mode or Mode(knock.mode)
-        [gkey] = parse_public_keys(key.export_public_key().decode())
-        registry = Registry(self.registry_path)
-        names = set(registry.guests())
-        guest = guest_name(name, gkey.fingerprint, names)
-        until = parse_expiry(expires) if expires else None
-        if not remember:  # admitted once: gone with the connection (a day at most)
-            until = parse_expiry("1d")
-            conn.forget_guest_on_close = guest
-        registry.add(guest, [gkey], mode, knock.share or None, until)
-        self._index = KeyIndex.load(self.registry_path)
-        hit = self._index.by_blob.get(key.public_data)
-        if hit is None:
-            raise PairtuiError("the key could not be registered")
-        conn.guest, conn.key = hit
-        self.audit.record("admit", knock=ident, guest=guest, fingerprint=gkey.fingerprint,
-                          peer=knock.peer, mode=mode.value, remember=remember)  # fmt: skip
-        if knock.decide is not None:
-            knock.decide(("admit",))
-        return knock
+        return self.admission.admit_knock(ident, mode, remember, expires, name)
+
+    def deny_knock(self, ident: str, why: str = "the host did not let you in") -> Knock:
+        return self.admission.deny_knock(ident, why)
 
     async def admit_knocker(
         self, ident: str, mode: Mode | None = None, remember: bool = False,
@@ -436,14 +285,6 @@ class Engine:
     async def deny_knocker(self, ident: str) -> KnockInfo:
         """:meth:`deny_knock` as :class:`~pairtui.engine_api.EngineAPI` has it."""
         return self.deny_knock(ident).info()
-
-    def deny_knock(self, ident: str, why: str = "the host did not let you in") -> Knock:
-        knock = self.door.get(ident)
-        self.door.denied(knock)
-        self.audit.record("deny", knock=ident, fingerprint=knock.fingerprint, peer=knock.peer)
-        if knock.decide is not None:
-            knock.decide(("deny", why, "denied"))
-        return knock
 
     def origin(self, host: str, port: int) -> tuple[str, str] | None:
         """``(peer, tunnel)`` for a connection a reverse tunnel brought, else None."""
@@ -588,7 +429,7 @@ class Engine:
             conn.info = None
             self._forget(info, reason, event)
         if conn.knock is not None:
-            self.knock_gone(conn.knock)
+            self.admission.knock_gone(conn.knock)
         if conn.forget_guest_on_close:  # admitted once at the door: gone with it
             with contextlib.suppress(PairtuiError, OSError):
                 Registry(self.registry_path).remove(conn.forget_guest_on_close)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import asyncssh
 
 from pairtui import ssh_fastpath
+from pairtui.admission import Admission
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
 from pairtui.door import DOOR_CLOSED, Knock
@@ -67,6 +68,7 @@ class GuestHost(Protocol):
     shares: ShareStore
     clients: dict[str, ClientInfo]
     recordings: Recordings
+    admission: Admission
 
     def origin(self, host: str, port: int) -> tuple[str, str] | None:
         """Where a connection that came through a tunnel really came from."""
@@ -78,15 +80,6 @@ class GuestHost(Protocol):
     def admit(self, conn: GuestConnection) -> str | None: ...
     def room_for_terminal(self, conn: GuestConnection) -> str | None: ...
     def lookup_key(self, key: asyncssh.SSHKey) -> tuple[Guest, GuestKey] | None: ...
-    def invitation(self, username: str, peer: str, via: str = "") -> Invitation | str | None: ...
-    def may_knock(self, conn: GuestConnection, invited: bool = False) -> str | None: ...
-    def knock(
-        self, conn: GuestConnection, key: asyncssh.SSHKey, invitation: Invitation | None = None
-    ) -> Knock: ...
-    def knock_gone(self, knock: Knock, state: str = "gone") -> None: ...
-    def accept_invited(
-        self, invitation: Invitation, key: asyncssh.SSHKey, peer: str, via: str = ""
-    ) -> tuple[Guest, GuestKey] | str: ...
     def current_guest(self, blob: bytes) -> Guest | str: ...
     def resolve_share(self, guest: Guest, requested: str) -> Share | list[Share] | str: ...
     async def why_tmux_ended(self, share: Share | None) -> str | None: ...
@@ -197,7 +190,7 @@ class GuestConnection(asyncssh.SSHServer):
         if self.guest is None and self._invitation is not None and self._invited_key:
             # The key proved itself (its signature was checked): register it as the
             # invitation says, counting the use now, not when the key was offered.
-            done = self.engine.accept_invited(
+            done = self.engine.admission.accept_invited(
                 self._invitation, self._invited_key, self.peer, self.via
             )
             if isinstance(done, str):
@@ -207,7 +200,7 @@ class GuestConnection(asyncssh.SSHServer):
                 return
             self.guest, self.key = done
         elif self.guest is None and self._knocking_key is not None:
-            self.knock = self.engine.knock(self, self._knocking_key, self._invitation)
+            self.knock = self.engine.admission.knock(self, self._knocking_key, self._invitation)
         self.engine.logged_in(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -226,7 +219,7 @@ class GuestConnection(asyncssh.SSHServer):
             self.conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, f"pairtui: {full}")
             return True
         if username.startswith(USER_PREFIX):
-            found = self.engine.invitation(username, self.peer, self.via)
+            found = self.engine.admission.invitation(username, self.peer, self.via)
             if isinstance(found, str):  # used, withdrawn or expired: said, then closed
                 self.engine.refused(self.peer, "", found, via=self.via)
                 self._end = (found, "refused")
@@ -258,7 +251,8 @@ class GuestConnection(asyncssh.SSHServer):
         if hit is None and self._invitation is not None and self._invitation.admit == "ask":
             # It knocks, door or no door: the host admits it (the invitation's use is
             # counted then). Bounded as every knock is.
-            why = None if self._knocking_key is not None else self.engine.may_knock(self, True)
+            admission = self.engine.admission
+            why = None if self._knocking_key is not None else admission.may_knock(self, True)
             if why is None:
                 self._knocking_key = key
                 return True
@@ -268,7 +262,8 @@ class GuestConnection(asyncssh.SSHServer):
             self._invited_key = key  # registered once its signature is checked
             return True
         if hit is None and self._invitation is None:
-            why = None if self._knocking_key is not None else self.engine.may_knock(self)
+            admission = self.engine.admission
+            why = None if self._knocking_key is not None else admission.may_knock(self)
             if why is None:
                 # It waits for the host once its signature is checked (asyncssh asks
                 # again for the signed request: the key offered last logs in).
@@ -311,7 +306,7 @@ class GuestConnection(asyncssh.SSHServer):
             self._waiting = True
             chan = self.conn.create_server_channel(encoding=None, window=CHANNEL_WINDOW)
             return chan, WaitingSession(
-                self.engine, self, self.knock, lambda: GuestSession(self.engine, self)
+                self.engine.admission, self, self.knock, lambda: GuestSession(self.engine, self)
             )
         if self.conn is None or self.guest is None or self.key is None:
             return False
