@@ -88,6 +88,7 @@ def test_a_recording_holds_what_a_view_guest_saw_and_who_typed(
     host, srv = shared
     add_guest("alice", keys("alice"), "--mode", "pair")
     add_guest("bob", keys("bob"), "--mode", "view")
+    add_guest("carol", keys("carol"), "--mode", "pair")
     alice = guests(srv.port, keys("alice"))
     alice.wait_for("MARK-21")
     res = pairtui("record", "main", "--input")
@@ -109,8 +110,12 @@ def test_a_recording_holds_what_a_view_guest_saw_and_who_typed(
     wait_until(lambda: "REC main" in host_status(host), what="REC in the host's status")
 
     alice.send("echo ALICE-$((6*7))\r")
-    type_in_host(host, "echo HOST-$((100+1))")
     bob.wait_for("ALICE-42")
+    carol = guests(srv.port, keys("carol"))  # a second pair guest: who typed what
+    carol.wait_for("MARK-21")
+    carol.send("echo CAROL-$((7*3))\r")
+    bob.wait_for("CAROL-21")
+    type_in_host(host, "echo HOST-$((100+1))")
     bob.wait_for("HOST-101")
     seen = settled(bob)
     res = pairtui("record", "main", "--stop")
@@ -126,13 +131,18 @@ def test_a_recording_holds_what_a_view_guest_saw_and_who_typed(
     assert played.stdout == "".join(e.data for e in events if e.code == "o").encode()
     _, events = cast.read(path)
     markers = [e.data for e in events if e.code == "m"]
-    assert markers[:2] == ["alice joined (pair)", "bob joined (view)"]
+    assert markers[:3] == ["alice joined (pair)", "bob joined (view)", "carol joined (pair)"]
     assert markers[-1] == "recording stopped: the host stopped it"
     typed = [json.loads(x) for x in cast.keys_path(path).read_text().splitlines()]
-    assert {guest for _, guest, _ in typed} == {"alice"}  # bob is view: it types nothing
-    assert "".join(data for _, _, data in typed) == "echo ALICE-$((6*7))\r"
+    by_guest = {g: "".join(d for _, who, d in typed if who == g) for _, g, _ in typed}
+    # bob is view: nothing of his reaches a pane, nothing is kept
+    assert by_guest == {"alice": "echo ALICE-$((6*7))\r", "carol": "echo CAROL-$((7*3))\r"}
+    assert [e.data for e in cast.read(path)[1] if e.code == "i"] == [d for _, _, d in typed]
     audit = {e["event"]: e for e in Audit().read() if str(e["event"]).startswith("recording-")}
-    assert audit["recording-ended"]["keys_typed"] == {"alice": len("echo ALICE-$((6*7))\r")}
+    assert audit["recording-ended"]["keys_typed"] == {
+        "alice": len("echo ALICE-$((6*7))\r"),
+        "carol": len("echo CAROL-$((7*3))\r"),
+    }
     wait_until(lambda: " REC " not in bob.text().splitlines()[-1], what="REC to go")
     assert "REC" not in host_status(host)
     assert pairtui_json("record") == []
