@@ -6,6 +6,7 @@ See benchmarks/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import platform
@@ -13,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from benchmarks import report
+from benchmarks.busy import BUSY_PHASES, Busy, record_span
 from benchmarks.phases import (
     Bench,
     LoadRun,
@@ -39,8 +41,9 @@ from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negoti
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_PHASES = ("connect", "echo", "burst", "load", "dashboard")
 # Only when asked for: the soak is a leak check of its own, not a figure of the table;
-# the record phase (recording's cost, on/off) takes about 3 minutes more than the budget.
-PHASES = (*DEFAULT_PHASES, "soak", "record")
+# the record phase (recording's cost, on/off) takes about 3 minutes more than the budget;
+# fanout and classic (issue 19: 200 guests watching) take about 2 minutes each.
+PHASES = (*DEFAULT_PHASES, "soak", "record", "fanout", "classic")
 
 
 def _csv(kind: type[int | str]) -> Any:
@@ -81,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run pairtui on this Python 3.11 (with this venv's packages)")  # fmt: skip
     p.add_argument("--cipher", metavar="NAME",
                    help="`ssh -c NAME` for every SSH guest (default: ssh's choice)")  # fmt: skip
+    p.add_argument("--busy", action="store_true",
+                   help="CPU-bound loops on every core in the echo and load phases")  # fmt: skip
+    p.add_argument("--fanout-k", type=_csv(int), dest="fanout_ks", metavar="K,K",
+                   help="fanout phase: view guest counts (10,100,200)")  # fmt: skip
+    p.add_argument("--fanout-samples", type=int, help="fanout phase: screenfuls per K (5)")
+    p.add_argument("--classic-k", type=_csv(int), dest="classic_ks", metavar="K,K",
+                   help="classic phase: view guest counts (200)")  # fmt: skip
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true",
                    help="afterwards, py-spy pairtui serve under --profile-k guests")  # fmt: skip
@@ -104,7 +114,7 @@ def options(args: argparse.Namespace) -> Options:
             opts, quick=True, connect_samples=4, echo_keys=50, burst_samples=1,
             burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=80.0,
             profile_k=10, dashboard_starts=3, dashboard_joins=8, dashboard_idle_window=3.0,
-            soak_seconds=10.0,
+            soak_seconds=10.0, fanout_ks=[10, 50], fanout_samples=2, classic_ks=[50],
         )  # fmt: skip
     overrides = {
         "targets": args.targets, "phases": args.phases, "ks": args.ks,
@@ -114,9 +124,11 @@ def options(args: argparse.Namespace) -> Options:
         "print_interval": args.print_interval,
         "connect_parallel": args.connect_parallel, "max_seconds": args.max_seconds,
         "profile_k": args.profile_k, "soak_seconds": args.soak_seconds,
+        "fanout_ks": args.fanout_ks, "fanout_samples": args.fanout_samples,
+        "classic_ks": args.classic_ks,
     }  # fmt: skip
     opts = dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
-    opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile,
+    opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile, busy=args.busy,
                                profile_native=args.profile_native, trace=args.trace)  # fmt: skip
     unknown = [t for t in opts.targets if t not in TARGETS]
     unknown += [p for p in opts.phases if p not in PHASES]
@@ -203,6 +215,7 @@ def is_reference_run(args: argparse.Namespace, opts: Options) -> bool:
         and args.pairtui_loop == "asyncio"
         and args.pairtui_src is None
         and args.pairtui_python is None
+        and not opts.busy
     )
 
 
@@ -230,6 +243,16 @@ def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
 
         print()
         print(record_text(results["record"], markdown=markdown))
+    if "fanout" in results:
+        from benchmarks.fanout_figures import summary_text as fanout_text
+
+        print()
+        print(fanout_text(results["fanout"], markdown=markdown))
+    if "classic" in results:
+        from benchmarks.classic_figures import summary_text as classic_text
+
+        print()
+        print(classic_text(results["classic"], markdown=markdown))
     if "trace" in results:
         from benchmarks.trace import summary_text as trace_text
 
@@ -262,7 +285,8 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
         bench.check_time()
         if phase in runners:
             log(f"phase {phase} ...")
-            results[phase] = runners[phase](bench)
+            with busy_if(opts, phase, bench, results):
+                results[phase] = runners[phase](bench)
         elif phase == "dashboard":
             log("phase dashboard ...")
             run_dashboard(bench, lab, results)
@@ -273,8 +297,17 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
             from benchmarks.record import record_into
 
             record_into(bench, results)
+        elif phase == "fanout":
+            from benchmarks.fanout import fanout_into
+
+            fanout_into(bench, results)
+        elif phase == "classic":
+            from benchmarks.classic import classic_into
+
+            classic_into(bench, results)
         else:
-            run_load(bench, opts, results)
+            with busy_if(opts, phase, bench, results):
+                run_load(bench, opts, results)
         log(f"  ({time.monotonic() - t0:.1f}s)")
     if opts.trace:
         from benchmarks.trace import trace_phase
@@ -291,6 +324,22 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
         log(f"profiling pairtui serve at K={opts.profile_k} ...")
         raw = out.with_name(out.stem + f"-profile-k{opts.profile_k}.txt")
         results["profile"] = profile_phase(bench, pairtui, opts.profile_k, raw)
+
+
+@contextlib.contextmanager
+def busy_if(opts: Options, phase: str, bench: Bench, results: dict[str, Any]) -> Iterator[None]:
+    """With ``--busy``, CPU-bound loops on every core for the span of the echo and load
+    phases (ended by pid right after; the reaper ends them on any other way out)."""
+    if not opts.busy or phase not in BUSY_PHASES:
+        yield
+        return
+    loops = Busy(bench.reaper, phase)
+    log(f"  host busy: {loops.loops} CPU-bound loops")
+    loops.start()
+    try:
+        yield
+    finally:
+        record_span(results, loops.stop())
 
 
 def run_dashboard(bench: Bench, lab: Lab, results: dict[str, Any]) -> None:

@@ -67,6 +67,13 @@ class Options:
     soak_seconds: float = 120.0
     soak_settle: float = 30.0
     soak_clients: int = 8
+    # Issue 19: CPU-bound loops on every core around the echo and load phases
+    # (benchmarks/busy.py); K view guests watching a screenful (benchmarks/fanout.py);
+    # K view guests, the classic way on openssh (benchmarks/classic.py).
+    busy: bool = False
+    fanout_ks: list[int] = field(default_factory=lambda: [10, 100, 200])
+    fanout_samples: int = 5
+    classic_ks: list[int] = field(default_factory=lambda: [200])
 
 
 class Keys:

@@ -180,6 +180,18 @@ class OpenSSH(Target):
     def guest_argv(self) -> list[str]:
         return self.lab.ssh_argv(self.port, getpass.getuser(), "-tt")
 
+    def add_viewer_key(self, pubkey: Path) -> None:
+        """Let ``pubkey``'s guests in read-only, attached to the host's session itself:
+        the classic recipe for a class (``tmux attach -r``, no share sessions), next to
+        the harness's read-write key. sshd reads the file at each login: no restart."""
+        tmux = shutil.which("tmux") or "tmux"
+        attach = f"exec {tmux} -u -S {self.tmux.socket} attach-session -r -t ={SESSION}"
+        line = f'restrict,pty,command="{attach}" {pubkey.read_text().strip()}\n'
+        keys = self.dir / "authorized_keys"
+        if line not in keys.read_text():
+            with keys.open("a") as f:
+                f.write(line)
+
     def server_roots(self, guest_pids: Sequence[int]) -> list[int]:
         return [self.proc.pid] if self.proc else []
 
