@@ -32,7 +32,8 @@ def screen_rows(k: int, sample: int) -> list[str]:
                        for c in range(COLS - len(head)))  # fmt: skip
         rows.append(head + body)
     marker = end_marker(k, sample)
-    rows.append(f"{sample:03d}:{ROWS - 1:02d} " + "-" * (COLS - 8 - len(marker)) + marker)
+    head = f"{sample:03d}:{ROWS - 1:02d} "
+    rows.append(head + "-" * (COLS - len(head) - len(marker)) + marker)
     return rows
 
 
