@@ -6,6 +6,7 @@ unit-tested, and so that ``--show`` prints a saved result without loading the ph
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.stats import percentile, ratio
@@ -48,7 +49,10 @@ def _ms(x: float | None) -> float | None:
 
 
 def summarize(
-    k: int, connected: int, connect_s: list[float], samples: list[list[float | None]]
+    k: int,
+    connected: int,
+    connect_s: Sequence[float],
+    samples: Sequence[Sequence[float | None]],
 ) -> dict[str, Any]:
     """One target at one K. ``samples`` holds, per screenful, each guest's time from the
     host's write to its final screen (None: that guest never had it)."""

@@ -64,7 +64,8 @@ def test_the_bytes_draw_that_screen_whatever_was_on_it() -> None:
 
 def _fanout() -> dict[str, Any]:
     ossh = summarize(10, 10, [0.2] * 10, [[0.002] * 9 + [0.004], [0.002] * 9 + [0.006]])
-    mine = summarize(10, 10, [0.1] * 10, [[0.003] * 9 + [0.0045], [0.003] * 8 + [0.004, None]])
+    missed: list[float | None] = [*[0.003] * 8, 0.004, None]
+    mine = summarize(10, 10, [0.1] * 10, [[0.003] * 9 + [0.0045], missed])
     return {"status": "measured", "samples": 2, "by_k": {"10": {"pairtui": mine,
                                                                 "openssh": ossh}}}  # fmt: skip
 
@@ -122,7 +123,10 @@ def test_classic_figures_and_the_issues_k200_targets() -> None:
     assert ossh["tmux_server_cpu"] == 0.13
     assert ossh["echo_ms"]["p50"] == 27.0  # pooled: half the samples 18 ms, half 36 ms
     assert mine["pss_per_guest_mb"] == 0.512
-    classic = {"status": "measured", "by_k": {"200": {"openssh": ossh, "pairtui": mine}}}
+    classic: dict[str, Any] = {
+        "status": "measured",
+        "by_k": {"200": {"openssh": ossh, "pairtui": mine}},
+    }
     checks = {c["goal"]: c["pass"] for c in classic_goals(classic)}
     assert checks == {
         "classic K=200: echo p50 <= 1x openssh (tmux -r)": False,
@@ -170,7 +174,7 @@ def _our_processes() -> set[str]:
 def test_viewers_are_read_only_on_both_ssh_targets() -> None:
     """sshd's viewers run ``tmux attach -r`` and pairtui's are view guests: a key a viewer
     types never reaches the pane (else the classic phase would compare other things)."""
-    from benchmarks.phases import Bench, Options
+    from benchmarks.phases import Bench, Options, seen
     from benchmarks.procs import Reaper
     from benchmarks.reactor import Guest, Reactor, close_all
     from benchmarks.targets import Lab, OpenSSH, Pairtui
@@ -189,12 +193,12 @@ def test_viewers_are_read_only_on_both_ssh_targets() -> None:
             writer = bench.connect(t, f"READY-{t.name}")
             viewer = Guest(reactor, reaper, viewer_argv(t), t.env)
             viewer.watch(f"READY-{t.name}")
-            assert reactor.run(lambda v=viewer: v.marker_at is not None or v.closed, 20)
+            assert reactor.run(seen(viewer), 20)
             assert viewer.marker_at is not None, t.name
             viewer.write(b"VIEWERKEY")
             writer.write(b"WRITERKEY")
             writer.watch("WRITERKEY")
-            assert reactor.run(lambda w=writer: w.marker_at is not None, 10), t.name
+            assert reactor.run(seen(writer), 10), t.name
             reactor.sleep(0.5)
             pane = "\n".join(t.tmux.capture())
             assert "WRITERKEY" in pane, t.name
