@@ -20,6 +20,12 @@ the last, 1/``--key-rate`` s ±30% later. Over ``--window`` seconds: pooled echo
 the worst guest's p99, keys lost, the server's, the tmux server's and the ``ssh``
 clients' CPU, PSS per guest, from ``/proc`` exactly as the load phase reads them.
 
+With ``--classic-status-off`` the host's session has its status line off and a window
+the guests' full size (80x24), as in the issue's second harness: sshd's guests then see
+the whole window, while a share's status line leaves pairtui's guests one row short, a
+cropped view that follows the cursor (by default the window is 80x23 under the status
+line, and every guest sees all of it).
+
 K = 200 (50 with ``--quick``); only when asked for (``--phases classic``).
 """
 
@@ -42,13 +48,14 @@ from benchmarks.phases import (
 )
 from benchmarks.reactor import Guest, close_all
 from benchmarks.targets import Target
-from benchmarks.tmuxhost import echo_pane, printer_pane
+from benchmarks.tmuxhost import COLS, ROWS, SESSION, echo_pane, printer_pane
 from benchmarks.viewers import HostFifo, connect_many, live, viewer_argv
 
 
 def classic_into(bench: Bench, results: dict[str, Any]) -> None:
     """The phase, into ``results["classic"]``; what was measured is kept on the way out."""
-    out: dict[str, Any] = {"status": "interrupted", "by_k": {}}
+    window = "80x24, host status off" if bench.opts.classic_status_off else "80x23 + status"
+    out: dict[str, Any] = {"status": "interrupted", "window": window, "by_k": {}}
     results["classic"] = out
     try:
         for i, k in enumerate(bench.opts.classic_ks):
@@ -114,11 +121,22 @@ class HostTyping:
         g._ktail = b""
 
 
+def _full_window(t: Target, *, on: bool) -> None:
+    """The host's session without its status line, its window the guests' whole terminal
+    (``on``), or back as the other phases expect it."""
+    rows = ROWS + 1 if on else ROWS
+    status = "off" if on else "on"
+    t.tmux.run("set-option", "-t", f"={SESSION}:", "status", status, ";", "resize-window",
+               "-t", f"={SESSION}:0", "-x", str(COLS), "-y", str(rows))  # fmt: skip
+
+
 def one_window(bench: Bench, t: Target, k: int) -> ClassicRun:
     opts, reactor = bench.opts, bench.reactor
     fifo = HostFifo(t.dir / "classic.fifo")
     marker = f"READY-{t.name}-classic{k}"
     clients0 = t.tmux.client_count()
+    if opts.classic_status_off:
+        _full_window(t, on=True)
     t.tmux.load(printer_pane(bench_python(), PRINTER, opts.print_interval), fifo.pane(marker))
     reactor.sleep(0.5)
     base = procs.tree(t.server_roots([]))
@@ -147,7 +165,9 @@ def one_window(bench: Bench, t: Target, k: int) -> ClassicRun:
     finally:
         fifo.close()
         close_all(guests)
-    t.tmux.wait_clients(clients0, 30)
+        t.tmux.wait_clients(clients0, 30)
+        if opts.classic_status_off:
+            _full_window(t, on=False)
     _wait_tree(t, len(base), 15)
     t.tmux.single(echo_pane("idle"))
     return ClassicRun(

@@ -163,5 +163,6 @@ def summary_text(classic: dict[str, Any], *, markdown: bool = False) -> str:
             if n == 0:
                 out.append("  ".join("-" * w for w in widths))
     note = ("classic: openssh guests run `tmux attach -r` on the host's session (no share "
-            f"sessions), pairtui's are view guests of a share; {status}")  # fmt: skip
+            f"sessions), pairtui's are view guests of a share; window "
+            f"{classic.get('window', '80x23 + status')}; {status}")  # fmt: skip
     return "\n".join([note, *([""] if markdown else []), *out])

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fanout-samples", type=int, help="fanout phase: screenfuls per K (5)")
     p.add_argument("--classic-k", type=_csv(int), dest="classic_ks", metavar="K,K",
                    help="classic phase: view guest counts (200)")  # fmt: skip
+    p.add_argument("--classic-status-off", action="store_true",
+                   help="classic phase: host status line off, window the guests' size")  # fmt: skip
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true",
                    help="afterwards, py-spy pairtui serve under --profile-k guests")  # fmt: skip
@@ -129,6 +131,7 @@ def options(args: argparse.Namespace) -> Options:
     }  # fmt: skip
     opts = dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
     opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile, busy=args.busy,
+                               classic_status_off=args.classic_status_off,
                                profile_native=args.profile_native, trace=args.trace)  # fmt: skip
     unknown = [t for t in opts.targets if t not in TARGETS]
     unknown += [p for p in opts.phases if p not in PHASES]

@@ -74,6 +74,7 @@ class Options:
     fanout_ks: list[int] = field(default_factory=lambda: [10, 100, 200])
     fanout_samples: int = 5
     classic_ks: list[int] = field(default_factory=lambda: [200])
+    classic_status_off: bool = False
 
 
 class Keys:

@@ -214,20 +214,23 @@ def test_viewers_are_read_only_on_both_ssh_targets() -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("window", ["default", "status-off"])
 def test_a_short_fanout_and_classic_run_measures_both_targets_and_leaves_nothing_behind(
-    tmp_path: Path,
+    tmp_path: Path, window: str
 ) -> None:
     before = set(Path("/tmp").glob("ptb-*"))
     out = tmp_path / "result.json"
     res = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--phases", "fanout,classic",
          "--targets", "openssh,pairtui", "--fanout-k", "3", "--fanout-samples", "2",
-         "--classic-k", "3", "--window", "1", "--out", str(out)],
+         "--classic-k", "3", "--window", "1", "--out", str(out),
+         *(["--classic-status-off"] if window == "status-off" else [])],
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     results = json.loads(out.read_text())
+    assert results["classic"]["window"].startswith("80x24" if window == "status-off" else "80x23")
     fan = results["fanout"]
     assert fan["status"] == "measured"
     for name in ("openssh", "pairtui"):
