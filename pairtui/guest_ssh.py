@@ -246,6 +246,13 @@ class GuestConnection(asyncssh.SSHServer):
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         if len(self._refused) >= self.engine.limits.max_auth_tries:
             return False  # closing already
+        # asyncssh asks here for every key offered, signed or not, and the login that
+        # succeeds is the last one asked about (its signature is what was checked): only
+        # that key may decide who logs in. A registered key merely named first (anyone
+        # may have a guest's public key) must not stay as the guest when another key
+        # signs for a knock or an invitation.
+        self.guest = self.key = None
+        self._knocking_key = self._invited_key = None
         hit = self.engine.lookup_key(key)
         fp = key.get_fingerprint("sha256")
         if hit is None and self._invitation is not None and self._invitation.admit == "ask":
