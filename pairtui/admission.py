@@ -149,12 +149,12 @@ class Admission:
         self.audit.record("door", state="closed", reason="its time was up")
         self.emit(DoorChanged(self.door.close(), timed_out=True))  # closed: a new state
 
-    def may_knock(self, conn: Knocker, invited: bool = False) -> str | None:
-        """Why an unregistered key may not wait for the host, or None if it may
-        (``invited``: it came with an ``--admit ask`` invitation, door or no door)."""
+    def may_knock(self, conn: Knocker, fingerprint: str, invited: bool = False) -> str | None:
+        """Why the unregistered key ``fingerprint`` may not wait for the host, or None if
+        it may (``invited``: it came with an ``--admit ask`` invitation, door or no door)."""
         if not invited and not self.door.is_open():
             return DOOR_CLOSED
-        return self.door.room_for(host_of(conn.peer))
+        return self.door.room_for(host_of(conn.peer), fingerprint)
 
     def knock(
         self, conn: Knocker, key: asyncssh.SSHKey, invitation: Invitation | None = None
@@ -198,13 +198,17 @@ class Admission:
 
     def admit_knock(
         self, ident: str, mode: Mode | None = None, remember: bool = False,
-        expires: str | None = None, name: str = "",
+        expires: str | None = None, name: str = "", code: str | None = None,
     ) -> Knock:  # fmt: skip
         """Let a waiting guest in: its key is registered (``remember``: as a guest,
         until ``expires`` if given; otherwise only until that connection ends) and its
         terminal goes on into the share. A guest of an ``--admit ask`` invitation is
-        registered as the invitation says (its use counted now), in ``mode`` if given."""
+        registered as the invitation says (its use counted now), in ``mode`` if given.
+        With ``code``, only if it is the knock's (the tmux menu asks the host to type it:
+        a menu that opened over the host's typing must not admit by chance)."""
         knock = self.door.get(ident)
+        if code is not None and code.strip() != knock.code:
+            raise PairtuiError(f"wrong code {code.strip()!r}: {ident} is still waiting")
         conn, key = self._knocking[ident]
         if knock.invitation:
             invitation = next((i for i in self.invitations.load() if i.id == knock.invitation),

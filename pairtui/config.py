@@ -42,7 +42,7 @@ max_auth_tries = {Limits().max_auth_tries}        # refused keys before a connec
 max_sessions = {Limits().max_sessions}         # terminals at once on one connection
 knock_timeout = {Limits().knock_timeout}       # seconds a knock waits for the host (pairtui door)
 max_knocks = {Limits().max_knocks}           # guests waiting at the door at once
-max_knocks_per_peer = {Limits().max_knocks_per_peer}   # ... from one address
+max_knocks_per_peer = {Limits().max_knocks_per_peer}   # ... from one address or key, and a minute
 wrong_tokens = {Limits().wrong_tokens}          # wrong invitation tokens per address and minute
 
 [recording]               # pairtui record: a recording ends by itself past either cap

@@ -16,12 +16,13 @@ with the key's fingerprint and the peer.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pairtui.errors import PairtuiError
 from pairtui.events import DoorState, KnockInfo
@@ -29,7 +30,8 @@ from pairtui.events import DoorState, KnockInfo
 if TYPE_CHECKING:
     from pairtui.registry import Mode
 
-DENIED_COOLDOWN = 60.0  # seconds a peer just denied is turned away
+T = TypeVar("T")
+DENIED_COOLDOWN = 60.0  # seconds a peer (or key, or IPv6 /64) just denied is turned away
 LONGEST = 24 * 3600.0  # seconds the door may stay open at once
 DEFAULT_OPEN = "10m"  # how long `pairtui door open` and the dashboard open it for
 DOOR_CLOSED = "the door is closed"  # why a knock is not taken: refused as an unknown key
@@ -74,7 +76,11 @@ class Door:
         self.open_until = 0.0  # time.time(); 0 = closed
         self.share = ""
         self.knocks: dict[str, Knock] = {}
-        self._denied: dict[str, float] = {}  # peer host -> when it was last denied
+        # Who was denied when, and who knocked when: by address (an IPv6 one by its
+        # /64, which one attacker has whole) and by key, so that neither a new source
+        # address nor a new key alone starts afresh. Bounded: the oldest are forgotten.
+        self._denied: dict[str, float] = {}
+        self._knocked: dict[str, list[float]] = {}
 
     def is_open(self) -> bool:
         return time.time() < self.open_until
@@ -96,11 +102,17 @@ class Door:
         """The door as ``pairtui door --json`` and ``pairtui knocks`` show it."""
         return state_json(self.snapshot(), len(self.knocks))
 
-    def room_for(self, host: str) -> str | None:
-        """Why a knock from ``host`` is not taken now, or None."""
-        denied = self._denied.get(host)
-        if denied is not None and time.time() - denied < DENIED_COOLDOWN:
+    def room_for(self, host: str, fingerprint: str = "") -> str | None:
+        """Why a knock from ``host`` with the key ``fingerprint`` is not taken now, or None."""
+        now = time.time()
+        who = [w for w in (_block(host), fingerprint and f"key {fingerprint}") if w]
+        if any(now - self._denied.get(w, -DENIED_COOLDOWN) < DENIED_COOLDOWN for w in who):
             return "you were turned away a moment ago; try again later"
+        # As many knocks a minute as may wait at once: knocking, giving up and knocking
+        # again pops a new question on the host's screen each time.
+        if any(len([t for t in self._knocked.get(w, []) if now - t < 60]) >= self.per_peer
+               for w in who):  # fmt: skip
+            return "you knocked several times a minute ago; try again later"
         if len(self.knocks) >= self.most:
             return "too many guests are waiting; try again later"
         if sum(k.host == host for k in self.knocks.values()) >= self.per_peer:
@@ -119,6 +131,10 @@ class Door:
         knock = Knock(ident, code, peer, host, via, fingerprint, where, self.timeout,
                       invitation, mode)  # fmt: skip
         self.knocks[ident] = knock
+        now = time.time()
+        for w in (_block(host), f"key {fingerprint}"):
+            self._knocked[w] = [t for t in self._knocked.get(w, []) if now - t < 60] + [now]
+        _forget_oldest(self._knocked, lambda times: times[-1])
         return knock
 
     def gone(self, knock: Knock) -> None:
@@ -131,10 +147,28 @@ class Door:
         return knock
 
     def denied(self, knock: Knock) -> None:
-        self._denied[knock.host] = time.time()
-        if len(self._denied) > 1000:  # bounded: forget the oldest
-            for host in sorted(self._denied, key=self._denied.__getitem__)[:500]:
-                del self._denied[host]
+        now = time.time()
+        self._denied[_block(knock.host)] = now
+        self._denied[f"key {knock.fingerprint}"] = now
+        _forget_oldest(self._denied, lambda when: when)
+
+
+def _block(host: str) -> str:
+    """An address as one attacker holds it: an IPv4 address, an IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _forget_oldest(seen: dict[str, T], when: Callable[[T], float], most: int = 1000) -> None:
+    """Bounded: past ``most`` entries, the older half goes."""
+    if len(seen) > most:
+        for key in sorted(seen, key=lambda k: when(seen[k]))[: most // 2]:
+            del seen[key]
 
 
 def state_json(door: DoorState, waiting: int) -> dict[str, object]:
@@ -169,7 +203,8 @@ class Keeper(Protocol):
     def knocks(self) -> list[Knock]: ...
 
     def admit_knock(
-        self, ident: str, mode: Mode | None, remember: bool, expires: str | None, name: str
+        self, ident: str, mode: Mode | None, remember: bool, expires: str | None, name: str,
+        code: str | None = None,
     ) -> Knock: ...
 
     def deny_knock(self, ident: str, why: str = ...) -> Knock: ...

@@ -267,9 +267,9 @@ class Engine:
 
     def admit_knock(
         self, ident: str, mode: Mode | None = None, remember: bool = False,
-        expires: str | None = None, name: str = "",
+        expires: str | None = None, name: str = "", code: str | None = None,
     ) -> Knock:  # fmt: skip
-        return self.admission.admit_knock(ident, mode, remember, expires, name)
+        return self.admission.admit_knock(ident, mode, remember, expires, name, code)
 
     def deny_knock(self, ident: str, why: str = "the host did not let you in") -> Knock:
         return self.admission.deny_knock(ident, why)

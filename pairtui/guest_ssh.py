@@ -259,7 +259,7 @@ class GuestConnection(asyncssh.SSHServer):
             # It knocks, door or no door: the host admits it (the invitation's use is
             # counted then). Bounded as every knock is.
             admission = self.engine.admission
-            why = None if self._knocking_key is not None else admission.may_knock(self, True)
+            why = None if self._knocking_key is not None else admission.may_knock(self, fp, True)
             if why is None:
                 self._knocking_key = key
                 return True
@@ -270,7 +270,7 @@ class GuestConnection(asyncssh.SSHServer):
             return True
         if hit is None and self._invitation is None:
             admission = self.engine.admission
-            why = None if self._knocking_key is not None else admission.may_knock(self)
+            why = None if self._knocking_key is not None else admission.may_knock(self, fp)
             if why is None:
                 # It waits for the host once its signature is checked (asyncssh asks
                 # again for the signed request: the key offered last logs in).

@@ -99,7 +99,7 @@ class Limits:
     input_buffer: int = 64 * 1024  # bytes of typed input a pane has not read yet
     knock_timeout: int = 120  # seconds a guest knocking at the door waits for the host
     max_knocks: int = 20  # guests waiting at the door at once, in all
-    max_knocks_per_peer: int = 3  # ... and from one address
+    max_knocks_per_peer: int = 3  # ... and from one address (or key), and per minute
     wrong_tokens: int = 5  # invitation tokens naming nothing, per address and minute
 
 

@@ -627,18 +627,34 @@ class Tmux:
             self._run(*_chain(cmds))
 
     def ask_host(self, title: str, choices: list[tuple[str, str, str]]) -> None:
-        """A menu on every host client: ``(label, key, shell command)`` per choice.
+        """A menu on every host client: ``(label, code, shell command)`` per choice.
 
-        ``display-menu`` waits until the menu closes, so it is started through
-        ``run-shell -b -C`` and this returns at once. A choice runs its command in the
-        background and shows its one-line answer as a message.
+        The menu opens unasked, over whatever the host is typing, so nothing typed by
+        chance may decide: the first item, selected when it opens, does nothing (Enter
+        chooses it), no item has a key of its own, and a choice with a ``code`` runs
+        only once the host has typed that code (read out by the guest) at a prompt;
+        ``%1`` in its command is what was typed. ``display-menu`` waits until the menu
+        closes, so it is started through ``run-shell -b -C`` and this returns at once.
+        A choice runs its command in the background and shows its one-line answer.
+
+        The title (where the guest came from, which a relay reports) is expanded as a
+        format twice, by ``run-shell -C`` and by ``display-menu``: its ``#`` are doubled
+        twice, so a ``#(...)`` from a relay stays text.
         """
-        items: list[str] = []
-        for label, key, command in choices:
-            shell = f'out=$({command} 2>&1); tmux display-message -- "$out"'
-            items += [_message(label), key, f"run-shell -b {shlex.quote(shell)}"]
+        items = ["Not now (pairtui knocks)", "", ""]
+        for label, code, command in choices:
+            # The answer may name where the guest came from: its # doubled (octal 043,
+            # so that no # is in a command tmux expands on the way).
+            shell = (f'h=$(printf \\\\043); out=$({command} 2>&1); '
+                     'tmux display-message -- "$(printf %s "$out" | sed "s/$h/$h$h/g")"')
+            run = f"run-shell -b {shlex.quote(shell)}"
+            if code:
+                prompt = f"Type the code the guest reads you ({code}); Escape: not now: "
+                run = f"command-prompt -p {shlex.quote(prompt)} {shlex.quote(run)}"
+            items += [_message(label), "", run]
+        shown = _message(title).replace("#", "##")
         cmds = [["run-shell", "-b", "-C", shlex.join(
-                    ["display-menu", "-c", c.tty, "-T", _message(title), *items])]
+                    ["display-menu", "-c", c.tty, "-T", shown, *items])]
                 for c in self.host_clients()]  # fmt: skip
         if cmds:
             self._run(*_chain(cmds))

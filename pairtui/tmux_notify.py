@@ -182,12 +182,15 @@ class TmuxNotifier:
         title = f"pairtui: {knock.code} knocks from {where(host_of(knock.peer), knock.via)}"
         if more:
             title += f" ({more} more waiting)"
+        # Each admit asks for the code the guest reads out (what the host typed is %1).
+        code = "--code %1"
         choices = [
-            ("Admit as view", "v", f"{pt} admit {knock.id} --mode view"),
-            ("Admit as pair (may type)", "p", f"{pt} admit {knock.id} --mode pair"),
-            ("Admit as view and remember the key", "r",
-             f"{pt} admit {knock.id} --mode view --remember"),
-            ("Deny", "d", f"{pt} deny {knock.id}"),
+            ("Admit as view…", knock.code, f"{pt} admit {knock.id} --mode view {code}"),
+            ("Admit as pair (may type)…", knock.code,
+             f"{pt} admit {knock.id} --mode pair {code}"),
+            ("Admit as view and remember the key…", knock.code,
+             f"{pt} admit {knock.id} --mode view --remember {code}"),
+            ("Deny", "", f"{pt} deny {knock.id}"),
         ]  # fmt: skip
         for socket in sockets:
             with contextlib.suppress(PairtuiError, OSError):

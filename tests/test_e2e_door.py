@@ -210,7 +210,13 @@ def test_the_host_is_asked_in_a_tmux_menu_and_admits_with_one_key(
         knock = waiting(g)
         wait_until(lambda: "Admit as pair" in shown(), what="the menu")
         assert f"{knock['code']} knocks from 127.0.0.1" in shown()
-        me.send("p")  # the menu's key for "Admit as pair"
+        # Nothing typed by chance decides: no item has a key, the first does nothing,
+        # and an admit asks for the code the guest reads out; a wrong one admits nobody.
+        wrong = pairtui("admit", str(knock["id"]), "--code", "000-000")
+        assert wrong.returncode != 0 and "wrong code" in wrong.stderr
+        me.send("jj\r")  # down to "Admit as pair (may type)", Enter
+        wait_until(lambda: "Type the code the guest reads you" in shown(), what="the prompt")
+        me.send(f"{knock['code']}\r")
         g.wait_for("MARK-21")
         g.send("echo HANA-$((6*7))\r")
         wait_until(lambda: "HANA-42" in host.capture(), what="pair input in the pane")

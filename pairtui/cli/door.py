@@ -47,7 +47,7 @@ def cmd_admit(args: argparse.Namespace) -> int:
     reply = engine_request(
         "admit", id=args.id, mode=args.mode.value if args.mode else None,
         remember=args.remember,
-        expires=args.expires, name=args.name,
+        expires=args.expires, name=args.name, code=args.code,
     )  # fmt: skip
     k = reply["admitted"]
     if args.json:
@@ -94,6 +94,8 @@ def register(sub: Any, add: Adder) -> None:
                     help="keep its key as a guest (default: for this connection only)")  # fmt: skip
     ad.add_argument("--expires", metavar="WHEN", help="with --remember: when the guest runs out")
     ad.add_argument("--name", metavar="NAME", default="", help="the guest's name")
+    ad.add_argument("--code", metavar="CODE",
+                    help="admit only if this is the code the guest reads out")  # fmt: skip
     dn = add(sub, "deny", cmd_deny, "turn a waiting guest away (one line, then closed)",
              example="pairtui deny k4821")  # fmt: skip
     dn.add_argument("id", metavar="ID", help="the knock's id (pairtui knocks)")

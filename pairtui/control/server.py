@@ -171,6 +171,7 @@ class ControlServer:
                 str(request["id"]), Mode(request["mode"]) if request.get("mode") else None,
                 bool(request.get("remember")), request.get("expires") or None,
                 str(request.get("name") or ""),
+                None if request.get("code") is None else str(request["code"]),
             )  # fmt: skip
             return {"admitted": knock.to_json()}
         return {"denied": engine.deny_knock(str(request["id"])).to_json()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import random
 import socket
 import time
@@ -318,7 +319,9 @@ class TunnelManager:
             sock.bind((host, 0))
             bound = sock.getsockname()
             key = (str(bound[0]), int(bound[1]))
-            self._origins[key] = (address(orig_host, orig_port), tunnel)
+            # The relay says where the guest came from: believed only if it is an
+            # address (it is shown to the host, in tmux menus among other places).
+            self._origins[key] = (address(_an_address(orig_host), orig_port), tunnel)
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
             _, peer = await asyncio.get_running_loop().create_connection(SSHForwarder, sock=sock)
         except BaseException as exc:  # also cancelled: nothing left behind
@@ -392,3 +395,11 @@ class _Lost(Exception):
 
 def _info(tunnel: Tunnel, state: str) -> TunnelInfo:
     return TunnelInfo(name=tunnel.name, relay=tunnel.relay, remote=tunnel.remote, state=state)
+
+
+def _an_address(text: str) -> str:
+    """``text`` if it is an IP address, else ``?``."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return "?"
