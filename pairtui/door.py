@@ -203,7 +203,12 @@ class Keeper(Protocol):
     def knocks(self) -> list[Knock]: ...
 
     def admit_knock(
-        self, ident: str, mode: Mode | None, remember: bool, expires: str | None, name: str,
+        self,
+        ident: str,
+        mode: Mode | None,
+        remember: bool,
+        expires: str | None,
+        name: str,
         code: str | None = None,
     ) -> Knock: ...
 

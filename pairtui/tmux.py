@@ -645,8 +645,10 @@ class Tmux:
         for label, code, command in choices:
             # The answer may name where the guest came from: its # doubled (octal 043,
             # so that no # is in a command tmux expands on the way).
-            shell = (f'h=$(printf \\\\043); out=$({command} 2>&1); '
-                     'tmux display-message -- "$(printf %s "$out" | sed "s/$h/$h$h/g")"')
+            shell = (
+                f"h=$(printf \\\\043); out=$({command} 2>&1); "
+                'tmux display-message -- "$(printf %s "$out" | sed "s/$h/$h$h/g")"'
+            )
             run = f"run-shell -b {shlex.quote(shell)}"
             if code:
                 prompt = f"Type the code the guest reads you ({code}); Escape: not now: "
