@@ -26,9 +26,10 @@ async def ready(pilot: Pilot[None]) -> PairtuiApp:
 
 async def asked(app: PairtuiApp, ident: str) -> KnockDialog:
     def showing() -> bool:
-        return isinstance(app.screen, KnockDialog) and app.screen.knock.id == ident
+        screen = app.screen
+        return isinstance(screen, KnockDialog) and screen.knock.id == ident and screen.ready
 
-    await until(showing, f"the dialog for {ident}")
+    await until(showing, f"the dialog for {ident}, taking answers")
     assert isinstance(app.screen, KnockDialog)
     return app.screen
 

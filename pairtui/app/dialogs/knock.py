@@ -6,6 +6,7 @@ admitting: the address and the key say where the knock comes from, not who it is
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
@@ -52,11 +53,21 @@ class KnockDialog(FormDialog[KnockAnswer]):
 
     AUTO_FOCUS = "#admit-view"  # not a field: v, p, d and r work at once
 
+    KEY_GRACE = 1.0
+    """Seconds after it opens before an answer counts: it opens unasked, over whatever
+    the host was typing, and a ``p`` meant for something else must not admit a pair."""
+
     def __init__(self, knock: KnockView) -> None:
         super().__init__(classes="dialog")
         self.knock = knock
         self.ended = ""  # how the knock ended elsewhere, once it has
         self._mode = "view"
+        self._opened = time.monotonic()
+
+    @property
+    def ready(self) -> bool:
+        """Answers count from now on (see :data:`KEY_GRACE`)."""
+        return time.monotonic() - self._opened >= self.KEY_GRACE
 
     def compose(self) -> ComposeResult:
         k = self.knock
@@ -138,7 +149,8 @@ class KnockDialog(FormDialog[KnockAnswer]):
             expires.value = ""
 
     def action_toggle_remember(self) -> None:
-        self.query_one("#remember", Checkbox).toggle()
+        if self.ready:
+            self.query_one("#remember", Checkbox).toggle()
 
     # --- answering --------------------------------------------------------------------
 
@@ -157,11 +169,14 @@ class KnockDialog(FormDialog[KnockAnswer]):
         self.query_one("#admit-view", Button).focus()
 
     def action_admit(self, mode: str) -> None:
+        if not self.ready:
+            return
         self._mode = mode
         self.action_submit()
 
     def action_deny(self) -> None:
-        self.dismiss(KnockAnswer(self.knock.id, admit=False))
+        if self.ready:
+            self.dismiss(KnockAnswer(self.knock.id, admit=False))
 
     def result(self) -> KnockAnswer:
         remember = self.remember
