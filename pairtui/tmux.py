@@ -689,8 +689,14 @@ class Tmux:
         self.tell_host("", status)
 
     def copy_to_buffer(self, text: str) -> None:
-        """Into a tmux paste buffer and, where tmux may (set-clipboard), the system clipboard."""
-        self._run("set-buffer", "-w", "-b", "pairtui", text)
+        """Into a tmux paste buffer and, where tmux may (set-clipboard), the clipboard of
+        each of the host's own clients. Never ``set-buffer -w`` with no client: tmux then
+        picks the most recently active one, which may be a guest's terminal, and an
+        invitation's line (its token) would land in a guest's clipboard."""
+        cmds = [["set-buffer", "-b", "pairtui", text]]
+        cmds += [["set-buffer", "-w", "-t", c.tty, "-b", "pairtui", text]
+                 for c in self.host_clients()]  # fmt: skip
+        self._run(*_chain(cmds))
 
     def prefix_bindings(self) -> list[tuple[str, str]]:
         """``(key, row)`` for each binding of the prefix table, as ``list-keys`` prints it."""
