@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import stat
 import sys
 import time
@@ -156,6 +157,20 @@ class _NotTwice(logging.Filter):
         return getattr(record, "audit_event", None) not in TOLD_BY_EVENTS
 
 
+_TOKEN = re.compile(r"inv-[A-Za-z0-9_-]+")
+
+
+class _NoTokens(logging.Filter):
+    """An invitation's token is a password: asyncssh names the user (``inv-TOKEN``) in
+    its auth lines, and no line of the log may carry it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "inv-" in text:
+            record.msg, record.args = _TOKEN.sub("inv-…", text), None
+        return True
+
+
 def setup(level: int, stream: TextIO | None = None) -> LineHandler:
     """Send pairtui's log (and asyncssh's warnings; its connection notes too at debug)
     to ``stream`` (standard error), one line per record; returns the handler.
@@ -168,6 +183,7 @@ def setup(level: int, stream: TextIO | None = None) -> LineHandler:
     handler = LineHandler(stream)
     handler.setFormatter(LineFormatter(target, colour=not os.environ.get("NO_COLOR")))
     handler.addFilter(_NotTwice())
+    handler.addFilter(_NoTokens())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, LineHandler)]:
         root.removeHandler(old)  # set up twice (tests): one line per record still
