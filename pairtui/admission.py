@@ -95,13 +95,11 @@ class Admission:
         [gkey] = parse_public_keys(key.export_public_key().decode())
         registry = Registry(self.registry_path)
         names = set(registry.guests())
-        if used.name and used.name in names:  # one more key of a guest the host named
-            registry.add(used.name, [gkey])
-            name = used.name
-        else:
-            name = guest_name(used.name, gkey.fingerprint, names)
-            registry.add(name, [gkey], Mode(used.mode), used.share or None,
-                         used.expires_at())  # fmt: skip
+        # Always a guest of its own, with the invitation's mode, share and expiry: a
+        # name taken since the invitation was made gets a suffix (alice-2), never the
+        # rights of the guest who has it.
+        name = guest_name(used.name, gkey.fingerprint, names)
+        registry.add(name, [gkey], Mode(used.mode), used.share or None, used.expires_at())
         index = self._reindex()
         self.audit.record("invited", guest=name, fingerprint=gkey.fingerprint, peer=peer,
                           via=via or None, invitation=used.id,

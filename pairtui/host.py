@@ -158,6 +158,11 @@ class Host:
             validate_share_name(share)
         if name:
             validate_name(name)
+            if name in self.guests():
+                raise PairtuiError(
+                    f"guest {name} exists: an invitation makes a new guest (another --name; "
+                    f"a new key for {name}: pairtui guest add {name} --key ...)"
+                )
         expires = parse_expiry(lifetime) if lifetime else None
         return self.invitation_store.create(
             mode=mode, share=share, name=name, expires=expires, uses=uses, admit=admit
