@@ -111,7 +111,11 @@ class WaitingSession(asyncssh.SSHServerSession[bytes]):
         if self._guest is not None:
             self._guest.connection_lost(exc)
         else:
+            # Its channel closed while it waited: the connection goes too. Left open, it
+            # stayed logged in with a key nobody admitted, listed nowhere, and its place
+            # in the waiting room went to the next knock: the bounds bounded nothing.
             self.engine.knock_gone(self.knock)
+            self.conn.close("you stopped waiting", "refused")
 
     # --- the decision ----------------------------------------------------------------
 
