@@ -38,6 +38,7 @@ VERSION = 2
 FLUSH_INTERVAL = 1.0  # seconds: the most a crash may lose
 SUFFIX = ".cast"
 KEYS_SUFFIX = ".keys.jsonl"
+MAX_LINE = 16 * 1024 * 1024  # characters: a longer line is not one pairtui wrote
 _NAME_RE = re.compile(r"^(?P<share>.+)-(?P<when>\d{8}T\d{6}Z)(?:-\d+)?$")
 
 
@@ -155,10 +156,16 @@ class CastWriter:
         self._start = time.monotonic()
         self._pending: list[str] = []
         self._pending_keys: list[str] = []
+        self._pending_size = 0
         self._oldest = 0.0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.size = 0  # bytes in the file, the sidecar included
         self._write(self._fd, [json.dumps(header.to_json(), ensure_ascii=False) + "\n"])
+
+    @property
+    def pending(self) -> int:
+        """Characters kept but not written yet (at most a second's worth)."""
+        return self._pending_size
 
     @property
     def elapsed(self) -> float:
@@ -182,19 +189,24 @@ class CastWriter:
         text = data.decode("utf-8", "replace")
         at = round(self.elapsed, 6)
         self._add("i", text, at)
-        self._pending_keys.append(json.dumps([at, guest, text], ensure_ascii=False) + "\n")
+        line = json.dumps([at, guest, text], ensure_ascii=False) + "\n"
+        self._pending_keys.append(line)
+        self._pending_size += len(line)
 
     def _add(self, code: str, data: str, at: float | None = None) -> None:
         at = round(self.elapsed, 6) if at is None else at
         if not self._pending:
             self._oldest = time.monotonic()
-        self._pending.append(json.dumps([at, code, data], ensure_ascii=False) + "\n")
+        line = json.dumps([at, code, data], ensure_ascii=False) + "\n"
+        self._pending.append(line)
+        self._pending_size += len(line)
         if time.monotonic() - self._oldest >= FLUSH_INTERVAL:
             self.flush()
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []
         keys, self._pending_keys = self._pending_keys, []
+        self._pending_size = 0
         if pending:
             self._write(self._fd, pending)
         if keys:
@@ -242,7 +254,7 @@ def read(path: Path) -> tuple[Header, Iterator[Event]]:
     """
     try:
         with path.open(encoding="utf-8", errors="replace") as f:
-            first = f.readline()
+            first = f.readline(MAX_LINE)
     except OSError as exc:
         raise PairtuiError(f"{path}: {exc.strerror or exc}") from None
     try:
@@ -251,18 +263,19 @@ def read(path: Path) -> tuple[Header, Iterator[Event]]:
             raise ValueError("not asciicast version 2")
         header = Header(int(head["width"]), int(head["height"]), int(head.get("timestamp", 0)),
                         str(head.get("title", "")), dict(head.get("env") or {}))  # fmt: skip
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PairtuiError(f"{path}: not a recording pairtui can play ({exc})") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        why = "nested too deep" if isinstance(exc, RecursionError) else exc
+        raise PairtuiError(f"{path}: not a recording pairtui can play ({why})") from None
 
     def events() -> Iterator[Event]:
         with path.open(encoding="utf-8", errors="replace") as f:
-            f.readline()
-            for line in f:
+            f.readline(MAX_LINE)
+            while line := f.readline(MAX_LINE):
                 try:
                     at, code, data = json.loads(line)
                     at = float(at)
-                except (ValueError, TypeError):
-                    return  # cut off (or not an event): the file ends here
+                except (ValueError, TypeError, RecursionError):
+                    return  # cut off, crafted or not an event: the file ends here
                 yield Event(at, str(code), _whole(str(data)))
 
     return header, events()

@@ -124,8 +124,6 @@ class Recorder:
     def _output(self, data: bytes) -> None:
         self._drawn = True
         self._guard(lambda w: w.output(data))
-        if self._writer is not None and self._writer.size > self.limits.max_bytes:
-            self.stop(f"it reached its size cap ({self.limits.max_bytes // (1024 * 1024)} MiB)")
 
     def _eof(self) -> None:
         self.stop("the share ended")
@@ -138,6 +136,11 @@ class Recorder:
             write(self._writer)
         except OSError as exc:
             self._writer_failed(exc)
+            return
+        # What is kept, output and typed keys alike, counts toward the cap (the keys
+        # of a guest typing into a pane that echoes nothing are all input).
+        if self._writer.size + self._writer.pending > self.limits.max_bytes:
+            self.stop(f"it reached its size cap ({self.limits.max_bytes // (1024 * 1024)} MiB)")
 
     def _writer_failed(self, exc: OSError) -> None:
         self.stop(f"cannot write {self.path.name}: {exc.strerror or exc}")
