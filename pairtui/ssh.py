@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tempfile
@@ -111,3 +112,13 @@ def _addresses() -> list[str]:
     except OSError:
         pass
     return found
+
+
+def ip_or_unknown(text: str) -> str:
+    """``text`` if it is an IP address, else ``?``: what a relay reports of a guest's
+    origin is shown to the host (tmux menus among other places), and is believed only
+    if it is an address."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return "?"

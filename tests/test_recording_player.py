@@ -190,3 +190,14 @@ def test_keys_become_actions(case: Keys) -> None:
     for piece in case.pieces:
         got += reader.feed(piece)
     assert got == case.actions
+
+
+def test_control_strings_are_dropped_even_split_across_events() -> None:
+    """OSC 52 (the clipboard), titles and DCS passthrough from a recording never reach
+    the terminal that plays it; CSI sequences (what was drawn) stay."""
+    from pairtui.recording.inert import Inert
+
+    inert = Inert()
+    pieces = ["a\x1b]52;c;QUJD\x07b", "x\x1b]0;tit", "le\x1b", "\\y\x1b[1mz\x1b", "[0m",
+              "\x1bPtmux;\x1b\x1b]52;c;QQ==\x07\x1b\\end", "\x9d2;t\x9cok"]  # fmt: skip
+    assert [inert(p) for p in pieces] == ["ab", "x", "", "y\x1b[1mz", "\x1b[0m", "end", "ok"]

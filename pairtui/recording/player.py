@@ -31,6 +31,7 @@ from types import FrameType
 from pairtui.errors import PairtuiError
 from pairtui.printable import printable
 from pairtui.recording import cast
+from pairtui.recording.inert import Inert
 from pairtui.recording.player_keys import HINTS, SHORT_HINTS, Action, KeyReader
 
 SEEK_STEP = 5.0  # seconds, for the arrow keys
@@ -62,16 +63,19 @@ class Cue:
 
 def timeline(events: Iterable[cast.Event], idle_limit: float | None = None) -> list[Cue]:
     """The cues to play: outputs and markers, every pause between two events cut to
-    ``idle_limit`` seconds (the first one too), as asciinema's ``--idle-time-limit``."""
+    ``idle_limit`` seconds (the first one too), as asciinema's ``--idle-time-limit``.
+    Outputs lose their terminal control strings (:class:`~pairtui.recording.inert.Inert`)."""
     cues: list[Cue] = []
     last = at = 0.0
+    inert = Inert()
     for event in events:
         if event.code not in ("o", "m"):
             continue
         gap = max(0.0, event.time - last)
         last = max(last, event.time)
         at += gap if idle_limit is None else min(gap, idle_limit)
-        cues.append(Cue(at, event.code, event.data))
+        data = inert(event.data) if event.code == "o" else event.data
+        cues.append(Cue(at, event.code, data))
     return cues
 
 

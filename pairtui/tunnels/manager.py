@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import random
 import socket
 import time
@@ -22,7 +21,7 @@ from asyncssh.forward import SSHForwarder
 from pairtui.audit import Audit
 from pairtui.errors import PairtuiError
 from pairtui.events import Event, TunnelChanged, TunnelInfo
-from pairtui.ssh import address
+from pairtui.ssh import address, ip_or_unknown
 from pairtui.tunnels.known_hosts import load_known_hosts
 from pairtui.tunnels.model import KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL, Tunnel, local_target
 from pairtui.tunnels.relay import (
@@ -321,7 +320,7 @@ class TunnelManager:
             key = (str(bound[0]), int(bound[1]))
             # The relay says where the guest came from: believed only if it is an
             # address (it is shown to the host, in tmux menus among other places).
-            self._origins[key] = (address(_an_address(orig_host), orig_port), tunnel)
+            self._origins[key] = (address(ip_or_unknown(orig_host), orig_port), tunnel)
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
             _, peer = await asyncio.get_running_loop().create_connection(SSHForwarder, sock=sock)
         except BaseException as exc:  # also cancelled: nothing left behind
@@ -395,11 +394,3 @@ class _Lost(Exception):
 
 def _info(tunnel: Tunnel, state: str) -> TunnelInfo:
     return TunnelInfo(name=tunnel.name, relay=tunnel.relay, remote=tunnel.remote, state=state)
-
-
-def _an_address(text: str) -> str:
-    """``text`` if it is an IP address, else ``?``."""
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return "?"
