@@ -120,6 +120,7 @@ class Engine:
         self._full = RefusalCounter(shown=1)  # "host full": one line per interval
         self.fds: FdBudget | None = None  # once started (it measures the listeners)
         self._spare: SpareFd | None = None
+        self._own_watcher = False  # the pidfd child watcher is ours to drop at stop
         self._log = log or (lambda line: self.audit.record("error", reason=line))
         # Run in a worker thread after the registry changed or an invitation ran out
         # (front ends pass the system guests' sync); returns what the host should hear.
@@ -159,7 +160,7 @@ class Engine:
         self._spare = SpareFd()
         handler = QuietExceptionHandler(self._log, spare=self._spare)
         asyncio.get_running_loop().set_exception_handler(handler)
-        _use_pidfd_child_watcher()
+        self._own_watcher = _use_pidfd_child_watcher()
         ssh_fastpath.install()
         self._control = ControlServer(self, self.control_path, self._on_stop)
         await self._control.start()
@@ -222,6 +223,9 @@ class Engine:
             await self._control.stop()
         if self._spare is not None:
             self._spare.close()
+        if self._own_watcher:
+            self._own_watcher = False
+            _drop_child_watcher()
 
     @property
     def fingerprint(self) -> str:
@@ -615,17 +619,26 @@ class Engine:
         }
 
 
-def _use_pidfd_child_watcher() -> None:
+def _use_pidfd_child_watcher() -> bool:
     """Python 3.11 waits for each child (a `tmux attach` per guest) in its own thread;
-    a pidfd watcher waits on the event loop instead. 3.12+ does this by itself."""
+    a pidfd watcher waits on the event loop instead. 3.12+ does this by itself. True if
+    installed: :func:`_drop_child_watcher` then undoes it when the engine stops."""
     loop = asyncio.get_running_loop()
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
+        return False
     if not isinstance(loop, asyncio.SelectorEventLoop):  # uvloop reaps children itself
-        return
+        return False
     watcher = asyncio.PidfdChildWatcher()
     watcher.attach_loop(loop)
     asyncio.set_child_watcher(watcher)
+    return True
+
+
+def _drop_child_watcher() -> None:
+    """The watcher is process-wide and tied to this engine's loop: left behind, a later
+    event loop in the same process (a test's, a library's) finds it inactive and cannot
+    start subprocesses. Unset, asyncio makes its default one when asked."""
+    asyncio.set_child_watcher(None)  # type: ignore[arg-type]
 
 
 def _next_expiry(index: KeyIndex) -> datetime | None:

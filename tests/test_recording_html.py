@@ -114,7 +114,7 @@ def test_hostile_output_and_titles_cannot_leave_the_data_block(tmp_path: Path) -
     assert isinstance(cast, list)
     assert cast[1][1:] == ["o", text]
     assert cast[2][1:] == ["m", "<b>m</b>"]
-    assert cast[3][1:] == ["o", "lone \ud800 surrogate"]
+    assert cast[3][1:] == ["o", "lone ? surrogate"]  # made text every reader can encode
     assert all(ord(c) < 128 for c in page.split('id="pairtui-recording">')[1].split("<")[0])
 
 
