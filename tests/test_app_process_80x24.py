@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from support import SshGuest, TmuxHost, pairtui, share_host_session, wait_until
 from test_control import invite
 
+from pairtui.app.dialogs import KnockDialog
 from pairtui.registry import Mode, Registry
 
 pytestmark = pytest.mark.e2e
@@ -126,6 +128,8 @@ def test_a_knock_is_answered_in_the_dashboard_s_dialog(
     code = guest.text().split("Read this code to the host: ", 1)[1].split()[0]
     dashboard.shows(f"Someone knocks: {code}", "Admit as pair (p)", "Deny (d)",
                     what="the knock dialog")  # fmt: skip
+    # The dialog takes no answer in its first second (it opens over the host's typing).
+    time.sleep(KnockDialog.KEY_GRACE + 0.3)
     dashboard.child.send("p")
     wait_until(
         lambda: (
