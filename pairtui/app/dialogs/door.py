@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from pairtui.app import fmt
 from pairtui.app.dialogs.form import FormDialog
-from pairtui.app.widgets.fields import CoreCheck, Field
+from pairtui.app.widgets.fields import CoreCheck, Field, check_share_name
 from pairtui.door import DEFAULT_OPEN, open_for
 
 
@@ -87,13 +87,7 @@ class DoorDialog(FormDialog[DoorRequest]):
         return f"open for {fmt.duration(open_for(value, now=self.now))}"
 
     def check_share(self, value: str) -> str | None:
-        from pairtui.shares import validate_share_name
-
-        if value.strip():
-            validate_share_name(value.strip())
-            if value.strip() not in self.shares:
-                return f"no share {value.strip()!r} yet"
-        return None
+        return check_share_name(value, self.shares)
 
     # --- submitting -------------------------------------------------------------------
 

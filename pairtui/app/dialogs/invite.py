@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Select
 
 from pairtui.app import fmt
 from pairtui.app.dialogs.form import FormDialog
-from pairtui.app.widgets.fields import CoreCheck, Field
+from pairtui.app.widgets.fields import CoreCheck, Field, check_share_name
 from pairtui.errors import PairtuiError
 
 DEFAULT_EXPIRES = "1h"
@@ -126,13 +126,7 @@ class InviteDialog(FormDialog[InviteDraft]):
         return None
 
     def check_share(self, value: str) -> str | None:
-        from pairtui.shares import validate_share_name
-
-        if value.strip():
-            validate_share_name(value.strip())
-            if value.strip() not in self.shares:
-                return f"no share {value.strip()!r} yet"
-        return None
+        return check_share_name(value, self.shares)
 
     def check_name(self, value: str) -> str | None:
         from pairtui.registry import validate_name

@@ -74,3 +74,16 @@ class Field(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         self.show(self.error if event.value else None)
+
+
+def check_share_name(value: str, shares: list[str]) -> str | None:
+    """A share field's check (a CoreCheck's): empty is any share; a name is checked
+    as the core checks it, and one not shared yet is said, not refused."""
+    from pairtui.shares import validate_share_name
+
+    name = value.strip()
+    if name:
+        validate_share_name(name)
+        if name not in shares:
+            return f"no share {name!r} yet"
+    return None
