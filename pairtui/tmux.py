@@ -56,7 +56,6 @@ import libtmux  # noqa: E402
 from libtmux import exc as tmux_exc  # noqa: E402
 
 SESSION_PREFIX = "pairtui-"
-_GUEST_SESSION = re.compile("^" + SESSION_PREFIX + ".+-(view|pair)$")
 
 
 class TmuxNotRunning(PairtuiError):
@@ -96,47 +95,19 @@ _NOT_IN_MODE = "#{?pane_in_mode,0,1}"
 _PAIR_KEY_GUARD = f"bind-key -T pairtui-pair Any if-shell -F '{_NOT_IN_MODE}' {{ send-keys }}\n"
 
 # tmux redraws a client's status line after every bound key, and the guard above binds
-# every key: expanding the status line is nearly all a pair guest's key costs tmux
-# (``benchmarks/tmux_cost``: ~290k instructions against ~30k for an unbound key; each
-# ``#{}`` is looked up as an option six times). So the window list, the costly part,
-# is expanded once per change into a session option (_WINDOWS), by the hooks of
-# :meth:`Tmux._window_list_hooks`, and the status line only reads it back. The list
-# keeps what guests see: the host's window formats, styles and separator.
-_WINDOWS = "@pairtui-windows"
-_WINDOW_LIST = (
+# every key. The default status-format (ranges, list markers, a style test per window)
+# costs ~25 µs of tmux's time per redraw; this one keeps what guests see (pairtui's
+# left and right, the host's window formats, styles and separator) for about half.
+_GUEST_STATUS_FORMAT = (
+    "#[align=left]#{T:status-left}"
     "#{W:"
     "#[#{E:window-status-style}]#{T:window-status-format}#[default]"
     "#{?window_end_flag,,#{window-status-separator}},"
     "#[#{E:window-status-current-style}]#{T:window-status-current-format}#[default]"
     "#{?window_end_flag,,#{window-status-separator}}"
     "}"
+    "#[align=right]#{T:status-right}"
 )
-_GUEST_STATUS_FORMAT = (
-    "#[align=left]#{T:status-left}#{" + _WINDOWS + "}#[align=right]#{T:status-right}"
-)
-
-
-def _refresh_list(session: str | None = None) -> str:
-    """Expand a guest session's window list into its option (the hook's session if None).
-
-    Set only when the list reads differently: every set-option redraws every client.
-    """
-    t = "" if session is None else f"-t ={session}: "
-    return (
-        f"if-shell -F {t}'#{{!=:#{{{_WINDOWS}}},{_WINDOW_LIST}}}' "
-        f"{{ set-option {t}-F {_WINDOWS} '{_WINDOW_LIST}' }}"
-    )
-
-
-# Events after which a session's list may read differently, by the session concerned
-# (its windows, its current and last window, alert flags) ...
-_SESSION_LIST_EVENTS = (
-    "session-window-changed", "window-linked", "window-unlinked",
-    "alert-activity", "alert-bell", "alert-silence",
-)  # fmt: skip
-# ... and by window (its name, automatic renames included; zoom): tmux runs these with
-# one of the window's sessions, so each guest session is named (see _window_list_hooks).
-_WINDOW_LIST_EVENTS = ("window-renamed", "window-layout-changed")
 
 # A guest whose terminal is smaller than the host's window sees part of it (tmux follows
 # the cursor): its status line says so while it lasts, last on the line, which tmux
@@ -418,51 +389,20 @@ class Tmux:
              f"if-shell -F '{moved}' 'detach-client'"],
         ]  # fmt: skip
 
-    def _remove_guards(self) -> bool:
-        """Take the hooks away once no guest session is left (they would be harmless).
-
-        False while guest sessions are left (their hooks stay).
-        """
+    def _remove_guards(self) -> None:
+        """Take the hooks away once no guest session is left (they would be harmless)."""
         try:
             names = self._run("list-sessions", "-F", "#{session_name}")
         except PairtuiError:  # no session left: the server has exited with its hooks
-            return True
+            return
         if any(n.startswith(SESSION_PREFIX) for n in names):
-            return False
+            return
         i = GUARD_INDEX
         self._run(
             "set-hook", "-gwu", f"pane-mode-changed[{i}]", ";",
             "set-hook", "-gu", f"client-session-changed[{i}]", ";",
-            "set-hook", "-gu", f"client-session-changed[{i + 1}]", ";",
-            *_chain([["set-hook", "-gu", f"{e}[{i}]"] for e in _SESSION_LIST_EVENTS]
-                    + [["set-hook", "-gwu", f"{e}[{i}]"] for e in _WINDOW_LIST_EVENTS]),
+            "set-hook", "-gu", f"client-session-changed[{i + 1}]",
         )  # fmt: skip
-        return True
-
-    def _window_list_hooks(self) -> list[list[str]]:
-        """The hooks that keep each guest session's window list (_WINDOWS) current.
-
-        A session event runs with the session concerned, so one global hook serves every
-        guest session. A window event runs with one of the window's sessions, maybe the
-        host's, and a hook's arguments are not format-expanded, so that hook names every
-        guest session, each first tested to exist (a session killed behind pairtui's back
-        is skipped rather than an error that would end the list). It is written again
-        whenever guest sessions are made, renamed or killed.
-        """
-        names = [n for n in self._run("list-sessions", "-F", "#{session_name}")
-                 if _GUEST_SESSION.match(n)]  # fmt: skip
-        guest = f"#{{m/r:{_GUEST_SESSION.pattern},#{{session_name}}}}"
-        i = GUARD_INDEX
-        in_guest = f"if-shell -F '{guest}' {{ {_refresh_list()} }}"
-        cmds = [["set-hook", "-g", f"{event}[{i}]", in_guest] for event in _SESSION_LIST_EVENTS]
-        each = " ; ".join(
-            f"if-shell -F '#{{S:#{{?#{{==:#{{session_name}},{n}}},1,}}}}' {{ {_refresh_list(n)} }}"
-            for n in names
-        )
-        for event in _WINDOW_LIST_EVENTS:
-            cmds.append(["set-hook", "-gw", f"{event}[{i}]", each] if each
-                        else ["set-hook", "-gwu", f"{event}[{i}]"])  # fmt: skip
-        return cmds
 
     def _close_choosers(self, panes: list[str]) -> list[list[str]]:
         """Close a chooser the host left open in a pane before sharing it."""
@@ -536,9 +476,6 @@ class Tmux:
         cmds += self._close_choosers(panes)
         self.source(_PAIR_KEY_GUARD)
         self._run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
-        lists = [["set-option", "-t", f"={n}:", "-F", _WINDOWS, _WINDOW_LIST]
-                 for n in (names.view, names.pair)]  # fmt: skip
-        self._run(*_chain(lists + self._window_list_hooks()))
         return names
 
     def _grouped_session(self, name: str, session: str) -> list[str]:
@@ -566,7 +503,6 @@ class Tmux:
             cmds += [c for c in self._session_options(now, mode, host, new, prefix)
                      if c[3].startswith("status-right")]  # fmt: skip
         self._run(*_chain(cmds))
-        self._run(*_chain(self._window_list_hooks()))
         return after
 
     def kill_share(self, share: str) -> None:
@@ -574,8 +510,7 @@ class Tmux:
         for name in (names.view, names.pair):
             if self.has_session(name):
                 self._run("kill-session", "-t", f"={name}")
-        if not self._remove_guards():
-            self._run(*_chain(self._window_list_hooks()))
+        self._remove_guards()
 
     def window_size(self, session: str) -> tuple[int, int] | None:
         """``(columns, rows)`` of a session's current window; None if it is gone."""
