@@ -25,21 +25,19 @@ Cases:
 from __future__ import annotations
 
 import argparse
-import fcntl
+import contextlib
 import os
-import pty
 import re
-import select
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from benchmarks.procs import Reaper
+from benchmarks.reactor import Guest, Reactor, close_all
 from pairtui.tmux import Tmux
 
 COLS, ROWS = 80, 24
@@ -47,19 +45,21 @@ _TOTAL = re.compile(rb"^summary:\s+(\d+)", re.MULTILINE)
 
 
 class CountedServer:
-    """A tmux server under callgrind, its clients in PTYs, all ended by pid on exit."""
+    """A tmux server under callgrind and its clients, in the harness's reaper and reactor
+    (every process ended by pid, whatever ends the run)."""
 
-    def __init__(self, workdir: Path, name: str) -> None:
+    def __init__(self, workdir: Path, name: str, reaper: Reaper, reactor: Reactor) -> None:
         self.socket = workdir / f"{name}.sock"
         self.out = workdir / f"{name}.callgrind"
         self.fifo = workdir / f"{name}.fifo"
+        self.reaper, self.reactor = reaper, reactor
         os.mkfifo(self.fifo)
-        self.server = subprocess.Popen(
+        self.server = reaper.spawn(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.out}",
              "tmux", "-D", "-S", str(self.socket), "-f", "/dev/null"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        self.clients: list[tuple[int, int]] = []
+        self.clients: list[Guest] = []
         deadline = time.monotonic() + 60
         # Every command runs with -N (never start a server): one started before the
         # counted server listens would be a server of its own, uncounted.
@@ -80,53 +80,32 @@ class CountedServer:
             raise RuntimeError(f"tmux {args[0]}: {res.stderr.decode(errors='replace').strip()}")
         return res.returncode
 
-    def attach(self, argv: list[str]) -> int:
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: a real tmux client on the PTY
-            os.environ["TERM"] = "xterm-256color"
-            os.execvp(argv[0], argv)
-        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-        self.clients.append((pid, fd))
-        return fd
-
-    def drain(self, seconds: float) -> None:
-        fds = [fd for _, fd in self.clients]
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select(fds, [], [], min(left, 0.05))
-            for fd in ready:
-                os.read(fd, 65536)
+    def attach(self, argv: list[str]) -> Guest:
+        env = {**os.environ, "TERM": "xterm-256color"}
+        client = Guest(self.reactor, self.reaper, argv, env, size=(COLS, ROWS))
+        self.clients.append(client)
+        return client
 
     def finish(self) -> int:
         """End the clients and the server; the server's instruction count."""
-        for pid, fd in self.clients:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            os.close(fd)
+        close_all(self.clients)
         self.run("kill-server", check=False)
-        try:
-            self.server.wait(120)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-            self.server.wait(10)
+        self.server.wait(120)  # callgrind writes its file as the server exits
+        self.reaper.forget(self.server)
         found = _TOTAL.search(self.out.read_bytes())
         if found is None:
             raise RuntimeError(f"no instruction total in {self.out}")
         return int(found.group(1))
 
 
-def _wait_for(fds: list[int], marker: bytes, seconds: float = 20) -> None:
-    """Read every client until each has shown ``marker`` (bounded)."""
-    tails = dict.fromkeys(fds, b"")
-    deadline = time.monotonic() + seconds
-    while tails and (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select(list(tails), [], [], min(left, 0.5))
-        for fd in ready:
-            tails[fd] = tails[fd][-64:] + os.read(fd, 65536)
-            if marker in tails[fd]:
-                del tails[fd]
-    if tails:
-        raise RuntimeError(f"{len(tails)} client(s) never showed {marker!r}")
+@contextlib.contextmanager
+def _counted(workdir: Path, name: str) -> Iterator[CountedServer]:
+    reaper, reactor = Reaper(), Reactor()
+    try:
+        yield CountedServer(workdir, name, reaper, reactor)
+    finally:
+        reactor.close()
+        reaper.close()
 
 
 def _share(srv: CountedServer) -> tuple[Tmux, str, str]:
@@ -136,38 +115,44 @@ def _share(srv: CountedServer) -> tuple[Tmux, str, str]:
 
 
 def key_case(variant: str, keys: int, workdir: Path) -> int:
-    srv = CountedServer(workdir, f"key-{variant}-{keys}")
-    if variant == "host":
-        argv = ["tmux", "-S", str(srv.socket), "attach-session", "-t", "=h"]
-    else:
-        tm, _, pair = _share(srv)
-        if variant == "pair-fixed":
-            srv.run("set-option", "-t", f"={pair}:", "status-format[0]", "[pairtui] fixed")
-        argv = tm.attach_argv(pair, readonly=False)
-    fd = srv.attach(argv)
-    srv.drain(3)
-    for _ in range(keys):
-        os.write(fd, b"x")
-        _wait_for([fd], b"x")
-    return srv.finish()
+    with _counted(workdir, f"key-{variant}-{keys}") as srv:
+        if variant == "host":
+            argv = ["tmux", "-S", str(srv.socket), "attach-session", "-t", "=h"]
+        else:
+            tm, _, pair = _share(srv)
+            if variant == "pair-fixed":
+                srv.run("set-option", "-t", f"={pair}:", "status-format[0]", "[pairtui] fixed")
+            argv = tm.attach_argv(pair, readonly=False)
+        client = srv.attach(argv)
+        srv.reactor.sleep(3)
+        for _ in range(keys):
+            client.type_key(b"x", lambda _latency: None)
+            if not srv.reactor.run(lambda: client.pending is None, 20):
+                raise RuntimeError("a key was not echoed within 20 s")
+        return srv.finish()
 
 
 def screen_case(variant: str, k: int, screens: int, workdir: Path) -> int:
-    srv = CountedServer(workdir, f"screen-{variant}-{k}-{screens}")
-    if variant == "classic":
-        argv = ["tmux", "-S", str(srv.socket), "attach-session", "-r", "-t", "=h"]
-    else:
-        tm, view, _ = _share(srv)
-        argv = tm.attach_argv(view, readonly=True)
-    fds = [srv.attach(argv) for _ in range(k)]
-    srv.drain(3)
-    with srv.fifo.open("w") as pane:
-        for n in range(screens):
-            rows = (f"{n:02d}" + ("abcdefghij" * 8)[n % 7 : n % 7 + 76] for _ in range(ROWS - 2))
-            pane.write("\x1b[H\x1b[2J" + "\n".join(rows) + f" END{n:04d}")
-            pane.flush()
-            _wait_for(fds, f"END{n:04d}".encode())
-    return srv.finish()
+    with _counted(workdir, f"screen-{variant}-{k}-{screens}") as srv:
+        if variant == "classic":
+            argv = ["tmux", "-S", str(srv.socket), "attach-session", "-r", "-t", "=h"]
+        else:
+            tm, view, _ = _share(srv)
+            argv = tm.attach_argv(view, readonly=True)
+        clients = [srv.attach(argv) for _ in range(k)]
+        srv.reactor.sleep(3)
+        with srv.fifo.open("w") as pane:
+            for n in range(screens):
+                for client in clients:
+                    client.watch(f"END{n:04d}")
+                rows = (
+                    f"{n:02d}" + ("abcdefghij" * 8)[n % 7 : n % 7 + 76] for _ in range(ROWS - 2)
+                )
+                pane.write("\x1b[H\x1b[2J" + "\n".join(rows) + f" END{n:04d}")
+                pane.flush()
+                if not srv.reactor.run(lambda: all(c.marker_at is not None for c in clients), 20):
+                    raise RuntimeError(f"screenful {n} did not reach every client within 20 s")
+        return srv.finish()
 
 
 def per_event(run: Callable[[int], int], few: int, many: int) -> float:
