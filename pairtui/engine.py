@@ -600,7 +600,11 @@ class Engine:
         found = next((s for s in self.share_list() if s.name == share), None)
         if found is None:
             raise PairtuiError(f"no share {share!r} (see `pairtui share list`)")
-        return await self.recordings.start(found, keys)
+        info = await self.recordings.start(found, keys)
+        for session in self._sessions.values():  # their keys come through Python now
+            if session.info.share == found.name:
+                session.hold_relay()
+        return info
 
     async def stop_recording(self, share: str) -> RecordingInfo:
         return await self.recordings.stop(share)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import asyncssh
 
-from pairtui import ssh_fastpath
+from pairtui import native_relay, ssh_fastpath
 from pairtui.admission import Admission
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
@@ -394,6 +394,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._end_reason = "guest left"
         self._loop = asyncio.get_running_loop()
         self.fast: ssh_fastpath.ChannelFastPath | None = None
+        self.relay: native_relay.NativeRelay | None = None  # while its terminal is steady
         self.picker: Picker | None = None  # shown while the guest chooses a share
 
     # --- asyncssh callbacks ------------------------------------------------------
@@ -553,10 +554,41 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self.update_reading()
 
     def update_reading(self) -> None:
-        """Read tmux's output only while the guest can take it."""
+        """Read tmux's output only while the guest can take it (and the native relay
+        does not read it)."""
         self._pty.reading(
-            self._closing is None and not self._channel_full and not self.conn.output_full
+            self._closing is None
+            and not self._channel_full
+            and not self.conn.output_full
+            and not (self.relay is not None and self.relay.active)
         )
+
+    # --- the native relay (pairtui.native_relay) ----------------------------------
+
+    def hold_relay(self) -> None:
+        """Take the terminal back from the native relay now: before keys are cut off or
+        a mode changes, and when what :meth:`relay_input` says may have changed. It
+        starts again once the terminal is steady."""
+        if self.relay is not None:
+            self.relay.stop()
+
+    def relay_wanted(self) -> bool:
+        return (
+            self.picker is None
+            and self._closing is None
+            and self._input_open
+            and not self._narrowing
+            and not self._input_paused
+            and not self._channel_full
+            and not self.conn.output_full
+        )
+
+    def relay_input(self) -> bool:
+        return self.info.mode == PAIR and not self.engine.recordings.recording(self.info.share)
+
+    def relay_typed(self, when: float) -> None:
+        if when - (self.info.last_input or 0.0) >= ACTIVITY_STEP:
+            self._update(last_input=when)
 
     def eof_received(self) -> bool:
         # Keep sending: an EOF from the guest (``ssh host </dev/null``) must not stop
@@ -565,6 +597,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._input_open = False
+        if self.relay is not None:
+            self.relay.close()
         if self._closing is None:
             self._end_reason = "connection lost" if exc else "guest left"
             self._loop.create_task(self._shutdown())
@@ -626,8 +660,12 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
             return
         if self.conn.fast is not None:
             self.fast = self.conn.fast.channel(chan, self._typed)
+            if self.fast.enabled and native_relay.available():
+                self.relay = native_relay.NativeRelay(self, self.fast, self._pty)
         self.update_reading()
         self.engine.register(self)
+        if self.relay is not None:
+            self._loop.call_soon(self.relay.start)
         if self._closing is not None:  # the guest left while tmux was starting
             await self._shutdown()
 
@@ -689,6 +727,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         """End this guest's session, telling it why. Its keys stop at once, before the
         returned awaitable runs (the engine cuts several guests off in one go)."""
         self._input_open = False
+        self.hold_relay()
         return self._disconnect(reason, event)
 
     async def _disconnect(self, reason: str, event: str) -> None:
@@ -698,6 +737,8 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     async def _shutdown(self) -> None:
         self._input_open = False
+        if self.relay is not None:
+            self.relay.close()
         if self.fast is not None:
             self.fast.close()
         if self._closing is not None:
@@ -737,6 +778,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         """Move the live client to ``mode``. Towards view its keys stop at once, before
         the returned awaitable runs, and flow again once tmux has made it read-only."""
         narrowing = mode is not Mode.PAIR
+        self.hold_relay()
         if narrowing:
             self._narrowing += 1
             if self.info.mode == PAIR:

@@ -59,6 +59,16 @@ class PtyBridge:
     def open(self) -> bool:
         return self._master >= 0
 
+    @property
+    def fd(self) -> int:
+        """The PTY's master side (a native relay reads and writes a duplicate of it)."""
+        return self._master
+
+    @property
+    def quiet(self) -> bool:
+        """Open, with no typed input waiting for the child."""
+        return self._master >= 0 and not self._pending
+
     async def start(self, argv: list[str], env: dict[str, str], rows: int, cols: int) -> None:
         """Start ``argv`` on a new PTY of ``cols`` x ``rows``; raises OSError if it cannot."""
         master, slave = os.openpty()

@@ -144,6 +144,9 @@ class ConnectionFastPath:
         self._slow_receive = conn.data_received
         self._pkthdr = getattr(type(conn), "_recv_pkthdr", None)
         self._channels: dict[int, ChannelFastPath] = {}
+        # Native relays of this connection's terminals (pairtui.native_relay): each is
+        # stopped, and asyncssh's state put back, before any packet is sent from here.
+        self.relays: list[Callable[[], None]] = []
         sock = conn.get_extra_info("socket")
         quickack = getattr(socket, "TCP_QUICKACK", None)
         self._quickack: tuple[socket.socket, int] | None = (
@@ -183,6 +186,9 @@ class ConnectionFastPath:
                 and conn.get_extra_info("send_cipher") in AEAD_CIPHERS
             ):
                 return  # the empty MSG_IGNORE asyncssh puts before each packet
+            if not depth:
+                for stop in list(self.relays):
+                    stop()
             depth += 1
             try:
                 send_packet(pkttype, *args, handler=handler)
@@ -199,6 +205,29 @@ class ConnectionFastPath:
                 conn._set_keepalive_timer()
 
         conn._reset_keepalive_timer = arm_once
+
+    def quiet(self) -> bool:
+        """Nothing half-done at the connection's level: no packet half-read, nothing
+        unsent or deferred, keys exchanged and no rekey due, AES-GCM both ways (the only
+        state a native relay may take over)."""
+        conn = self._conn
+        transport = conn._transport
+        return bool(
+            self.enabled
+            and transport is not None
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()
+            and not conn._inpbuf
+            and getattr(conn._recv_handler, "__func__", None) is self._pkthdr
+            and conn._kex_complete
+            and not conn._deferred_packets
+            and conn._compressor is None
+            and conn._decompressor is None
+            and conn._rekey_bytes_sent < conn._rekey_bytes
+            and not (conn._rekey_seconds and time.monotonic() >= conn._rekey_time)
+            and hasattr(getattr(conn._recv_encryption, "_cipher", None), "_aead")
+            and hasattr(getattr(conn._send_encryption, "_cipher", None), "_aead")
+        )
 
     def receive(self, data: bytes, datatype: int | None = None) -> None:
         """Whole packets from the start of ``data`` while they are ours; the rest to asyncssh."""
@@ -361,6 +390,84 @@ class ChannelFastPath:
         self.fast_in += 1
         self._deliver(data)
 
+    def quiet(self) -> bool:
+        """This channel and its connection have nothing pending (see ConnectionFastPath)."""
+        chan = self._chan
+        return bool(
+            self.enabled
+            and self._owner.quiet()
+            and chan._recv_state == "open"
+            and chan._send_state == "open"
+            and not chan._recv_paused
+            and not chan._recv_buf
+            and not chan._send_buf
+            and chan._send_window > 0
+        )
+
+    def keys(self) -> tuple[bytes, bytes, int]:
+        """The connection's AES-GCM keys, in and out, and the largest packet asyncssh
+        reads (for a native relay; the keys change with each key exchange)."""
+        conn = self._conn
+        recv, send = conn._recv_encryption._cipher, conn._send_encryption._cipher
+        return recv._key, send._key, conn._max_recv_pktlen
+
+    def hand_over(self) -> dict[str, Any]:
+        """asyncssh's state for a native relay to carry on from (call when :meth:`quiet`)."""
+        conn, chan = self._conn, self._chan
+        return {
+            "recv_iv": conn._recv_encryption._cipher._iv,
+            "send_iv": conn._send_encryption._cipher._iv,
+            "recv_seq": conn._recv_seq,
+            "send_seq": conn._send_seq,
+            "our_channel": chan._recv_chan,
+            "peer_channel": chan._send_chan,
+            "recv_window": chan._recv_window,
+            "init_recv_window": chan._init_recv_window,
+            "recv_pktsize": chan._recv_pktsize,
+            "send_window": chan._send_window,
+            "send_pktsize": chan._send_pktsize,
+            "rekey_sent": conn._rekey_bytes_sent,
+            "rekey_limit": conn._rekey_bytes,
+            "rekey_time": conn._rekey_time if conn._rekey_seconds else 0.0,
+            "enchdrlen": conn._send_enchdrlen,
+        }
+
+    def take_back(
+        self, recv_iv: bytes, send_iv: bytes, recv_seq: int, send_seq: int,
+        recv_window: int, send_window: int, rekey_sent: int,
+    ) -> None:  # fmt: skip
+        """asyncssh's state as a native relay left it."""
+        conn, chan = self._conn, self._chan
+        conn._recv_encryption._cipher._iv = recv_iv
+        conn._send_encryption._cipher._iv = send_iv
+        conn._recv_seq, conn._send_seq = recv_seq, send_seq
+        chan._recv_window, chan._send_window = recv_window, send_window
+        conn._rekey_bytes_sent = rekey_sent
+
+    @property
+    def transport(self) -> Any:
+        """asyncio's transport of the connection (a native relay pauses its reading)."""
+        return self._conn._transport
+
+    @property
+    def transport_fd(self) -> int:
+        sock = self._conn.get_extra_info("socket")
+        return int(sock.fileno()) if sock is not None else -1
+
+    @property
+    def relays(self) -> list[Callable[[], None]]:
+        """The connection's native relays' stop functions (see ConnectionFastPath)."""
+        return self._owner.relays
+
+    @property
+    def alone(self) -> bool:
+        """The only terminal of its connection: one native relay reads a socket."""
+        return len(self._owner._channels) == 1
+
+    def receive(self, data: bytes) -> None:
+        """Bytes from the guest, as if just read from the socket."""
+        self._conn.data_received(data)
+
     def send(self, data: bytes) -> None:
         conn, chan = self._conn, self._chan
         enc = conn._send_encryption
@@ -412,7 +519,7 @@ _CONN_ATTRS = (
     "_recv_encryption", "_send_encryption", "_inpbuf", "_decompressor", "_compressor",
     "_recv_seq", "_send_seq", "_kex_complete", "_rekey_bytes_sent", "_rekey_bytes",
     "_rekey_seconds", "_rekey_time", "_transport", "_send_enchdrlen", "_send_blocksize",
-    "_recv_handler", "_recv_pkthdr", "_max_recv_pktlen",
+    "_recv_handler", "_recv_pkthdr", "_max_recv_pktlen", "_deferred_packets",
 )  # fmt: skip
 _CHAN_ATTRS = (
     "_recv_chan", "_send_chan", "_recv_pktsize", "_recv_window", "_init_recv_window", "_recv_state",

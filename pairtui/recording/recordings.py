@@ -131,6 +131,11 @@ class Recordings:
             self._by_share[renamed.name] = rec
             rec.marker(cast.renamed(name, renamed.name))
 
+    def recording(self, share: str) -> bool:
+        """Whether ``share`` is being recorded (its pair guests' keys come through
+        :meth:`typed`)."""
+        return share in self._by_share
+
     def typed(self, client: ClientInfo, data: bytes) -> None:
         """A pair guest's keys, on their way to the pane."""
         rec = self._by_share.get(client.share)
