@@ -373,6 +373,7 @@ static PyObject *Relay_start(Relay *r, PyObject *args, PyObject *kw) {
     r->reason = R_NONE;
     r->err = 0;
     r->last_input = 0;
+    r->packets_in = r->packets_out = 0;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, STACK);

@@ -95,7 +95,8 @@ class NativeRelay:
         self._resuming = False
         self._closed = False
         self._reported = 0.0  # monotonic time the guest's activity was last noted
-        self.stops: dict[Reason, int] = {}  # (for tests and benchmarks)
+        self.stops: dict[Reason, int] = {}  # why the thread stopped, how often
+        self.packets_in = self.packets_out = 0  # CHANNEL_DATA it relayed
         fast.relays.append(self.stop)
 
     @property
@@ -160,6 +161,8 @@ class NativeRelay:
             return
         reason = Reason(state["reason"])
         self.stops[reason] = self.stops.get(reason, 0) + 1
+        self.packets_in += state["packets_in"]
+        self.packets_out += state["packets_out"]
         self._fast.take_back(
             state["recv_iv"], state["send_iv"], state["recv_seq"], state["send_seq"],
             state["recv_window"], state["send_window"], state["rekey_sent"],

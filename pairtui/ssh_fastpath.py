@@ -469,6 +469,8 @@ class ChannelFastPath:
         self._conn.data_received(data)
 
     def send(self, data: bytes) -> None:
+        for stop in self._owner.relays:  # a native relay may own the connection's state
+            stop()
         conn, chan = self._conn, self._chan
         enc = conn._send_encryption
         cipher: Any = getattr(enc, "_cipher", None)

@@ -1,0 +1,422 @@
+"""The native relay (pairtui/_relay.c) against a Python model of what it may do.
+
+The relay reads packets a guest wrote, so each test here hands it bytes over a real
+socket pair and a real PTY and checks, after it stopped, everything it did: what reached
+the pane, what it sent, the state it hands back and the bytes it left for asyncssh. The
+model is the Python fast path's rule (pairtui/ssh_fastpath.py): a well-framed IGNORE or
+a pair guest's CHANNEL_DATA within the window is consumed; the first packet that is
+anything else (another type, a bad tag, padding under 4 bytes, a length that is not
+whole blocks or over the maximum, data over the window or the packet size, another
+channel) and everything after it is left exactly as it came.
+
+``scripts/bootstrap --test`` builds the module; these tests fail, not skip, without it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import tty
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from pairtui import native_relay
+from pairtui._relay import Relay  # built by scripts/bootstrap --test: an error if not
+
+if TYPE_CHECKING:
+    from pairtui._relay import State
+
+Reason = native_relay.Reason
+
+MSG_IGNORE, MSG_WINDOW_ADJUST, MSG_DATA, MSG_EOF = 2, 93, 94, 96
+OUR, PEER = 7, 3  # the relay's channel number, the guest's
+MAX_PKT = 35000 + 64
+
+
+def _next(iv: bytes) -> bytes:
+    return iv[:4] + ((int.from_bytes(iv[4:], "big") + 1) % 2**64).to_bytes(8, "big")
+
+
+@dataclass
+class Guest:
+    """The guest's side: seals what it sends, opens what it gets."""
+
+    send: AESGCM
+    send_iv: bytes
+    recv: AESGCM
+    recv_iv: bytes
+    rng: random.Random
+
+    def seal(self, payload: bytes, pad: int | None = None, length_delta: int = 0) -> bytes:
+        if pad is None:
+            pad = 4 + (-(1 + len(payload) + 4) % 16)
+        body = bytes([pad]) + payload + self.rng.randbytes(pad)
+        header = (len(body) + length_delta).to_bytes(4, "big")
+        sealed = self.send.encrypt(self.send_iv, body, header)
+        self.send_iv = _next(self.send_iv)
+        return header + sealed
+
+    def open_all(self, data: bytes) -> list[bytes]:
+        """Every packet in ``data`` (the relay's output): framing checked, payloads out."""
+        out = []
+        while data:
+            length = int.from_bytes(data[:4], "big")
+            assert length % 16 == 0, "a packet of whole blocks"
+            body = self.recv.decrypt(self.recv_iv, data[4 : 4 + length + 16], data[:4])
+            self.recv_iv = _next(self.recv_iv)
+            pad = body[0]
+            assert 4 <= pad <= 4 + 15 + 16 and pad + 2 <= len(body)
+            out.append(body[1 : len(body) - pad])
+            data = data[4 + length + 16 :]
+        return out
+
+
+@dataclass
+class Model:
+    """What the relay may consume, packet by packet (the Python fast path's rule)."""
+
+    input: bool
+    recv_window: int
+    init_recv_window: int
+    recv_pktsize: int
+    delivered: bytearray = field(default_factory=bytearray)
+    adjusts: list[int] = field(default_factory=list)
+    consumed: int = 0  # packets
+    stopped: bool = False
+
+    def feed(self, kind: str, payload: bytes, ok_framing: bool) -> None:
+        if self.stopped:
+            return
+        if not ok_framing or not payload:
+            self.stopped = True
+            return
+        if payload[0] == MSG_IGNORE:
+            n = int.from_bytes(payload[1:5], "big")
+            if len(payload) != 5 + n:
+                self.stopped = True
+                return
+            self.consumed += 1
+            return
+        if payload[0] != MSG_DATA or not self.input or len(payload) < 9:
+            self.stopped = True
+            return
+        chan, n = int.from_bytes(payload[1:5], "big"), int.from_bytes(payload[5:9], "big")
+        if (
+            chan != OUR
+            or n != len(payload) - 9
+            or n == 0
+            or n > self.recv_window
+            or n > self.recv_pktsize
+        ):
+            self.stopped = True
+            return
+        self.consumed += 1
+        self.recv_window -= n
+        self.delivered += payload[9:]
+        if self.recv_window < self.init_recv_window // 2:
+            self.adjusts.append(self.init_recv_window - self.recv_window)
+            self.recv_window = self.init_recv_window
+
+
+@dataclass
+class Rig:
+    relay: Relay
+    server: socket.socket  # the relay's socket (a duplicate is what it reads)
+    client: socket.socket  # the guest's
+    master: int
+    slave: int  # the pane's side, raw
+    guest: Guest
+    recv_iv: bytes
+    send_iv: bytes
+
+    def start(self, model: Model, **over: object) -> None:
+        args: dict[str, object] = {
+            "recv_iv": self.recv_iv, "send_iv": self.send_iv, "recv_seq": 5, "send_seq": 9,
+            "our_channel": OUR, "peer_channel": PEER, "recv_window": model.recv_window,
+            "init_recv_window": model.init_recv_window, "recv_pktsize": model.recv_pktsize,
+            "send_window": 1 << 20, "send_pktsize": 32768, "rekey_sent": 0,
+            "rekey_limit": 1 << 30, "rekey_time": 0.0, "enchdrlen": 1, "input": model.input,
+            "report_after": time.monotonic() + 60,
+        }  # fmt: skip
+        args.update(over)
+        self.relay.start(**args)  # type: ignore[arg-type]
+
+    def settle(self) -> State:
+        """Stop once the relay took all it was given (or stopped by itself)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.relay.notefd], [], [], 0.05)
+            if ready or not _readable(self.server):
+                break
+        time.sleep(0.05)
+        state = self.relay.stop()
+        assert state is not None
+        return state
+
+    def pane(self) -> bytes:
+        return _drain(self.slave)
+
+    def sent(self) -> bytes:
+        return _drain(self.client.fileno())
+
+
+def _readable(sock: socket.socket) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def _drain(fd: int) -> bytes:
+    got = b""
+    while select.select([fd], [], [], 0.05)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    assert native_relay.available(), "scripts/build-native did not build pairtui._relay"
+    rng = random.Random(1)
+    k_in, k_out = os.urandom(16), os.urandom(32)
+    iv_in, iv_out = os.urandom(12), os.urandom(12)
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    os.set_blocking(master, False)
+    relay = Relay(server.fileno(), master, k_in, k_out, MAX_PKT)
+    guest = Guest(AESGCM(k_in), iv_in, AESGCM(k_out), iv_out, rng)
+    yield Rig(relay, server, client, master, slave, guest, iv_in, iv_out)
+    relay.stop()
+    for s in (server, client):
+        s.close()
+    for fd in (master, slave):
+        os.close(fd)
+
+
+def _data(n: int, chan: int = OUR, data: bytes | None = None) -> bytes:
+    body = (
+        data if data is not None else bytes(random.Random(n).randrange(32, 127) for _ in range(n))
+    )
+    return b"%c%b%b%b" % (MSG_DATA, chan.to_bytes(4, "big"), len(body).to_bytes(4, "big"), body)
+
+
+def _ignore(n: int) -> bytes:
+    return b"%c%b%b" % (MSG_IGNORE, n.to_bytes(4, "big"), b"i" * n)
+
+
+def _unconsumed(rig: Rig, state: State) -> bytes:
+    """What the relay left: the bytes it hands back, then any it never read."""
+    return state["leftover"] + _drain(rig.server.fileno())
+
+
+def test_keys_reach_the_pane_and_the_state_is_what_asyncssh_would_keep(rig: Rig) -> None:
+    model = Model(input=True, recv_window=64, init_recv_window=64, recv_pktsize=32)
+    rig.start(model)
+    packets = [_data(5), _ignore(3), _data(20), _data(10)]  # 35 of 64: one adjust
+    for p in packets:
+        model.feed("", p, True)
+    rig.client.sendall(b"".join(rig.guest.seal(p) for p in packets))
+    state = rig.settle()
+    assert rig.pane() == bytes(model.delivered)
+    assert state["recv_seq"] == 5 + 4 and state["leftover"] == b""
+    assert state["recv_window"] == model.recv_window
+    # The IV it hands back is the next one the guest uses.
+    assert state["recv_iv"] == rig.guest.send_iv
+    [adjust] = rig.guest.open_all(rig.sent())
+    assert adjust == b"%c%b%b" % (MSG_WINDOW_ADJUST, PEER.to_bytes(4, "big"),
+                                  model.adjusts[0].to_bytes(4, "big"))  # fmt: skip
+    assert state["send_seq"] == 9 + 1 and state["send_iv"] == rig.guest.recv_iv
+    assert Reason(state["reason"]) is Reason.STOP
+
+
+def test_output_becomes_packets_within_the_window_then_it_stops(rig: Rig) -> None:
+    model = Model(input=True, recv_window=64, init_recv_window=64, recv_pktsize=32)
+    rig.start(model, send_window=3000, send_pktsize=1024)
+    os.write(rig.slave, b"x" * 5000)
+    state = rig.settle()
+    payloads = rig.guest.open_all(rig.sent())
+    data = b"".join(p[9:] for p in payloads)
+    assert data == b"x" * 3000 and all(len(p) - 9 <= 1024 for p in payloads)
+    assert all(p[:5] == bytes([MSG_DATA]) + PEER.to_bytes(4, "big") for p in payloads)
+    assert state["send_window"] == 0 and Reason(state["reason"]) is Reason.WINDOW
+    assert state["send_seq"] == 9 + len(payloads)
+    assert state["rekey_sent"] == sum(_packet_length(len(p)) for p in payloads)
+
+
+def _packet_length(payload: int) -> int:
+    """asyncssh's count for rekeying: padding length byte, payload, 4-19 bytes of padding."""
+    pad = -(1 + payload) % 16
+    return 1 + payload + (pad + 16 if pad < 4 else pad)
+
+
+def test_a_view_guests_keys_are_left_to_python(rig: Rig) -> None:
+    model = Model(input=False, recv_window=64, init_recv_window=64, recv_pktsize=32)
+    rig.start(model)
+    sealed = rig.guest.seal(_data(4))
+    rig.client.sendall(sealed)
+    state = rig.settle()
+    assert rig.pane() == b""
+    assert _unconsumed(rig, state) == sealed and state["recv_seq"] == 5
+    assert Reason(state["reason"]) is Reason.PACKET
+
+
+def test_a_rekey_due_stops_it_before_it_sends_or_reads(rig: Rig) -> None:
+    model = Model(input=True, recv_window=64, init_recv_window=64, recv_pktsize=32)
+    rig.start(model, rekey_sent=100, rekey_limit=100)
+    os.write(rig.slave, b"out")
+    state = rig.settle()
+    assert rig.sent() == b"" and Reason(state["reason"]) is Reason.REKEY
+
+
+# --- the fuzz: random streams of good and bad packets, split at random ------------------
+
+
+def _case(rng: random.Random, guest: Guest, model: Model) -> tuple[bytes, str]:
+    """One packet, sealed, and what it is; the model is told."""
+    kind = rng.choice(
+        ["data"] * 6 + ["ignore", "other-type", "other-channel", "zero", "over-window",
+         "over-pktsize", "short-pad", "bad-tag", "odd-length", "huge-length", "lying-n",
+         "ignore-junk", "eof", "tiny"]
+    )  # fmt: skip
+    n = rng.randrange(1, 40)
+    payload, ok, pad = _data(n), True, None
+    if kind == "ignore":
+        payload = _ignore(rng.randrange(0, 30))
+    elif kind == "other-type":
+        payload = bytes([rng.choice([1, 20, 80, 93, 95, 97, 98, 99, 200])]) + _data(n)[1:]
+    elif kind == "other-channel":
+        payload = _data(n, chan=rng.choice([0, OUR + 1, 2**32 - 1]))
+    elif kind == "zero":
+        payload = _data(0, data=b"")
+    elif kind == "over-window":
+        payload = _data(model.recv_window + 1 if model.recv_window < 32 else 33)
+    elif kind == "over-pktsize":
+        payload = _data(model.recv_pktsize + rng.randrange(1, 5))
+    elif kind == "short-pad":  # whole blocks, but 0-3 bytes of padding
+        pad = rng.randrange(0, 4)
+        payload = _data((-(10 + pad)) % 16 or 16)
+        ok = False
+    elif kind == "lying-n":
+        body = _data(n)
+        payload = body[:5] + (n + rng.choice([-1, 1, 1000])).to_bytes(4, "big") + body[9:]
+    elif kind == "ignore-junk":
+        payload = _ignore(3) + b"junk"
+    elif kind == "eof":
+        payload = bytes([MSG_EOF]) + OUR.to_bytes(4, "big")
+    elif kind == "tiny":
+        payload = b""
+    iv = guest.send_iv
+    sealed = guest.seal(payload, pad=pad)
+    if kind == "bad-tag":
+        i = rng.randrange(4, len(sealed))
+        sealed = sealed[:i] + bytes([sealed[i] ^ (1 << rng.randrange(8))]) + sealed[i + 1 :]
+        ok = False
+    elif kind == "odd-length":  # sealed as the guest may (it has the keys): not whole blocks
+        pad = 4 + (-(1 + len(payload) + 4) % 16) + rng.randrange(1, 16)
+        guest.send_iv = iv  # sealed again instead
+        sealed = guest.seal(payload, pad=pad)
+        ok = False
+    elif kind == "huge-length":
+        sealed = (MAX_PKT + 16 * rng.randrange(1, 1000)).to_bytes(4, "big") + sealed[4:]
+        ok = False
+    model.feed(kind, payload, ok)
+    return sealed, kind
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fuzz_it_consumes_exactly_what_the_model_does_and_leaves_the_rest(
+    rig: Rig, seed: int
+) -> None:
+    rng = random.Random(seed)
+    model = Model(input=rng.random() < 0.9, recv_window=rng.randrange(40, 400),
+                  init_recv_window=400, recv_pktsize=rng.randrange(20, 64))  # fmt: skip
+    rig.start(model)
+    stream, kinds, first_bad = b"", [], None
+    for _ in range(rng.randrange(1, 30)):
+        before = model.stopped
+        sealed, kind = _case(rng, rig.guest, model)
+        if model.stopped and not before:
+            first_bad = len(stream)
+        stream += sealed
+        kinds.append(kind)
+    pos = 0
+    while pos < len(stream):  # split anywhere, as TCP may
+        step = rng.randrange(1, 200)
+        rig.client.sendall(stream[pos : pos + step])
+        pos += step
+        if rng.random() < 0.3:
+            time.sleep(0.002)
+    state = rig.settle()
+    assert rig.pane() == bytes(model.delivered), kinds
+    assert state["recv_seq"] == 5 + model.consumed, kinds
+    left = _unconsumed(rig, state)
+    assert left == (stream[first_bad:] if first_bad is not None else b""), kinds
+    sent = rig.guest.open_all(rig.sent())
+    assert [int.from_bytes(p[5:9], "big") for p in sent] == model.adjusts, kinds
+    if model.stopped:
+        assert Reason(state["reason"]) is Reason.PACKET, kinds
+
+
+# --- the same fuzz with AddressSanitizer and UBSan in the relay -------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_fuzz_passes_under_address_and_undefined_behaviour_sanitizers(
+    tmp_path: Path,
+) -> None:
+    """A read or write out of bounds, a use after free or undefined behaviour in the C
+    aborts the run (seen: an overflow added on purpose ended it with status 1)."""
+    cc = shutil.which("cc")
+    assert cc is not None, "scripts/bootstrap --test installs gcc"
+    package = tmp_path / "pairtui"
+    package.mkdir()
+    for entry in (ROOT / "pairtui").iterdir():  # the package as it is, but its relay
+        if not entry.name.startswith("_relay.") or entry.suffix in {".c", ".pyi"}:
+            (package / entry.name).symlink_to(entry)
+    include, suffix = sysconfig.get_paths()["include"], sysconfig.get_config_var("EXT_SUFFIX")
+    flags = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+             "-fno-sanitize-recover=undefined"]  # fmt: skip
+    subprocess.run(
+        [cc, *flags, "-fPIC", "-shared", "-pthread", f"-I{include}",
+         str(ROOT / "pairtui" / "_relay.c"), "-lcrypto", "-o", str(package / f"_relay{suffix}")],
+        check=True, timeout=120,
+    )  # fmt: skip
+    runtimes = [
+        subprocess.run([cc, f"-print-file-name={lib}"], capture_output=True, text=True,
+                       check=True).stdout.strip()
+        for lib in ("libasan.so", "libubsan.so")
+    ]  # fmt: skip
+    env = dict(
+        os.environ, PYTHONPATH=str(tmp_path), LD_PRELOAD=":".join(runtimes),
+        ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="print_stacktrace=1",
+    )  # fmt: skip
+    script = (
+        "import sys, pytest\n"
+        "rc = pytest.main([sys.argv[1], '-q', '-s', '-p', 'no:cacheprovider',\n"
+        "                  '-k', 'fuzz and not sanitizers'])\n"
+        "import pairtui._relay as r\n"
+        "print('relay from', r.__file__)\n"
+        "sys.exit(rc)\n"
+    )  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script, __file__], check=False, cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-4000:]
+    assert f"relay from {package / '_relay'}" in out and " passed" in out, out[-4000:]
