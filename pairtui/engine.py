@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from pairtui import paths, ssh_fastpath
+from pairtui import native_relay, paths, ssh_fastpath
 from pairtui.admission import Admission
 from pairtui.audit import Audit
 from pairtui.authorized_keys import GuestKey
@@ -194,7 +194,7 @@ class Engine:
         sockets = self._server.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])
-        self.fds = FdBudget(soft)
+        self.fds = FdBudget(soft, relay_fds=native_relay.fds())
         self.started = time.time()
         await self._notifier.reset()  # a killed server may have left guests in the status
         self._watch = asyncio.create_task(self._watch_loop())

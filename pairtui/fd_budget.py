@@ -9,7 +9,10 @@ anyway, so nobody waits there for an answer that cannot come.
 
 How many guests fit: ``(limit - base - RESERVE_FDS) // GUEST_FDS``, where ``base`` is
 what the server holds with no guest (about 9): 29 at a limit of 128, 71 at 256, 327 at
-1024 (measured with OpenSSH guests at 128 and 256).
+1024 (measured with OpenSSH guests at 128 and 256). The native relay
+(:mod:`pairtui.native_relay`) holds :data:`~pairtui.native_relay.RELAY_FDS` more per
+terminal: 12, 30 and 140 guests then. The server raises its soft limit to the hard one
+at start, which is 524,288 or more on most Linux systems.
 """
 
 from __future__ import annotations
@@ -123,9 +126,12 @@ class FdBudget:
         limit: int,
         reserve: int = RESERVE_FDS,
         count: Callable[[], int] = open_fds,
+        relay_fds: int = 0,
     ) -> None:
         self.limit = limit
         self.reserve = reserve
+        # Each terminal's native relay (if built) holds this many more.
+        self.guest_fds, self.terminal_fds = GUEST_FDS + relay_fds, TERMINAL_FDS + relay_fds
         self._count = count
         self._starting: set[object] = set()
         self.base = count()  # what the server holds with no guest (listeners, files)
@@ -133,11 +139,11 @@ class FdBudget:
 
     def capacity(self) -> int:
         """Guests with one terminal each that fit from a fresh start."""
-        return max(0, (self.limit - self.base - self.reserve) // GUEST_FDS)
+        return max(0, (self.limit - self.base - self.reserve) // self.guest_fds)
 
     def _left(self) -> int:
         """Descriptors free once every starting connection has its terminal."""
-        return self.limit - self._open() - TERMINAL_FDS * len(self._starting)
+        return self.limit - self._open() - self.terminal_fds * len(self._starting)
 
     def _open(self) -> int:
         """The descriptors open now: counted, or (far from the limit, within a second of
@@ -145,7 +151,9 @@ class FdBudget:
         now = time.monotonic()
         self._asked += 1
         estimate = self._counted + self._asked
-        near = self.reserve + GUEST_FDS + COUNT_MARGIN + TERMINAL_FDS * len(self._starting)
+        near = (
+            self.reserve + self.guest_fds + COUNT_MARGIN + self.terminal_fds * len(self._starting)
+        )
         if now - self._counted_at < RECOUNT_AFTER and self.limit - estimate >= near:
             return estimate
         self._counted, self._counted_at, self._asked = self._count(), now, 0
@@ -154,14 +162,14 @@ class FdBudget:
     def shortfall(self) -> int:
         """Descriptors missing for the reserve and one more guest: connections that
         have not logged in must make room for newcomers (see :class:`StartupGate`)."""
-        return max(0, self.reserve + GUEST_FDS - self._left())
+        return max(0, self.reserve + self.guest_fds - self._left())
 
     def admit(self, who: object) -> bool:
         """Whether ``who`` (a connection about to log in) fits; if so it is counted as
         starting until :meth:`settle`."""
         if who in self._starting:
             return True
-        if self._left() - TERMINAL_FDS < self.reserve:
+        if self._left() - self.terminal_fds < self.reserve:
             return False
         self._starting.add(who)
         return True
@@ -169,7 +177,7 @@ class FdBudget:
     def terminal(self, who: object) -> bool:
         """Whether ``who`` (a logged-in connection) may open a terminal: its first was
         counted when it was admitted; any other needs room of its own."""
-        return who in self._starting or self._left() - TERMINAL_FDS >= self.reserve
+        return who in self._starting or self._left() - self.terminal_fds >= self.reserve
 
     def settle(self, who: object) -> None:
         """``who``'s terminal runs (its descriptors are open now), or it is gone."""

@@ -34,6 +34,7 @@ import os
 import time
 from typing import Protocol
 
+from pairtui.log import SERVER
 from pairtui.pty_bridge import PtyBridge
 from pairtui.ssh_fastpath import ChannelFastPath
 
@@ -42,12 +43,23 @@ try:
 except ImportError:  # not built (no compiler): guests are served from Python
     Relay = None  # type: ignore[assignment,misc]
 
-RETRY = 0.02  # seconds before asking again whether a busy terminal is quiet now
+# Seconds before asking again whether a terminal that was not quiet is now: doubling up
+# to the last (a guest that stops reading costs a check a few times a second, not more).
+RETRY, RETRY_MAX = 0.02, 0.32
+ACTIVITY_STEP = 0.5  # seconds of typing after which the thread lets Python note it
+# Descriptors a terminal's relay holds: its own duplicates of the socket and the PTY
+# (never another file's number, whatever closes the originals) and two eventfds.
+RELAY_FDS = 4
 
 
 def available() -> bool:
     """Built, and not turned off with ``PAIRTUI_NATIVE=0``."""
     return Relay is not None and os.environ.get("PAIRTUI_NATIVE", "1") != "0"
+
+
+def fds() -> int:
+    """Descriptors each guest terminal holds for its relay (0 if there is none)."""
+    return RELAY_FDS if available() else 0
 
 
 class Reason(enum.IntEnum):
@@ -92,6 +104,7 @@ class NativeRelay:
         self._relay: Relay | None = None
         self._keys: tuple[bytes, bytes, int] | None = None
         self._retry: asyncio.Handle | None = None
+        self._delay = RETRY
         self._resuming = False
         self._closed = False
         self._reported = 0.0  # monotonic time the guest's activity was last noted
@@ -100,9 +113,14 @@ class NativeRelay:
         fast.relays.append(self.stop)
 
     @property
+    def running(self) -> bool:
+        """The thread owns the connection now."""
+        return self._relay is not None and self._relay.running
+
+    @property
     def active(self) -> bool:
         """The thread owns the connection, or what it handed back is not yet taken."""
-        return (self._relay is not None and self._relay.running) or self._resuming
+        return self.running or self._resuming
 
     def close(self) -> None:
         """For good (the terminal ends): stopped, its descriptors closed."""
@@ -123,21 +141,30 @@ class NativeRelay:
             return
         fast, pty = self._fast, self._pty
         if not (self._client.relay_wanted() and fast.quiet() and pty.quiet and fast.alone):
-            self._retry = self._loop.call_later(RETRY, self.start)
+            self._retry = self._loop.call_later(self._delay, self.start)
+            self._delay = min(2 * self._delay, RETRY_MAX)
             return
+        self._delay = RETRY
         keys = fast.keys()
-        if self._relay is None or keys != self._keys:  # first, or keys exchanged again
-            self._drop()
-            self._relay = Relay(fast.transport_fd, pty.fd, keys[0], keys[1], keys[2])
-            self._keys = keys
-            self._loop.add_reader(self._relay.notefd, self._ended)
+        try:
+            if self._relay is None or keys != self._keys:  # first, or keys exchanged again
+                self._drop()
+                self._relay = Relay(fast.transport_fd, pty.fd, keys[0], keys[1], keys[2])
+                self._keys = keys
+                self._loop.add_reader(self._relay.notefd, self._ended)
+            self._relay.start(
+                **fast.hand_over(),
+                input=self._client.relay_input(),
+                report_after=self._reported + ACTIVITY_STEP,
+            )
+        except (OSError, ValueError) as exc:  # out of descriptors or threads: as before
+            SERVER.warning("native relay unavailable for this terminal: %s", exc)
+            self.close()
+            return
+        # asyncio reads the socket and the PTY only between callbacks, so from here on
+        # the thread alone does.
         fast.transport.pause_reading()
         pty.reading(False)
-        self._relay.start(
-            **fast.hand_over(),
-            input=self._client.relay_input(),
-            report_after=self._reported + 0.5,
-        )
 
     def stop(self) -> None:
         """End the thread now (if it runs) and give asyncssh its state back."""
@@ -183,10 +210,10 @@ class NativeRelay:
     def _resume(self, leftover: bytes) -> None:
         self._resuming = False
         transport = self._fast.transport
-        if transport is not None and not transport.is_closing():
+        if transport is not None and not transport.is_closing():  # (else: the guest is gone)
             transport.resume_reading()
-        if leftover:
-            self._fast.receive(leftover)
+            if leftover:
+                self._fast.receive(leftover)
         self._client.update_reading()
         if not self._closed and self._retry is None:
             self._retry = self._loop.call_soon(self.start)

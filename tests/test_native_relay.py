@@ -14,6 +14,7 @@ channel) and everything after it is left exactly as it came.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import select
@@ -22,18 +23,23 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from support import SshGuest, TmuxHost, wait_until
 
 from pairtui import native_relay
 from pairtui._relay import Relay  # built by scripts/bootstrap --test: an error if not
+from pairtui.authorized_keys import parse_public_keys
+from pairtui.engine import Engine
+from pairtui.registry import Mode, Registry
 
 if TYPE_CHECKING:
     from pairtui._relay import State
@@ -420,3 +426,91 @@ def test_the_fuzz_passes_under_address_and_undefined_behaviour_sanitizers(
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
     assert f"relay from {package / '_relay'}" in out and " passed" in out, out[-4000:]
+
+
+# --- end to end: the real OpenSSH guest, the engine, a real tmux ------------------------
+
+
+@pytest.mark.parametrize("change", ["demote", "remove"])
+async def test_keys_typed_after_a_demotion_or_removal_never_reach_the_pane(
+    engine: Engine, keys: Callable[[str], Path], guests: Callable[..., SshGuest],
+    tmux_host: TmuxHost, change: str,
+) -> None:  # fmt: skip
+    """A pair guest types without a pause, its keys going through the relay's thread;
+    the host demotes or removes it. No key it types after the change reaches the pane,
+    and the thread is stopped as the guest's input is cut, not once tmux or the goodbye
+    has caught up (seen failing when switch_mode did not take the terminal back).
+    """
+    assert native_relay.available()
+    pub = keys("alice").with_name("alice.pub").read_text()
+    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
+    g = guests(engine.port, keys("alice"))
+    await asyncio.to_thread(g.wait_for, "pair · main")
+    [session] = engine._sessions.values()
+    relay = session.relay
+    assert relay is not None
+    await asyncio.to_thread(lambda: wait_until(lambda: relay.active, what="the relay running"))
+    stop = threading.Event()
+    sent: list[tuple[float, str]] = []
+
+    def type_on() -> None:
+        i = 0
+        while not stop.is_set():
+            token = f"k{i}."
+            sent.append((time.monotonic(), token))
+            try:
+                os.write(g.child.child_fd, token.encode())  # (pexpect's send waits 50 ms)
+            except OSError:  # its ssh ended (removed)
+                return
+            i += 1
+            time.sleep(0.002)
+
+    typer = asyncio.ensure_future(asyncio.to_thread(type_on))
+    try:
+        await asyncio.sleep(0.5)
+        assert relay.packets_in or relay.active, "the keys went through the relay"
+        started = time.monotonic()
+        if change == "demote":
+            moved = session.switch_mode(Mode.VIEW)  # as the engine does: keys cut, then moved
+            # The thread gave the connection back before the call returned: tmux making
+            # the client read-only later is not what stops its keys.
+            assert not relay.running
+            await moved
+        else:
+            Registry().remove("alice")
+            await engine.reconcile()
+        cut = time.monotonic()
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await typer
+    await asyncio.sleep(0.5)  # whatever was on its way has landed
+    pane = tmux_host.run("capture-pane", "-p", "-J", "-S", "-", "-t", "host")
+    before = [t for when, t in sent if when < started - 0.1]
+    late = [t for when, t in sent if when > cut]
+    assert relay.packets_in > 0 and before and late
+    assert any(t in pane for t in before), "keys reached the pane before the change"
+    assert not [t for t in late if t in pane], f"keys typed after the {change} reached the pane"
+
+
+async def test_a_relay_that_cannot_start_leaves_the_guest_on_the_python_path(
+    engine: Engine, keys: Callable[[str], Path], guests: Callable[..., SshGuest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Out of descriptors (or threads) for the relay: one log line, and the guest is
+    served as before, never left with its socket and PTY unread."""
+
+    def out_of_descriptors(*args: object) -> Relay:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(native_relay, "Relay", out_of_descriptors)
+    pub = keys("alice").with_name("alice.pub").read_text()
+    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
+    g = guests(engine.port, keys("alice"))
+    await asyncio.to_thread(g.wait_for, "pair · main")
+    for ch in "echo SLOW-$((6*7))\r":
+        g.send(ch)
+    await asyncio.to_thread(g.wait_for, "SLOW-42")
+    [session] = engine._sessions.values()
+    assert session.relay is not None and not session.relay.active
+    assert session.fast is not None and session.fast.fast_in >= 10
