@@ -78,6 +78,11 @@ class Reason(enum.IntEnum):
     ERROR = 10
 
 
+# Reasons after which the thread is not started again: the PTY's or the socket's end is
+# Python's to see (the bridge reads the end of file, asyncio the closed socket).
+_FOR_GOOD = frozenset({Reason.PTY_END, Reason.SOCKET_END, Reason.ERROR})
+
+
 class RelayClient(Protocol):
     """What the relay asks of the guest session it serves."""
 
@@ -107,6 +112,7 @@ class NativeRelay:
         self._delay = RETRY
         self._resuming = False
         self._closed = False
+        self._finished = False  # the PTY or socket ended: no new start
         self._reported = 0.0  # monotonic time the guest's activity was last noted
         self.stops: dict[Reason, int] = {}  # why the thread stopped, how often
         self.packets_in = self.packets_out = 0  # CHANNEL_DATA it relayed
@@ -137,7 +143,7 @@ class NativeRelay:
     def start(self) -> None:
         """Hand the terminal to the thread if nothing is pending; else ask again soon."""
         self._retry = None
-        if self._closed or self.active:
+        if self._closed or self._finished or self.active:
             return
         fast, pty = self._fast, self._pty
         if not (self._client.relay_wanted() and fast.quiet() and pty.quiet and fast.alone):
@@ -188,6 +194,10 @@ class NativeRelay:
             return
         reason = Reason(state["reason"])
         self.stops[reason] = self.stops.get(reason, 0) + 1
+        if reason in _FOR_GOOD:  # Python sees the end itself (or serves it from now on)
+            self._finished = True
+            if reason is Reason.ERROR:
+                SERVER.warning("native relay stopped (errno %d); serving from Python", state["err"])
         self.packets_in += state["packets_in"]
         self.packets_out += state["packets_out"]
         self._fast.take_back(
@@ -215,7 +225,7 @@ class NativeRelay:
             if leftover:
                 self._fast.receive(leftover)
         self._client.update_reading()
-        if not self._closed and self._retry is None:
+        if not (self._closed or self._finished) and self._retry is None:
             self._retry = self._loop.call_soon(self.start)
 
     def _drop(self) -> None:
