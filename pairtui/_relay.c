@@ -52,7 +52,8 @@ typedef struct {
     PyObject_HEAD
     int sock, pty, stopfd, notefd;
     pthread_t th;
-    int running; /* started and not yet collected by stop() */
+    int running; /* started and its state not yet collected by stop() */
+    int joined;  /* the thread has ended (its state waits for stop()) */
     EVP_CIPHER_CTX *dec, *enc;
     uint8_t riv[12], siv[12];
     uint32_t rseq, sseq, our_chan, peer_chan;
@@ -146,15 +147,15 @@ static int put_all(int fd, const uint8_t *buf, size_t n, uint8_t **rest, size_t 
     return 1;
 }
 
-/* The whole packet at r->in (length field `len`): 1 consumed, 0 left as it came (not
+/* The whole packet at `pkt` (length field `len`): 1 consumed, 0 left as it came (not
  * ours, or one asyncssh must refuse), or the stop reason once it was consumed. */
-static int take(Relay *r, uint32_t len) {
-    const uint8_t *tag = r->in + 4 + len;
+static int take(Relay *r, const uint8_t *pkt, uint32_t len) {
+    const uint8_t *tag = pkt + 4 + len;
     uint8_t *plain = r->plain;
     int outl;
     if (EVP_DecryptInit_ex(r->dec, NULL, NULL, NULL, r->riv) != 1
-        || EVP_DecryptUpdate(r->dec, NULL, &outl, r->in, 4) != 1
-        || EVP_DecryptUpdate(r->dec, plain, &outl, r->in + 4, (int)len) != 1
+        || EVP_DecryptUpdate(r->dec, NULL, &outl, pkt, 4) != 1
+        || EVP_DecryptUpdate(r->dec, plain, &outl, pkt + 4, (int)len) != 1
         || EVP_CIPHER_CTX_ctrl(r->dec, EVP_CTRL_GCM_SET_TAG, TAG, (void *)tag) != 1
         || EVP_DecryptFinal_ex(r->dec, plain + outl, &outl) != 1)
         return 0; /* a bad tag: asyncssh says so and ends the connection */
@@ -204,19 +205,24 @@ static int from_socket(Relay *r) {
         return R_SOCKET_END;
     }
     r->inlen += (size_t)n;
-    while (r->inlen >= 4) {
-        uint32_t len = get32(r->in);
-        if ((len & 15) || len == 0 || len > r->max_recv_pktlen) return R_PACKET;
+    size_t at = 0; /* consumed so far; the rest moves to the front once, at the end */
+    int why = R_NONE;
+    while (r->inlen - at >= 4) {
+        uint32_t len = get32(r->in + at);
+        if ((len & 15) || len == 0 || len > r->max_recv_pktlen) { why = R_PACKET; break; }
         size_t size = 4 + (size_t)len + TAG;
-        if (r->inlen < size) return R_NONE; /* (incap holds the largest packet) */
-        if (rekey_due(r)) return R_REKEY;
-        int t = take(r, len);
-        if (t == 0) return R_PACKET;
-        memmove(r->in, r->in + size, r->inlen - size);
-        r->inlen -= size;
-        if (t != 1) return t;
+        if (r->inlen - at < size) break; /* (incap holds the largest packet) */
+        if (rekey_due(r)) { why = R_REKEY; break; }
+        int t = take(r, r->in + at, len);
+        if (t == 0) { why = R_PACKET; break; }
+        at += size;
+        if (t != 1) { why = t; break; }
     }
-    return R_NONE;
+    if (at) {
+        memmove(r->in, r->in + at, r->inlen - at);
+        r->inlen -= at;
+    }
+    return why;
 }
 
 /* One read of tmux's output, as one packet: R_NONE to go on, else why to stop. */
@@ -273,17 +279,26 @@ static void drain(int fd) {
     (void)n;
 }
 
+static PyObject *Relay_new(PyTypeObject *type, PyObject *Py_UNUSED(args), PyObject *Py_UNUSED(kw)) {
+    Relay *r = (Relay *)type->tp_alloc(type, 0);
+    if (r != NULL) r->sock = r->pty = r->stopfd = r->notefd = -1;
+    return (PyObject *)r;
+}
+
 static int Relay_init(Relay *r, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"sock", "pty", "recv_key", "send_key", "max_recv_pktlen", NULL};
     int sock, pty;
     Py_buffer rk, sk;
     unsigned int maxlen;
+    if (r->in != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "native relay: already set up");
+        return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kw, "iiy*y*I", kwlist, &sock, &pty, &rk, &sk,
                                      &maxlen))
         return -1;
     const EVP_CIPHER *rc = rk.len == 16 ? EVP_aes_128_gcm() : rk.len == 32 ? EVP_aes_256_gcm() : NULL;
     const EVP_CIPHER *sc = sk.len == 16 ? EVP_aes_128_gcm() : sk.len == 32 ? EVP_aes_256_gcm() : NULL;
-    r->sock = r->pty = r->stopfd = r->notefd = -1;
     r->max_recv_pktlen = maxlen;
     r->incap = 4 + (size_t)maxlen + TAG + READ_SLACK;
     r->in = malloc(r->incap);
@@ -316,6 +331,7 @@ static int Relay_init(Relay *r, PyObject *args, PyObject *kw) {
 }
 
 static void join(Relay *r) {
+    if (r->joined) return;
     uint64_t one = 1;
     ssize_t w = write(r->stopfd, &one, sizeof one);
     (void)w;
@@ -324,11 +340,11 @@ static void join(Relay *r) {
     Py_END_ALLOW_THREADS
     drain(r->stopfd);
     drain(r->notefd);
-    r->running = 0;
+    r->joined = 1;
 }
 
 static void Relay_dealloc(Relay *r) {
-    if (r->running) join(r);
+    if (r->running) join(r);  /* (a state never collected: the connection is gone) */
     int fds[4] = {r->sock, r->pty, r->stopfd, r->notefd};
     for (int i = 0; i < 4; i++)
         if (fds[i] >= 0) close(fds[i]);
@@ -345,8 +361,12 @@ static PyObject *Relay_start(Relay *r, PyObject *args, PyObject *kw) {
         "report_after", NULL};
     Py_buffer riv, siv;
     unsigned long long sent, limit;
-    if (r->running) {
+    if (r->running || r->joined) {
         PyErr_SetString(PyExc_RuntimeError, "native relay: already running");
+        return NULL;
+    }
+    if (r->in == NULL || r->notefd < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "native relay: not set up");
         return NULL;
     }
     if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*IIIIIIIIIKKdipd", kwlist, &riv, &siv,
@@ -390,7 +410,9 @@ static PyObject *Relay_start(Relay *r, PyObject *args, PyObject *kw) {
 static PyObject *Relay_stop(Relay *r, PyObject *Py_UNUSED(ignored)) {
     if (!r->running) Py_RETURN_NONE;
     join(r);
-    return Py_BuildValue(
+    /* Running until the state is in Python's hands: if building it fails, the next
+     * stop() answers it again (never None while the thread holds IVs Python lacks). */
+    PyObject *state = Py_BuildValue(
         "{s:i,s:i,s:y#,s:y#,s:I,s:I,s:I,s:I,s:K,s:y#,s:y#,s:y#,s:d,s:K,s:K}",
         "reason", r->reason, "err", r->err, "recv_iv", r->riv, (Py_ssize_t)12,
         "send_iv", r->siv, (Py_ssize_t)12, "recv_seq", r->rseq, "send_seq", r->sseq,
@@ -402,6 +424,8 @@ static PyObject *Relay_stop(Relay *r, PyObject *Py_UNUSED(ignored)) {
         "last_input", r->last_input,
         "packets_in", (unsigned long long)r->packets_in,
         "packets_out", (unsigned long long)r->packets_out);
+    if (state != NULL) r->running = r->joined = 0;
+    return state;
 }
 
 static PyObject *Relay_notefd(Relay *r, void *Py_UNUSED(c)) { return PyLong_FromLong(r->notefd); }
@@ -427,7 +451,7 @@ static PyTypeObject RelayType = {
     .tp_basicsize = sizeof(Relay),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "One guest terminal's CHANNEL_DATA in a native thread.",
-    .tp_new = PyType_GenericNew,
+    .tp_new = Relay_new,
     .tp_init = (initproc)Relay_init,
     .tp_dealloc = (destructor)Relay_dealloc,
     .tp_methods = Relay_methods,

@@ -137,7 +137,7 @@ class Engine:
         self.host_key: asyncssh.SSHKey | None = None
         # Recordings of shares: their markers come from the events (see subscribe below).
         self.recordings = Recordings(self.emit, self.audit, lambda: list(self.clients.values()),
-                                     recording)  # fmt: skip
+                                     recording, tapped=self._hold_relays)  # fmt: skip
         self._notifier = TmuxNotifier(
             self.share_list, lambda: list(self.clients.values()),
             lambda: [k.info() for k in self.admission.door.knocks.values()],
@@ -600,11 +600,13 @@ class Engine:
         found = next((s for s in self.share_list() if s.name == share), None)
         if found is None:
             raise PairtuiError(f"no share {share!r} (see `pairtui share list`)")
-        info = await self.recordings.start(found, keys)
-        for session in self._sessions.values():  # their keys come through Python now
-            if session.info.share == found.name:
+        return await self.recordings.start(found, keys)
+
+    def _hold_relays(self, share: str) -> None:
+        """``share`` is recorded from now on: its guests' keys come through Python."""
+        for session in self._sessions.values():
+            if session.info.share == share:
                 session.hold_relay()
-        return info
 
     async def stop_recording(self, share: str) -> RecordingInfo:
         return await self.recordings.stop(share)

@@ -597,11 +597,11 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._input_open = False
-        if self.relay is not None:
-            self.relay.close()
         if self._closing is None:
             self._end_reason = "connection lost" if exc else "guest left"
             self._loop.create_task(self._shutdown())
+        if self.relay is not None:  # now, not when the shutdown runs
+            self.relay.close()
 
     # --- lifecycle -----------------------------------------------------------------
 

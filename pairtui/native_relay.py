@@ -186,26 +186,38 @@ class NativeRelay:
 
         From :meth:`stop` (inside ``send_packet``, say) the bytes it read but did not
         consume go to asyncssh on the loop's next turn, never from within its own call;
-        the socket stays unread until then, so they keep their place in the stream.
+        the socket stays unread until then, so they keep their place in the stream. If
+        the state cannot be taken back, the connection is dropped: sealing another
+        packet with an IV the thread already used would reuse an AES-GCM nonce.
         """
         assert self._relay is not None
-        state = self._relay.stop()
-        if state is None:
-            return
+        transport = self._fast.transport
+        try:
+            state = self._relay.stop()
+            if state is None:
+                return
+            self._fast.take_back(
+                state["recv_iv"], state["send_iv"], state["recv_seq"], state["send_seq"],
+                state["recv_window"], state["send_window"], state["rekey_sent"],
+            )  # fmt: skip
+        except Exception:
+            self._finished = True
+            if transport is not None:
+                transport.abort()
+            raise
         reason = Reason(state["reason"])
         self.stops[reason] = self.stops.get(reason, 0) + 1
+        self.packets_in += state["packets_in"]
+        self.packets_out += state["packets_out"]
         if reason in _FOR_GOOD:  # Python sees the end itself (or serves it from now on)
             self._finished = True
             if reason is Reason.ERROR:
                 SERVER.warning("native relay stopped (errno %d); serving from Python", state["err"])
-        self.packets_in += state["packets_in"]
-        self.packets_out += state["packets_out"]
-        self._fast.take_back(
-            state["recv_iv"], state["send_iv"], state["recv_seq"], state["send_seq"],
-            state["recv_window"], state["send_window"], state["rekey_sent"],
-        )  # fmt: skip
+        if transport is None or transport.is_closing():  # the connection is gone already
+            self._finished = True
+            return
         if state["unsent"]:  # before anything else is sent: it is the stream's next bytes
-            self._fast.transport.write(state["unsent"])
+            transport.write(state["unsent"])
         if state["pty_input"]:
             self._pty.write(state["pty_input"])
         if state["last_input"]:

@@ -402,6 +402,7 @@ class ChannelFastPath:
             and not chan._recv_buf
             and not chan._send_buf
             and chan._send_window > 0
+            and chan._send_pktsize > 0
         )
 
     def keys(self) -> tuple[bytes, bytes, int]:
@@ -424,7 +425,8 @@ class ChannelFastPath:
             "recv_window": chan._recv_window,
             "init_recv_window": chan._init_recv_window,
             "recv_pktsize": chan._recv_pktsize,
-            "send_window": chan._send_window,
+            # asyncssh does not bound the guest's window; the relay counts in 32 bits.
+            "send_window": min(chan._send_window, _WINDOW_MAX),
             "send_pktsize": chan._send_pktsize,
             "rekey_sent": conn._rekey_bytes_sent,
             "rekey_limit": conn._rekey_bytes,
@@ -441,7 +443,8 @@ class ChannelFastPath:
         conn._recv_encryption._cipher._iv = recv_iv
         conn._send_encryption._cipher._iv = send_iv
         conn._recv_seq, conn._send_seq = recv_seq, send_seq
-        chan._recv_window, chan._send_window = recv_window, send_window
+        excess = max(0, chan._send_window - _WINDOW_MAX)  # what hand_over did not pass on
+        chan._recv_window, chan._send_window = recv_window, send_window + excess
         conn._rekey_bytes_sent = rekey_sent
 
     @property
@@ -516,6 +519,8 @@ class ChannelFastPath:
         out, self._pool = self._pool[:n], self._pool[n:]
         return out
 
+
+_WINDOW_MAX = 0xFFFFFFFF
 
 _CONN_ATTRS = (
     "_recv_encryption", "_send_encryption", "_inpbuf", "_decompressor", "_compressor",

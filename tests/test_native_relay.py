@@ -101,6 +101,8 @@ class Model:
     adjusts: list[int] = field(default_factory=list)
     consumed: int = 0  # packets
     stopped: bool = False
+    # After each packet consumed: bytes delivered and window adjusts sent until then.
+    marks: list[tuple[int, int]] = field(default_factory=list)
 
     def feed(self, kind: str, payload: bytes, ok_framing: bool) -> None:
         if self.stopped:
@@ -114,6 +116,7 @@ class Model:
                 self.stopped = True
                 return
             self.consumed += 1
+            self.marks.append((len(self.delivered), len(self.adjusts)))
             return
         if payload[0] != MSG_DATA or not self.input or len(payload) < 9:
             self.stopped = True
@@ -134,6 +137,7 @@ class Model:
         if self.recv_window < self.init_recv_window // 2:
             self.adjusts.append(self.init_recv_window - self.recv_window)
             self.recv_window = self.init_recv_window
+        self.marks.append((len(self.delivered), len(self.adjusts)))
 
 
 @dataclass
@@ -146,6 +150,7 @@ class Rig:
     guest: Guest
     recv_iv: bytes
     send_iv: bytes
+    reader: PaneReader | None = None
 
     def start(self, model: Model, **over: object) -> None:
         args: dict[str, object] = {
@@ -172,7 +177,9 @@ class Rig:
         return state
 
     def pane(self) -> bytes:
-        return _drain(self.slave)
+        """What reached the pane's side of the PTY (read as it comes, as tmux would)."""
+        assert self.reader is not None
+        return self.reader.settled()
 
     def sent(self) -> bytes:
         return _drain(self.client.fileno())
@@ -192,8 +199,31 @@ def _drain(fd: int) -> bytes:
     return got
 
 
-@pytest.fixture
-def rig() -> Iterator[Rig]:
+class PaneReader(threading.Thread):
+    """Reads the pane's side of the PTY as it fills, as tmux's client would."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.got, self.done = fd, bytearray(), threading.Event()
+        self.last = time.monotonic()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            if select.select([self.fd], [], [], 0.02)[0]:
+                try:
+                    self.got += os.read(self.fd, 65536)
+                except OSError:
+                    return
+                self.last = time.monotonic()
+
+    def settled(self) -> bytes:
+        deadline = time.monotonic() + 5
+        while time.monotonic() - self.last < 0.1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return bytes(self.got)
+
+
+def _rig(reading: bool) -> Iterator[Rig]:
     assert native_relay.available(), "scripts/build-native did not build pairtui._relay"
     rng = random.Random(1)
     k_in, k_out = os.urandom(16), os.urandom(32)
@@ -205,12 +235,29 @@ def rig() -> Iterator[Rig]:
     os.set_blocking(master, False)
     relay = Relay(server.fileno(), master, k_in, k_out, MAX_PKT)
     guest = Guest(AESGCM(k_in), iv_in, AESGCM(k_out), iv_out, rng)
-    yield Rig(relay, server, client, master, slave, guest, iv_in, iv_out)
+    reader = PaneReader(slave) if reading else None
+    if reader is not None:
+        reader.start()
+    yield Rig(relay, server, client, master, slave, guest, iv_in, iv_out, reader)
     relay.stop()
+    if reader is not None:
+        reader.done.set()
+        reader.join()
     for s in (server, client):
         s.close()
     for fd in (master, slave):
         os.close(fd)
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    yield from _rig(reading=True)
+
+
+@pytest.fixture
+def stuck_rig() -> Iterator[Rig]:
+    """The pane never reads: the PTY fills."""
+    yield from _rig(reading=False)
 
 
 def _data(n: int, chan: int = OUR, data: bytes | None = None) -> bytes:
@@ -280,6 +327,27 @@ def test_a_view_guests_keys_are_left_to_python(rig: Rig) -> None:
     assert Reason(state["reason"]) is Reason.PACKET
 
 
+def test_a_pane_that_does_not_read_stops_it_with_the_rest_of_the_keys_handed_back(
+    stuck_rig: Rig,
+) -> None:
+    """The PTY takes a few KiB; what it does not take of a packet is handed back (the
+    PTY bridge keeps it within its limit), and the packets after it stay unread."""
+    rig = stuck_rig
+    model = Model(input=True, recv_window=1 << 20, init_recv_window=1 << 20, recv_pktsize=32768)
+    rig.start(model)
+    packets = [_data(3000, data=bytes([65 + i]) * 3000) for i in range(8)]
+    stream = [rig.guest.seal(p) for p in packets]
+    rig.client.sendall(b"".join(stream))
+    state = rig.settle()
+    assert Reason(state["reason"]) is Reason.PTY_FULL
+    took = state["recv_seq"] - 5
+    assert 0 < took < len(packets)
+    written = _drain(rig.slave)
+    assert written + state["pty_input"] == b"".join(p[9:] for p in packets[:took])
+    assert _unconsumed(rig, state) == b"".join(stream[took:])
+    assert state["recv_window"] == (1 << 20) - 3000 * took
+
+
 def test_a_rekey_due_stops_it_before_it_sends_or_reads(rig: Rig) -> None:
     model = Model(input=True, recv_window=64, init_recv_window=64, recv_pktsize=32)
     rig.start(model, rekey_sent=100, rekey_limit=100)
@@ -298,7 +366,7 @@ def _case(rng: random.Random, guest: Guest, model: Model) -> tuple[bytes, str]:
          "over-pktsize", "short-pad", "bad-tag", "odd-length", "huge-length", "lying-n",
          "ignore-junk", "eof", "tiny"]
     )  # fmt: skip
-    n = rng.randrange(1, 40)
+    n = rng.randrange(1, 40 if model.recv_pktsize < 64 else model.recv_pktsize + 1)
     payload, ok, pad = _data(n), True, None
     if kind == "ignore":
         payload = _ignore(rng.randrange(0, 30))
@@ -309,7 +377,7 @@ def _case(rng: random.Random, guest: Guest, model: Model) -> tuple[bytes, str]:
     elif kind == "zero":
         payload = _data(0, data=b"")
     elif kind == "over-window":
-        payload = _data(model.recv_window + 1 if model.recv_window < 32 else 33)
+        payload = _data(model.recv_window + 1)
     elif kind == "over-pktsize":
         payload = _data(model.recv_pktsize + rng.randrange(1, 5))
     elif kind == "short-pad":  # whole blocks, but 0-3 bytes of padding
@@ -348,33 +416,42 @@ def test_fuzz_it_consumes_exactly_what_the_model_does_and_leaves_the_rest(
     rig: Rig, seed: int
 ) -> None:
     rng = random.Random(seed)
-    model = Model(input=rng.random() < 0.9, recv_window=rng.randrange(40, 400),
-                  init_recv_window=400, recv_pktsize=rng.randrange(20, 64))  # fmt: skip
+    big = seed % 4 == 0  # packets up to the maximum packet size, few of them
+    if big:
+        model = Model(input=True, recv_window=rng.randrange(1, 1 << 17), init_recv_window=1 << 17,
+                      recv_pktsize=32768)  # fmt: skip
+    else:
+        model = Model(input=rng.random() < 0.9, recv_window=rng.randrange(40, 400),
+                      init_recv_window=400, recv_pktsize=rng.randrange(20, 64))  # fmt: skip
     rig.start(model)
-    stream, kinds, first_bad = b"", [], None
-    for _ in range(rng.randrange(1, 30)):
-        before = model.stopped
+    stream, kinds, ends = b"", [], []  # ends: where each packet ends in the stream
+    for _ in range(rng.randrange(1, 12 if big else 30)):
         sealed, kind = _case(rng, rig.guest, model)
-        if model.stopped and not before:
-            first_bad = len(stream)
         stream += sealed
         kinds.append(kind)
+        ends.append(len(stream))
     pos = 0
     while pos < len(stream):  # split anywhere, as TCP may
-        step = rng.randrange(1, 200)
+        step = rng.randrange(1, 40000 if big else 200)
         rig.client.sendall(stream[pos : pos + step])
         pos += step
         if rng.random() < 0.3:
             time.sleep(0.002)
     state = rig.settle()
-    assert rig.pane() == bytes(model.delivered), kinds
-    assert state["recv_seq"] == 5 + model.consumed, kinds
-    left = _unconsumed(rig, state)
-    assert left == (stream[first_bad:] if first_bad is not None else b""), kinds
+    took = state["recv_seq"] - 5
+    reason = Reason(state["reason"])
+    if reason is Reason.PTY_FULL:  # the pane took less than a packet: the rest handed back
+        assert 0 < took <= model.consumed, kinds
+    else:
+        assert took == model.consumed, (kinds, reason)
+    delivered, adjusted = model.marks[took - 1] if took else (0, 0)
+    pane = rig.pane() + state["pty_input"]
+    assert (len(pane), pane) == (delivered, bytes(model.delivered[:delivered])), (kinds, reason)
+    assert _unconsumed(rig, state) == stream[ends[took - 1] if took else 0 :], kinds
     sent = rig.guest.open_all(rig.sent())
-    assert [int.from_bytes(p[5:9], "big") for p in sent] == model.adjusts, kinds
-    if model.stopped:
-        assert Reason(state["reason"]) is Reason.PACKET, kinds
+    assert [int.from_bytes(p[5:9], "big") for p in sent] == model.adjusts[:adjusted], kinds
+    if model.stopped and took == model.consumed and reason is not Reason.PTY_FULL:
+        assert reason is Reason.PACKET, kinds
 
 
 # --- the same fuzz with AddressSanitizer and UBSan in the relay -------------------------

@@ -52,8 +52,12 @@ class Recordings:
         clients: Callable[[], list[ClientInfo]],
         limits: RecordingLimits | None = None,
         directory: Callable[[], Path] = paths.recordings_dir,
+        tapped: Callable[[str], None] = lambda share: None,
     ) -> None:
         self._emit = emit
+        # Told the moment a share is recorded: its pair guests' keys must come through
+        # typed() from then on (the engine takes them back from native relays).
+        self._tapped = tapped
         self._audit = audit
         self._clients = clients
         self.limits = limits or RecordingLimits()
@@ -96,6 +100,7 @@ class Recordings:
         rec = Recorder(share, path, keys=keys, limits=self.limits, on_end=ended)
         await rec.start()
         self._by_share[share.name] = rec
+        self._tapped(share.name)
         present = [c for c in self._clients() if c.share == share.name and c.terminal]
         for c in present:  # who is there already: the timeline starts with them
             rec.marker(cast.joined(c.guest, c.mode))
