@@ -12,8 +12,7 @@
  * It keeps the connection's state (IVs, sequence numbers, windows, rekey byte count)
  * exactly as asyncssh would, and stops at the first thing it does not handle: any other
  * packet, a packet it would have to refuse, a window or rekey due, a short write, an
- * end of file, a stop request, or input arriving after `report_after` (Python notes the
- * guest's activity). It then hands everything it did not consume back (through
+ * end of file or a stop request. It then hands everything it did not consume back (through
  * `stop()`), and Python puts the state back into asyncssh, which deals with the rest as
  * before. It never refuses or answers anything itself: what it does not consume, it
  * leaves byte for byte to asyncssh. Guests write these packets: every length is checked
@@ -46,7 +45,7 @@
 
 /* Why the thread stopped (`reason` in stop()'s answer; native_relay.Reason). */
 enum { R_NONE, R_STOP, R_PACKET, R_SOCKET_END, R_PTY_END, R_WINDOW, R_REKEY, R_SOCKET_FULL,
-       R_PTY_FULL, R_ACTIVITY, R_ERROR };
+       R_PTY_FULL, R_ERROR };
 
 typedef struct {
     PyObject_HEAD
@@ -60,7 +59,8 @@ typedef struct {
     uint32_t recv_window, init_recv_window, recv_pktsize;
     uint32_t send_window, send_pktsize, max_recv_pktlen;
     uint64_t rekey_sent, rekey_limit;
-    double rekey_time, report_after, last_input; /* monotonic; last_input wall clock */
+    double rekey_time; /* monotonic */
+    double last_input; /* wall clock of the last key it delivered (read while it runs) */
     int enchdrlen, input;
     uint8_t *in, *plain, *out;
     size_t incap, inlen;
@@ -175,8 +175,9 @@ static int take(Relay *r, const uint8_t *pkt, uint32_t len) {
     next_iv(r->riv);
     r->rseq++;
     r->recv_window -= n;
-    r->packets_in++;
-    r->last_input = clock_s(CLOCK_REALTIME);
+    __atomic_fetch_add(&r->packets_in, 1, __ATOMIC_RELAXED);
+    double now = clock_s(CLOCK_REALTIME);
+    __atomic_store(&r->last_input, &now, __ATOMIC_RELAXED);
     int stop = R_NONE;
     int w = put_all(r->pty, plain + 10, n, &r->ptyin, &r->ptyinlen);
     if (w) stop = w < 0 ? R_ERROR : R_PTY_FULL;
@@ -191,7 +192,6 @@ static int take(Relay *r, const uint8_t *pkt, uint32_t len) {
         w = put_all(r->sock, r->out, (size_t)m, &r->unsent, &r->unsentlen);
         if (w) return w < 0 ? R_ERROR : R_SOCKET_FULL;
     }
-    if (stop == R_NONE && clock_s(CLOCK_MONOTONIC) >= r->report_after) stop = R_ACTIVITY;
     return stop == R_NONE ? 1 : stop;
 }
 
@@ -246,7 +246,7 @@ static int from_pty(Relay *r) {
     long m = seal(r, 9 + (size_t)n);
     if (m < 0) return R_ERROR;
     r->send_window -= (uint32_t)n;
-    r->packets_out++;
+    __atomic_fetch_add(&r->packets_out, 1, __ATOMIC_RELAXED);
     int w = put_all(r->sock, r->out, (size_t)m, &r->unsent, &r->unsentlen);
     return w == 0 ? R_NONE : w < 0 ? R_ERROR : R_SOCKET_FULL;
 }
@@ -357,8 +357,7 @@ static void Relay_dealloc(Relay *r) {
 static PyObject *Relay_start(Relay *r, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"recv_iv", "send_iv", "recv_seq", "send_seq", "our_channel",
         "peer_channel", "recv_window", "init_recv_window", "recv_pktsize", "send_window",
-        "send_pktsize", "rekey_sent", "rekey_limit", "rekey_time", "enchdrlen", "input",
-        "report_after", NULL};
+        "send_pktsize", "rekey_sent", "rekey_limit", "rekey_time", "enchdrlen", "input", NULL};
     Py_buffer riv, siv;
     unsigned long long sent, limit;
     if (r->running || r->joined) {
@@ -369,10 +368,10 @@ static PyObject *Relay_start(Relay *r, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_RuntimeError, "native relay: not set up");
         return NULL;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*IIIIIIIIIKKdipd", kwlist, &riv, &siv,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "y*y*IIIIIIIIIKKdip", kwlist, &riv, &siv,
             &r->rseq, &r->sseq, &r->our_chan, &r->peer_chan, &r->recv_window,
             &r->init_recv_window, &r->recv_pktsize, &r->send_window, &r->send_pktsize, &sent,
-            &limit, &r->rekey_time, &r->enchdrlen, &r->input, &r->report_after))
+            &limit, &r->rekey_time, &r->enchdrlen, &r->input))
         return NULL;
     int ok = riv.len == 12 && siv.len == 12 && r->enchdrlen >= 0 && r->enchdrlen < 16;
     if (ok) {
@@ -431,6 +430,17 @@ static PyObject *Relay_stop(Relay *r, PyObject *Py_UNUSED(ignored)) {
 static PyObject *Relay_notefd(Relay *r, void *Py_UNUSED(c)) { return PyLong_FromLong(r->notefd); }
 static PyObject *Relay_running(Relay *r, void *Py_UNUSED(c)) { return PyBool_FromLong(r->running); }
 
+static PyObject *Relay_packets(Relay *r, void *out) {
+    return PyLong_FromUnsignedLongLong(
+        __atomic_load_n(out ? &r->packets_out : &r->packets_in, __ATOMIC_RELAXED));
+}
+
+static PyObject *Relay_last_input(Relay *r, void *Py_UNUSED(c)) {
+    double t;
+    __atomic_load(&r->last_input, &t, __ATOMIC_RELAXED);
+    return PyFloat_FromDouble(t);
+}
+
 static PyMethodDef Relay_methods[] = {
     {"start", (PyCFunction)(void (*)(void))Relay_start, METH_VARARGS | METH_KEYWORDS,
      "Relay from this state until something else comes (see the module's comment)."},
@@ -442,6 +452,10 @@ static PyMethodDef Relay_methods[] = {
 static PyGetSetDef Relay_getset[] = {
     {"notefd", (getter)Relay_notefd, NULL, "readable once the thread stopped by itself", NULL},
     {"running", (getter)Relay_running, NULL, "started and not yet stopped", NULL},
+    {"packets_in", (getter)Relay_packets, NULL, "CHANNEL_DATA in since start", NULL},
+    {"packets_out", (getter)Relay_packets, NULL, "CHANNEL_DATA out since start", (void *)1},
+    {"last_input", (getter)Relay_last_input, NULL,
+     "wall clock of the last key delivered since start (0: none); readable while it runs", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -549,6 +549,8 @@ class Engine:
                 await self.reconcile(force=False)
                 self._report_registry()
                 self._flush_refusals()
+                for session in self._sessions.values():
+                    session.note_relay_activity()
                 self._gate.prune()  # short of descriptors: silent connections go
                 expired = next_expiry is not None and datetime.now(UTC) >= next_expiry
                 if self._index is not seen or expired:

@@ -590,6 +590,12 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         if when - (self.info.last_input or 0.0) >= ACTIVITY_STEP:
             self._update(last_input=when)
 
+    def note_relay_activity(self) -> None:
+        """The engine asks (once a second): keys the native relay delivered count as
+        activity, as keys through Python do."""
+        if self.relay is not None and (when := self.relay.last_input):
+            self.relay_typed(when)
+
     def eof_received(self) -> bool:
         # Keep sending: an EOF from the guest (``ssh host </dev/null``) must not stop
         # the refusal message or the screen from reaching it.

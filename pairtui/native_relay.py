@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import time
 from typing import Protocol
 
 from pairtui.log import SERVER
@@ -46,7 +45,6 @@ except ImportError:  # not built (no compiler): guests are served from Python
 # Seconds before asking again whether a terminal that was not quiet is now: doubling up
 # to the last (a guest that stops reading costs a check a few times a second, not more).
 RETRY, RETRY_MAX = 0.02, 0.32
-ACTIVITY_STEP = 0.5  # seconds of typing after which the thread lets Python note it
 # Descriptors a terminal's relay holds: its own duplicates of the socket and the PTY
 # (never another file's number, whatever closes the originals) and two eventfds.
 RELAY_FDS = 4
@@ -74,8 +72,7 @@ class Reason(enum.IntEnum):
     REKEY = 6  # due: asyncssh starts it on its next packet
     SOCKET_FULL = 7  # the guest does not read: the rest waits in asyncio's buffer
     PTY_FULL = 8  # the pane does not read: the rest waits in the PTY bridge
-    ACTIVITY = 9  # the guest typed: Python notes when
-    ERROR = 10
+    ERROR = 9
 
 
 # Reasons after which the thread is not started again: the PTY's or the socket's end is
@@ -93,7 +90,8 @@ class RelayClient(Protocol):
         """Typed keys may go straight to the pane (a pair guest, share not recorded)."""
 
     def relay_typed(self, when: float) -> None:
-        """The guest typed at ``when`` (wall clock) while the thread ran."""
+        """The guest typed at ``when`` (wall clock) while the thread ran (told when the
+        thread stops, and when the engine asks: :meth:`NativeRelay.last_input`)."""
 
     def update_reading(self) -> None: ...
 
@@ -113,15 +111,32 @@ class NativeRelay:
         self._resuming = False
         self._closed = False
         self._finished = False  # the PTY or socket ended: no new start
-        self._reported = 0.0  # monotonic time the guest's activity was last noted
         self.stops: dict[Reason, int] = {}  # why the thread stopped, how often
-        self.packets_in = self.packets_out = 0  # CHANNEL_DATA it relayed
+        self._packets = (0, 0)  # CHANNEL_DATA relayed by threads that stopped (in, out)
         fast.relays.append(self.stop)
 
     @property
     def running(self) -> bool:
         """The thread owns the connection now."""
         return self._relay is not None and self._relay.running
+
+    @property
+    def packets_in(self) -> int:
+        """CHANNEL_DATA packets the threads took from the guest (for tests, benchmarks)."""
+        live = self._relay.packets_in if self.running and self._relay is not None else 0
+        return self._packets[0] + live
+
+    @property
+    def packets_out(self) -> int:
+        live = self._relay.packets_out if self.running and self._relay is not None else 0
+        return self._packets[1] + live
+
+    @property
+    def last_input(self) -> float:
+        """When the running thread last delivered a key (wall clock; 0: not since it
+        started). The engine reads it once a second: stopping the thread to say so
+        cost one key in 25 its fast echo."""
+        return self._relay.last_input if self.running and self._relay is not None else 0.0
 
     @property
     def active(self) -> bool:
@@ -161,7 +176,6 @@ class NativeRelay:
             self._relay.start(
                 **fast.hand_over(),
                 input=self._client.relay_input(),
-                report_after=self._reported + ACTIVITY_STEP,
             )
         except (OSError, ValueError) as exc:  # out of descriptors or threads: as before
             SERVER.warning("native relay unavailable for this terminal: %s", exc)
@@ -207,8 +221,10 @@ class NativeRelay:
             raise
         reason = Reason(state["reason"])
         self.stops[reason] = self.stops.get(reason, 0) + 1
-        self.packets_in += state["packets_in"]
-        self.packets_out += state["packets_out"]
+        self._packets = (
+            self._packets[0] + state["packets_in"],
+            self._packets[1] + state["packets_out"],
+        )
         if reason in _FOR_GOOD:  # Python sees the end itself (or serves it from now on)
             self._finished = True
             if reason is Reason.ERROR:
@@ -221,7 +237,6 @@ class NativeRelay:
         if state["pty_input"]:
             self._pty.write(state["pty_input"])
         if state["last_input"]:
-            self._reported = time.monotonic()
             self._client.relay_typed(state["last_input"])
         self._resuming = True
         if deferred:

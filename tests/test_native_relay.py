@@ -159,7 +159,6 @@ class Rig:
             "init_recv_window": model.init_recv_window, "recv_pktsize": model.recv_pktsize,
             "send_window": 1 << 20, "send_pktsize": 32768, "rekey_sent": 0,
             "rekey_limit": 1 << 30, "rekey_time": 0.0, "enchdrlen": 1, "input": model.input,
-            "report_after": time.monotonic() + 60,
         }  # fmt: skip
         args.update(over)
         self.relay.start(**args)  # type: ignore[arg-type]
@@ -591,3 +590,30 @@ async def test_a_relay_that_cannot_start_leaves_the_guest_on_the_python_path(
     [session] = engine._sessions.values()
     assert session.relay is not None and not session.relay.active
     assert session.fast is not None and session.fast.fast_in >= 10
+
+
+async def test_keys_through_the_relay_count_as_the_guests_activity(
+    engine: Engine, keys: Callable[[str], Path], guests: Callable[..., SshGuest]
+) -> None:
+    """`pairtui clients` and the dashboard show how long a guest has been idle; keys the
+    thread delivers count within a second or so, without stopping it."""
+    pub = keys("alice").with_name("alice.pub").read_text()
+    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
+    g = guests(engine.port, keys("alice"))
+    await asyncio.to_thread(g.wait_for, "pair · main")
+    [session] = engine._sessions.values()
+    relay = session.relay
+    assert relay is not None
+    await asyncio.to_thread(lambda: wait_until(lambda: relay.running, what="the relay running"))
+    await asyncio.sleep(1.2)  # idle a while
+    stops = dict(relay.stops)
+    typed = time.time()
+    g.send("x")
+    await asyncio.to_thread(g.wait_for, "x")
+
+    def noted() -> bool:
+        seen = engine.clients[session.info.id].last_input
+        return seen is not None and seen >= typed
+
+    await asyncio.to_thread(lambda: wait_until(noted, 3, what="the key as activity"))
+    assert relay.running and relay.stops == stops  # the thread never stopped to say so
