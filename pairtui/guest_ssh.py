@@ -501,9 +501,7 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
     def _typed(self, data: bytes) -> None:
         if not self._input_open or self._narrowing:
             return
-        now = time.time()
-        if now - (self.info.last_input or 0.0) >= ACTIVITY_STEP:
-            self._update(last_input=now)
+        self.relay_typed(time.time())
         if self.info.mode != PAIR:
             data = self._focus(data)
             if not data:
@@ -553,14 +551,14 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
         self._channel_full = False
         self.update_reading()
 
+    def _can_take_output(self) -> bool:
+        return self._closing is None and not self._channel_full and not self.conn.output_full
+
     def update_reading(self) -> None:
         """Read tmux's output only while the guest can take it (and the native relay
         does not read it)."""
         self._pty.reading(
-            self._closing is None
-            and not self._channel_full
-            and not self.conn.output_full
-            and not (self.relay is not None and self.relay.active)
+            self._can_take_output() and not (self.relay is not None and self.relay.active)
         )
 
     # --- the native relay (pairtui.native_relay) ----------------------------------
@@ -574,19 +572,19 @@ class GuestSession(asyncssh.SSHServerSession[bytes]):
 
     def relay_wanted(self) -> bool:
         return (
-            self.picker is None
-            and self._closing is None
+            self._can_take_output()
+            and self.picker is None
             and self._input_open
             and not self._narrowing
             and not self._input_paused
-            and not self._channel_full
-            and not self.conn.output_full
         )
 
     def relay_input(self) -> bool:
         return self.info.mode == PAIR and not self.engine.recordings.recording(self.info.share)
 
     def relay_typed(self, when: float) -> None:
+        """The guest typed at ``when`` (through Python or the relay): its activity, noted
+        once per ACTIVITY_STEP."""
         if when - (self.info.last_input or 0.0) >= ACTIVITY_STEP:
             self._update(last_input=when)
 

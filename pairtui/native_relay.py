@@ -118,25 +118,27 @@ class NativeRelay:
     @property
     def running(self) -> bool:
         """The thread owns the connection now."""
-        return self._relay is not None and self._relay.running
+        return self._live() is not None
+
+    def _live(self) -> Relay | None:
+        """The relay whose thread runs now, if one does."""
+        return self._relay if self._relay is not None and self._relay.running else None
 
     @property
     def packets_in(self) -> int:
         """CHANNEL_DATA packets the threads took from the guest (for tests, benchmarks)."""
-        live = self._relay.packets_in if self.running and self._relay is not None else 0
-        return self._packets[0] + live
+        return self._packets[0] + (live.packets_in if (live := self._live()) else 0)
 
     @property
     def packets_out(self) -> int:
-        live = self._relay.packets_out if self.running and self._relay is not None else 0
-        return self._packets[1] + live
+        return self._packets[1] + (live.packets_out if (live := self._live()) else 0)
 
     @property
     def last_input(self) -> float:
         """When the running thread last delivered a key (wall clock; 0: not since it
         started). The engine reads it once a second: stopping the thread to say so
         cost one key in 25 its fast echo."""
-        return self._relay.last_input if self.running and self._relay is not None else 0.0
+        return live.last_input if (live := self._live()) else 0.0
 
     @property
     def active(self) -> bool:
@@ -188,11 +190,11 @@ class NativeRelay:
 
     def stop(self) -> None:
         """End the thread now (if it runs) and give asyncssh its state back."""
-        if self._relay is not None and self._relay.running:
+        if self.running:
             self._take_back(deferred=True)
 
     def _ended(self) -> None:
-        if self._relay is not None and self._relay.running:
+        if self.running:
             self._take_back(deferred=False)
 
     def _take_back(self, deferred: bool) -> None:

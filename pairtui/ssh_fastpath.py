@@ -21,7 +21,9 @@ asyncssh is used as it is: slower, never broken.
 
 Over 400 lines: the connection's half and the channel's half keep asyncssh's private
 state (sequence numbers, IVs, windows, rekey counts) exactly as asyncssh would, and
-those invariants are easiest to check side by side, in one file.
+hand it to a native relay and take it back (:meth:`ChannelFastPath.hand_over`,
+:meth:`ChannelFastPath.take_back`); those invariants are easiest to check side by side,
+in one file, the one that touches asyncssh's private state.
 
 Packets come from guests, so whatever reads them frames them as strictly as the RFCs
 say, on both paths: asyncssh 2.24 lets through padding under 4 bytes, packet lengths
@@ -145,7 +147,9 @@ class ConnectionFastPath:
         self._pkthdr = getattr(type(conn), "_recv_pkthdr", None)
         self._channels: dict[int, ChannelFastPath] = {}
         # Native relays of this connection's terminals (pairtui.native_relay): each is
-        # stopped, and asyncssh's state put back, before any packet is sent from here.
+        # stopped, and asyncssh's state put back, before any packet is sent through
+        # asyncssh and when a second terminal joins (a relay runs only while its terminal
+        # is the connection's one: so this path's own sends never meet a running relay).
         self.relays: list[Callable[[], None]] = []
         sock = conn.get_extra_info("socket")
         quickack = getattr(socket, "TCP_QUICKACK", None)
@@ -166,6 +170,8 @@ class ConnectionFastPath:
         """The fast path for one terminal's channel; ``deliver`` gets what the guest types."""
         fast = ChannelFastPath(self, chan, deliver)
         if fast.enabled:
+            for stop in self.relays:  # the terminal already here is no longer alone
+                stop()
             self._channels[fast.number] = fast
         return fast
 
@@ -187,7 +193,7 @@ class ConnectionFastPath:
             ):
                 return  # the empty MSG_IGNORE asyncssh puts before each packet
             if not depth:
-                for stop in list(self.relays):
+                for stop in self.relays:
                     stop()
             depth += 1
             try:
@@ -341,8 +347,11 @@ class ChannelFastPath:
             self._refuse_oversized_data()
 
     def close(self) -> None:
-        """The terminal ended: its packets are asyncssh's again."""
+        """The terminal ended: its packets are asyncssh's again, both ways (what it still
+        prints on its way out goes through ``send_packet``, which a native relay that
+        took the connection over since is stopped for)."""
         self._owner._leave(self)
+        self.enabled = False
 
     def _refuse_oversized_data(self) -> None:
         """End the connection over channel data longer than our advertised maximum.
@@ -472,8 +481,6 @@ class ChannelFastPath:
         self._conn.data_received(data)
 
     def send(self, data: bytes) -> None:
-        for stop in self._owner.relays:  # a native relay may own the connection's state
-            stop()
         conn, chan = self._conn, self._chan
         enc = conn._send_encryption
         cipher: Any = getattr(enc, "_cipher", None)

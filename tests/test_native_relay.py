@@ -39,6 +39,7 @@ from pairtui import native_relay
 from pairtui._relay import Relay  # built by scripts/bootstrap --test: an error if not
 from pairtui.authorized_keys import parse_public_keys
 from pairtui.engine import Engine
+from pairtui.guest_ssh import GuestSession
 from pairtui.registry import Mode, Registry
 
 if TYPE_CHECKING:
@@ -507,6 +508,18 @@ def test_the_fuzz_passes_under_address_and_undefined_behaviour_sanitizers(
 # --- end to end: the real OpenSSH guest, the engine, a real tmux ------------------------
 
 
+async def _pair_guest(
+    engine: Engine, keys: Callable[[str], Path], guests: Callable[..., SshGuest]
+) -> tuple[SshGuest, GuestSession]:
+    """alice, a pair guest, on the share (the real ssh in a PTY), and her session."""
+    pub = keys("alice").with_name("alice.pub").read_text()
+    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
+    g = guests(engine.port, keys("alice"))
+    await asyncio.to_thread(g.wait_for, "pair · main")
+    [session] = engine._sessions.values()
+    return g, session
+
+
 @pytest.mark.parametrize("change", ["demote", "remove"])
 async def test_keys_typed_after_a_demotion_or_removal_never_reach_the_pane(
     engine: Engine, keys: Callable[[str], Path], guests: Callable[..., SshGuest],
@@ -518,11 +531,7 @@ async def test_keys_typed_after_a_demotion_or_removal_never_reach_the_pane(
     has caught up (seen failing when switch_mode did not take the terminal back).
     """
     assert native_relay.available()
-    pub = keys("alice").with_name("alice.pub").read_text()
-    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
-    g = guests(engine.port, keys("alice"))
-    await asyncio.to_thread(g.wait_for, "pair · main")
-    [session] = engine._sessions.values()
+    g, session = await _pair_guest(engine, keys, guests)
     relay = session.relay
     assert relay is not None
     await asyncio.to_thread(lambda: wait_until(lambda: relay.active, what="the relay running"))
@@ -580,14 +589,10 @@ async def test_a_relay_that_cannot_start_leaves_the_guest_on_the_python_path(
         raise OSError(24, "Too many open files")
 
     monkeypatch.setattr(native_relay, "Relay", out_of_descriptors)
-    pub = keys("alice").with_name("alice.pub").read_text()
-    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
-    g = guests(engine.port, keys("alice"))
-    await asyncio.to_thread(g.wait_for, "pair · main")
+    g, session = await _pair_guest(engine, keys, guests)
     for ch in "echo SLOW-$((6*7))\r":
         g.send(ch)
     await asyncio.to_thread(g.wait_for, "SLOW-42")
-    [session] = engine._sessions.values()
     assert session.relay is not None and not session.relay.active
     assert session.fast is not None and session.fast.fast_in >= 10
 
@@ -597,11 +602,7 @@ async def test_keys_through_the_relay_count_as_the_guests_activity(
 ) -> None:
     """`pairtui clients` and the dashboard show how long a guest has been idle; keys the
     thread delivers count within a second or so, without stopping it."""
-    pub = keys("alice").with_name("alice.pub").read_text()
-    Registry().add("alice", parse_public_keys(pub), mode=Mode.PAIR)
-    g = guests(engine.port, keys("alice"))
-    await asyncio.to_thread(g.wait_for, "pair · main")
-    [session] = engine._sessions.values()
+    g, session = await _pair_guest(engine, keys, guests)
     relay = session.relay
     assert relay is not None
     await asyncio.to_thread(lambda: wait_until(lambda: relay.running, what="the relay running"))
