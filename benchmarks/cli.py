@@ -24,26 +24,24 @@ from benchmarks import report
 from benchmarks.busy import BUSY_PHASES, Busy, record_span
 from benchmarks.phases import (
     Bench,
-    LoadRun,
     Options,
     Overtime,
     burst_phase,
     connect_phase,
     echo_phase,
-    load_phase,
-    summarize_load,
+    load_rounds,
 )
 from benchmarks.procs import Reaper
 from benchmarks.reactor import Reactor
-from benchmarks.stats import percentile
 from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negotiated
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_PHASES = ("connect", "echo", "burst", "load", "dashboard")
+# Issue 19's busy pass (echo and K=100 with every core busy), fan-out and classic phases
+# are part of the default run: about 6 minutes more than the table's phases.
+DEFAULT_PHASES = ("connect", "echo", "burst", "load", "busy", "fanout", "classic", "dashboard")
 # Only when asked for: the soak is a leak check of its own, not a figure of the table;
-# the record phase (recording's cost, on/off) takes about 3 minutes more than the budget;
-# fanout and classic (issue 19: 200 guests watching) take about 2 minutes each.
-PHASES = (*DEFAULT_PHASES, "soak", "record", "fanout", "classic")
+# the record phase (recording's cost, on/off) takes about 3 minutes more.
+PHASES = (*DEFAULT_PHASES, "soak", "record")
 
 
 def _csv(kind: type[int | str]) -> Any:
@@ -86,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="`ssh -c NAME` for every SSH guest (default: ssh's choice)")  # fmt: skip
     p.add_argument("--busy", action="store_true",
                    help="CPU-bound loops on every core in the echo and load phases")  # fmt: skip
+    p.add_argument("--busy-k", type=_csv(int), dest="busy_ks", metavar="K,K",
+                   help="busy phase: guest counts of its load pass (100)")  # fmt: skip
     p.add_argument("--fanout-k", type=_csv(int), dest="fanout_ks", metavar="K,K",
                    help="fanout phase: view guest counts (10,100,200)")  # fmt: skip
     p.add_argument("--fanout-samples", type=int, help="fanout phase: screenfuls per K (5)")
@@ -117,6 +117,7 @@ def options(args: argparse.Namespace) -> Options:
             burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=80.0,
             profile_k=10, dashboard_starts=3, dashboard_joins=8, dashboard_idle_window=3.0,
             soak_seconds=10.0, fanout_ks=[10, 50], fanout_samples=2, classic_ks=[50],
+            busy_ks=[10],
         )  # fmt: skip
     overrides = {
         "targets": args.targets, "phases": args.phases, "ks": args.ks,
@@ -127,7 +128,7 @@ def options(args: argparse.Namespace) -> Options:
         "connect_parallel": args.connect_parallel, "max_seconds": args.max_seconds,
         "profile_k": args.profile_k, "soak_seconds": args.soak_seconds,
         "fanout_ks": args.fanout_ks, "fanout_samples": args.fanout_samples,
-        "classic_ks": args.classic_ks,
+        "classic_ks": args.classic_ks, "busy_ks": args.busy_ks,
     }  # fmt: skip
     opts = dataclasses.replace(opts, **{k: v for k, v in overrides.items() if v is not None})
     opts = dataclasses.replace(opts, seed=args.seed, profile=args.profile, busy=args.busy,
@@ -246,6 +247,9 @@ def print_results(results: dict[str, Any], *, markdown: bool = False) -> None:
 
         print()
         print(record_text(results["record"], markdown=markdown))
+    if "busy_pass" in results:
+        print()
+        print(report.busy_pass_text(results["busy_pass"], markdown=markdown))
     if "fanout" in results:
         from benchmarks.fanout_figures import summary_text as fanout_text
 
@@ -308,6 +312,9 @@ def run_phases(bench: Bench, lab: Lab, opts: Options, results: dict[str, Any], o
             from benchmarks.classic import classic_into
 
             classic_into(bench, results)
+        elif phase == "busy":
+            log("phase busy ...")
+            run_busy_pass(bench, opts, results)
         else:
             with busy_if(opts, phase, bench, results):
                 run_load(bench, opts, results)
@@ -382,28 +389,29 @@ def run_soak(bench: Bench, lab: Lab, results: dict[str, Any]) -> None:
 
 
 def run_load(bench: Bench, opts: Options, results: dict[str, Any]) -> None:
-    """Every K on every target, ``rounds`` times, the target order rotating each time."""
-    runs: dict[int, dict[str, list[LoadRun]]] = {k: {} for k in opts.ks}
+    """Every K on every target, ``rounds`` times (see :func:`load_rounds`)."""
     results["load"] = {}
-    step = 0
+    load_rounds(bench, opts.ks, results["load"])
+
+
+def run_busy_pass(bench: Bench, opts: Options, results: dict[str, Any]) -> None:
+    """Issue 19's busy host, in the default run: idle echo and load at ``busy_ks`` again,
+    CPU-bound loops on every core throughout (ended by pid right after). The figures go
+    to ``results["busy_pass"]``, apart from the quiet ones above."""
+    if opts.busy:
+        log("  skipped: with --busy the echo and load phases already ran on a busy host")
+        return
+    loops = Busy(bench.reaper, "busy")
+    log(f"  host busy: {loops.loops} CPU-bound loops; echo, then load at K="
+        f"{','.join(map(str, opts.busy_ks))}")  # fmt: skip
+    out: dict[str, Any] = {"ks": list(opts.busy_ks), "load": {}}
+    results["busy_pass"] = out
+    loops.start()
     try:
-        for rnd in range(opts.rounds):
-            for k in opts.ks:
-                for t in bench.rotation(step):
-                    bench.check_time()
-                    log(f"phase load: round {rnd + 1}/{opts.rounds}, K={k} on {t.name} ...")
-                    run = load_phase(bench, t, k)
-                    runs[k].setdefault(t.name, []).append(run)
-                    lat = [x for g in run.latencies for x in g]
-                    p50 = percentile(lat, 50)
-                    log(f"  connected {run.connected}/{k}, echo p50 "
-                        f"{'-' if p50 is None else f'{p50 * 1000:.2f}'} ms, lost {run.lost}, "
-                        f"server CPU {run.cpu['server'] / run.elapsed * 100:.0f}%")  # fmt: skip
-                step += 1
+        out["echo"] = echo_phase(bench)
+        load_rounds(bench, opts.busy_ks, out["load"], label="busy load")
     finally:
-        for k, by_target in runs.items():
-            if by_target:
-                results["load"][str(k)] = {n: summarize_load(r) for n, r in by_target.items()}
+        out["loops"] = loops.stop().figures()
 
 
 def meta(opts: Options, targets: list[Target], lab: Lab, stamp: str) -> dict[str, Any]:

@@ -39,8 +39,10 @@ class Options:
     quick: bool = False
     targets: list[str] = field(default_factory=lambda: ["direct", "openssh", "pairtui"])
     phases: list[str] = field(
-        default_factory=lambda: ["connect", "echo", "burst", "load", "dashboard"]
-    )
+        default_factory=lambda: [
+            "connect", "echo", "burst", "load", "busy", "fanout", "classic", "dashboard"
+        ]
+    )  # fmt: skip
     connect_samples: int = 15
     echo_keys: int = 300
     echo_gap: float = 0.02
@@ -54,7 +56,7 @@ class Options:
     connect_parallel: int = 8
     key_timeout: float = 5.0
     seed: int = 1
-    max_seconds: float = 540.0
+    max_seconds: float = 1200.0
     profile: bool = False
     profile_k: int = 50
     profile_rate: int = 200
@@ -71,6 +73,7 @@ class Options:
     # (benchmarks/busy.py); K view guests watching a screenful (benchmarks/fanout.py);
     # K view guests, the classic way on openssh (benchmarks/classic.py).
     busy: bool = False
+    busy_ks: list[int] = field(default_factory=lambda: [100])
     fanout_ks: list[int] = field(default_factory=lambda: [10, 100, 200])
     fanout_samples: int = 5
     classic_ks: list[int] = field(default_factory=lambda: [200])
@@ -524,6 +527,33 @@ def load_phase(
         lags=lags, server_procs=len(before["server"].procs), base_pss_kib=base_pss,
         pss_kib=pss, pss_by_comm=by_comm, cleaned_up=settled,
     )  # fmt: skip
+
+
+def load_rounds(bench: Bench, ks: list[int], into: dict[str, Any], label: str = "load") -> None:
+    """Every K in ``ks`` on every target, ``rounds`` times, the target order rotating each
+    time; summaries into ``into[str(k)][target]`` (what was measured, on any way out)."""
+    runs: dict[int, dict[str, list[LoadRun]]] = {k: {} for k in ks}
+    rounds = bench.opts.rounds
+    step = 0
+    try:
+        for rnd in range(rounds):
+            for k in ks:
+                for t in bench.rotation(step):
+                    bench.check_time()
+                    bench.log(f"phase {label}: round {rnd + 1}/{rounds}, K={k} on {t.name} ...")
+                    run = load_phase(bench, t, k)
+                    runs[k].setdefault(t.name, []).append(run)
+                    lat = [x for g in run.latencies for x in g]
+                    p50 = percentile(lat, 50)
+                    bench.log(f"  connected {run.connected}/{k}, echo p50 "
+                              f"{'-' if p50 is None else f'{p50 * 1000:.2f}'} ms, lost "
+                              f"{run.lost}, server CPU "
+                              f"{run.cpu['server'] / run.elapsed * 100:.0f}%")  # fmt: skip
+                step += 1
+    finally:
+        for k, by_target in runs.items():
+            if by_target:
+                into[str(k)] = {n: summarize_load(r) for n, r in by_target.items()}
 
 
 @dataclass

@@ -212,6 +212,12 @@ class Pairtui(Target):
         super().__init__(lab)
         self.env["PAIRTUI_CONFIG_DIR"] = str(self.dir / "config")
         self.env["PAIRTUI_STATE_DIR"] = str(self.dir / "state")
+        # The control socket lives in $XDG_RUNTIME_DIR/pairtui: one runtime dir per pairtui
+        # world, or the dashboard phase's `pairtui dashboard` would find this target's
+        # `pairtui serve` and attach to it instead of serving.
+        runtime = self.dir / "run"
+        runtime.mkdir(mode=0o700)
+        self.env["XDG_RUNTIME_DIR"] = str(runtime)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.dir / "serve.log"

@@ -127,3 +127,43 @@ def test_busy_targets_are_judged_only_on_a_busy_run() -> None:
     ]
     assert "host BUSY: 2 CPU-bound loops" in report.legend(results)
     assert "load 1.5" in report.legend(results)
+
+
+def test_the_default_run_has_the_busy_pass_and_its_figures_are_the_busy_targets() -> None:
+    assert {"busy", "fanout", "classic"} <= set(options(build_parser().parse_args([])).phases)
+    quiet = {"openssh": _load(100, 6.0, 16.0), "pairtui": _load(100, 9.0, 24.0)}
+    busy = {"openssh": _load(100, 6.0, 16.0), "pairtui": _load(100, 5.4, 16.0)}
+    results: dict[str, Any] = {
+        "load": {"100": quiet},
+        "busy_pass": {"ks": [100], "echo": {}, "load": {"100": busy},
+                      "loops": {"loops": 2, "loops_cpu_cores": 1.4}},
+    }  # fmt: skip
+    checks = {c["goal"]: (c["value"], c["pass"]) for c in report.goals(results)
+              if c["goal"].startswith("busy host")}  # fmt: skip
+    assert checks == {
+        "busy host: K=100 echo p50 <= 1x openssh": (0.9, True),
+        "busy host: K=100 echo p99 <= 1x openssh": (1.0, True),
+    }
+    assert not is_busy(results)  # the quiet table stays the quiet table
+    text = report.busy_pass_text(results["busy_pass"])
+    assert "2 CPU-bound loops, which held 1.4 cores" in text
+    assert "K=100 echo p50 ms" in text
+    assert "0.90x" in text
+
+
+def test_the_issue_tightened_connect_and_idle_echo() -> None:
+    def verdicts(connect: float, echo: float) -> dict[str, bool | None]:
+        results = {
+            "connect": {"openssh": {"p50": 100.0}, "pairtui": {"p50": connect}},
+            "echo": {"openssh": {"p50": 1.0, "p99": 2.0},
+                     "pairtui": {"p50": echo, "p99": 2.0 * echo}},
+        }  # fmt: skip
+        return {c["goal"]: c["pass"] for c in report.goals(results)
+                if c["goal"].startswith(("connect", "idle"))}  # fmt: skip
+
+    assert verdicts(30.0, 1.05) == {
+        "connect-to-screen p50 <= 0.3x openssh": True,
+        "idle echo p50 <= 1.05x openssh": True,
+        "idle echo p99 <= 1.05x openssh": True,
+    }
+    assert set(verdicts(31.0, 1.06).values()) == {False}
