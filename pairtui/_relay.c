@@ -253,6 +253,8 @@ static int from_pty(Relay *r) {
 
 static void *run(void *arg) {
     Relay *r = arg;
+    /* Named, so that ps -L and /proc/PID/task/TID/comm tell a guest terminal's thread. */
+    pthread_setname_np(pthread_self(), "pairtui-relay");
     struct pollfd fds[3] = {{r->stopfd, POLLIN, 0}, {r->sock, POLLIN, 0}, {r->pty, POLLIN, 0}};
     int why = R_NONE;
     while (why == R_NONE) {

@@ -15,6 +15,7 @@ channel) and everything after it is left exactly as it came.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import select
@@ -33,7 +34,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from support import SshGuest, TmuxHost, wait_until
+from support import (
+    Server,
+    SshGuest,
+    TmuxHost,
+    add_guest,
+    pairtui,
+    pairtui_json,
+    type_in_host,
+    wait_until,
+)
 
 from pairtui import native_relay
 from pairtui._relay import Relay  # built by scripts/bootstrap --test: an error if not
@@ -618,3 +628,57 @@ async def test_keys_through_the_relay_count_as_the_guests_activity(
 
     await asyncio.to_thread(lambda: wait_until(noted, 3, what="the key as activity"))
     assert relay.running and relay.stops == stops  # the thread never stopped to say so
+
+
+# --- guests on threads of their own: the host's controls act on each -------------------
+
+
+def _relay_threads(pid: int) -> int:
+    """The serving process's running relay threads (each names itself pairtui-relay)."""
+    count = 0
+    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+        with contextlib.suppress(OSError):  # that thread just ended
+            count += comm.read_text().strip() == "pairtui-relay"
+    return count
+
+
+@pytest.mark.e2e
+def test_clients_kick_and_mode_act_on_guests_each_served_by_its_own_thread(
+    shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Callable[..., SshGuest]
+) -> None:
+    """Issue 19's "guests spread over workers": here each steady guest terminal is relayed
+    by a thread of its own in `pairtui serve`. The host's `pairtui clients`, `mode` and
+    `kick` act on one guest at once and leave the others' threads serving."""
+    host, srv = shared
+    add_guest("alice", keys("alice"), "--mode", "pair")
+    add_guest("bob", keys("bob"), "--mode", "pair")
+    add_guest("carol", keys("carol"), "--mode", "view")
+    g = {name: guests(srv.port, keys(name)) for name in ("alice", "bob", "carol")}
+    for guest in g.values():
+        guest.wait_for("MARK-21")
+    wait_until(lambda: _relay_threads(srv.proc.pid) == 3, what="three relay threads")
+    rows = {r["guest"]: r["mode"] for r in pairtui_json("clients")}
+    assert rows == {"alice": "pair", "bob": "pair", "carol": "view"}
+
+    g["alice"].send("echo A-$((40+2))\r")
+    g["bob"].send("echo B-$((50+3))\r")
+    wait_until(lambda: "A-42" in host.capture() and "B-53" in host.capture(), what="both typed")
+    g["carol"].wait_for("B-53")
+
+    assert pairtui("mode", "bob", "view").returncode == 0
+    wait_until(lambda: {r["guest"]: r["mode"] for r in pairtui_json("clients")}["bob"] == "view",
+               what="bob a viewer")  # fmt: skip
+    g["bob"].send("echo B-$((60+4))\r")
+    g["alice"].send("echo A-$((70+5))\r")
+    wait_until(lambda: "A-75" in host.capture(), what="alice still typing")
+    for viewer in ("bob", "carol"):
+        g[viewer].wait_for("A-75")
+    assert "B-64" not in host.capture(), "a demoted guest's keys reached the pane"
+
+    assert pairtui("kick", "alice").returncode == 0
+    assert g["alice"].wait_exit() != 0
+    assert sorted(r["guest"] for r in pairtui_json("clients")) == ["bob", "carol"]
+    type_in_host(host, "echo H-$((80+6))")
+    for viewer in ("bob", "carol"):
+        g[viewer].wait_for("H-86")
+    wait_until(lambda: _relay_threads(srv.proc.pid) == 2, what="the kicked guest's thread gone")
