@@ -37,7 +37,7 @@ from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negoti
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Issue 19's busy pass (echo and K=100 with every core busy), fan-out and classic phases
-# are part of the default run: about 6 minutes more than the table's phases.
+# are part of the default run: about 4 minutes more than the table's phases.
 DEFAULT_PHASES = ("connect", "echo", "burst", "load", "busy", "fanout", "classic", "dashboard")
 # Only when asked for: the soak is a leak check of its own, not a figure of the table;
 # the record phase (recording's cost, on/off) takes about 3 minutes more.

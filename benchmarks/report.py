@@ -333,7 +333,7 @@ def busy_pass_text(busy_pass: dict[str, Any], *, markdown: bool = False) -> str:
     head = (f"busy host (every core busy: {loops.get('loops', '?')} CPU-bound loops, which "
             f"held {loops.get('loops_cpu_cores', '?')} cores; the goal column is the quiet "
             f"table's, issue 19's is K=100 echo <= {BUSY_LIMIT:g}x):")  # fmt: skip
-    return f"{head}\n{body}"
+    return f"{head}\n\n{body}" if markdown else f"{head}\n{body}"
 
 
 def goals_text(checks: list[dict[str, Any]]) -> str:
