@@ -334,3 +334,13 @@ def share_host_session(host: TmuxHost, name: str = "main") -> None:
     from pairtui.tmux import Tmux
 
     ShareStore().create(Tmux(host.socket), session="host", name=name)
+
+
+def relay_threads(pid: int) -> int:
+    """``pid``'s running native relay threads (each names itself pairtui-relay): one per
+    steady guest terminal, the serving model the host's controls must act on."""
+    count = 0
+    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+        with contextlib.suppress(OSError):  # that thread just ended
+            count += comm.read_text().strip() == "pairtui-relay"
+    return count

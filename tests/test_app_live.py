@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import Server, SshGuest, TmuxHost, share_host_session
+from support import Server, SshGuest, TmuxHost, relay_threads, share_host_session
 from test_control import eventually, invite
 from textual.screen import Screen
 from textual.widgets import Input, Static
@@ -112,6 +112,8 @@ async def test_kick_asks_then_removes_the_row_and_ends_the_guests_ssh(
         g = guests(app.server.port, keys("alice"))
         table = app.main.clients_table
         await eventually(lambda: table.row_count == 1, what="alice's row")
+        # Her terminal is served by a thread of its own (the native relay) when kicked.
+        await eventually(lambda: relay_threads(os.getpid()) == 1, what="alice's relay thread")
 
         await pilot.press("k")
         await until_screen(app, ConfirmDialog)
@@ -163,6 +165,7 @@ async def test_toggling_the_mode_switches_the_live_tmux_client_and_stays(
         table = app.main.clients_table
         await eventually(lambda: table.row_count == 1, what="bob's row")
         assert await readonly_flags(tmux_host) == ["1"]
+        await eventually(lambda: relay_threads(os.getpid()) == 1, what="bob's relay thread")
 
         await pilot.press("m")  # granting pair asks first ([ui] confirm_pair)
         await until_screen(app, ConfirmDialog)
@@ -181,6 +184,8 @@ async def test_toggling_the_mode_switches_the_live_tmux_client_and_stays(
         await asyncio.sleep(2.5)  # the engine reconciles every second: it must not undo it
         assert await readonly_flags(tmux_host) == ["0"]
         assert g.child.isalive()  # switched without reconnecting
+        # Served by a thread again after the switch (the switch took it back first).
+        await eventually(lambda: relay_threads(os.getpid()) == 1, what="bob's relay thread")
 
         await pilot.press("m")  # back to view: no question
         await eventually(lambda: table.selected and table.selected.mode == "view", what="view")

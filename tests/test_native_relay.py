@@ -15,7 +15,6 @@ channel) and everything after it is left exactly as it came.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import select
@@ -41,6 +40,7 @@ from support import (
     add_guest,
     pairtui,
     pairtui_json,
+    relay_threads,
     type_in_host,
     wait_until,
 )
@@ -633,15 +633,6 @@ async def test_keys_through_the_relay_count_as_the_guests_activity(
 # --- guests on threads of their own: the host's controls act on each -------------------
 
 
-def _relay_threads(pid: int) -> int:
-    """The serving process's running relay threads (each names itself pairtui-relay)."""
-    count = 0
-    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
-        with contextlib.suppress(OSError):  # that thread just ended
-            count += comm.read_text().strip() == "pairtui-relay"
-    return count
-
-
 @pytest.mark.e2e
 def test_clients_kick_and_mode_act_on_guests_each_served_by_its_own_thread(
     shared: tuple[TmuxHost, Server], keys: Callable[[str], Path], guests: Callable[..., SshGuest]
@@ -656,7 +647,7 @@ def test_clients_kick_and_mode_act_on_guests_each_served_by_its_own_thread(
     g = {name: guests(srv.port, keys(name)) for name in ("alice", "bob", "carol")}
     for guest in g.values():
         guest.wait_for("MARK-21")
-    wait_until(lambda: _relay_threads(srv.proc.pid) == 3, what="three relay threads")
+    wait_until(lambda: relay_threads(srv.proc.pid) == 3, what="three relay threads")
     rows = {r["guest"]: r["mode"] for r in pairtui_json("clients")}
     assert rows == {"alice": "pair", "bob": "pair", "carol": "view"}
 
@@ -681,4 +672,4 @@ def test_clients_kick_and_mode_act_on_guests_each_served_by_its_own_thread(
     type_in_host(host, "echo H-$((80+6))")
     for viewer in ("bob", "carol"):
         g[viewer].wait_for("H-86")
-    wait_until(lambda: _relay_threads(srv.proc.pid) == 2, what="the kicked guest's thread gone")
+    wait_until(lambda: relay_threads(srv.proc.pid) == 2, what="the kicked guest's thread gone")
