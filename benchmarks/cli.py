@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="Measure pairtui serve against sshd + forced tmux attach and local tmux.",
     )
-    p.add_argument("--quick", action="store_true", help="a short smoke run (under a minute)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short smoke run of every phase (about 3 minutes)")  # fmt: skip
     p.add_argument("--targets", type=_csv(str), help="comma list of direct,openssh,pairtui")
     p.add_argument("--phases", type=_csv(str), help=f"comma list of {','.join(PHASES)} "
                    f"(default: {','.join(DEFAULT_PHASES)})")  # fmt: skip
@@ -114,7 +115,7 @@ def options(args: argparse.Namespace) -> Options:
     if args.quick:
         opts = dataclasses.replace(
             opts, quick=True, connect_samples=4, echo_keys=50, burst_samples=1,
-            burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=80.0,
+            burst_lines=20_000, ks=[10, 50], window=3.0, rounds=1, max_seconds=240.0,
             profile_k=10, dashboard_starts=3, dashboard_joins=8, dashboard_idle_window=3.0,
             soak_seconds=10.0, fanout_ks=[10, 50], fanout_samples=2, classic_ks=[50],
             busy_ks=[10],
