@@ -264,7 +264,10 @@ class SshGuest:
             self.pump()
             return not self.child.isalive()
 
-        wait_until(done, timeout, what="ssh to exit")
+        try:
+            wait_until(done, timeout, what="ssh to exit")
+        except AssertionError as exc:  # what ssh said so far tells a hang from a refusal
+            raise AssertionError(f"{exc}; ssh printed: {self.output[-800:]!r}") from None
         # What ssh printed last may still be in the PTY when it is seen gone (a goodbye
         # after tmux's "[terminated]"): read it before closing, or it is lost (a flake
         # CI saw once in four runs).
