@@ -182,6 +182,10 @@ def _confined(scene: Scene, options: bool = False, screens: bool = True) -> bool
     """Raise with a reason unless every guest is in its share and the host is unharmed."""
     host = scene.host
     where = {c["tty"]: c["session"] for c in host.clients()}
+    if not where:  # no client at all: say whether the tmux server itself is gone
+        alive = Path(f"/proc/{host.pid}").exists()
+        raise AssertionError(f"no tmux client is attached; the tmux server (pid {host.pid}) "
+                             f"{'is still running' if alive else 'has exited'}")  # fmt: skip
     assert scene.host_tty in where, f"the host's terminal was detached: {where}"
     in_shares = sorted(s for s in where.values() if s.startswith("pairtui-"))
     assert in_shares == ["pairtui-sess-pair", "pairtui-win-pair"], f"a guest left: {where}"
