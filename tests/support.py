@@ -347,3 +347,32 @@ def relay_threads(pid: int) -> int:
         with contextlib.suppress(OSError):  # that thread just ended
             count += comm.read_text().strip() == "pairtui-relay"
     return count
+
+
+# --- the benchmark harness, run for real ---------------------------------------------
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def harness_processes() -> set[str]:
+    """Processes the benchmark harness left running (all it starts live in /tmp/ptb-*)."""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    return {line for line in out.stdout.splitlines() if "/tmp/ptb-" in line}
+
+
+def run_benchmarks(
+    out: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``python -m benchmarks ARGS --out OUT`` from the checkout, as a user runs it: it
+    must succeed and leave no ``/tmp/ptb-*`` directory or process behind. Returns what it
+    printed and the JSON it wrote."""
+    before = set(Path("/tmp").glob("ptb-*"))
+    res = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--out", str(out)],
+        cwd=CHECKOUT, capture_output=True, text=True, timeout=timeout, check=False, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert set(Path("/tmp").glob("ptb-*")) == before
+    assert not harness_processes()
+    results: dict[str, Any] = json.loads(out.read_text())
+    return res, results

@@ -4,15 +4,13 @@ on both SSH targets, and one short real run that leaves nothing behind."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import harness_processes, run_benchmarks
 
 from benchmarks import report
 from benchmarks.classic_figures import ClassicRun
@@ -31,9 +29,6 @@ from benchmarks.fanout_figures import (
 )
 from benchmarks.screen import rows_of, terminal
 from benchmarks.viewers import HostFifo
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 # --- the screenful ----------------------------------------------------------------------
 
@@ -165,11 +160,6 @@ def test_the_fifo_carries_the_hosts_bytes_and_gives_up_without_a_reader(tmp_path
 # --- real processes ---------------------------------------------------------------------
 
 
-def _our_processes() -> set[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-    return {line for line in out.stdout.splitlines() if "/tmp/ptb-" in line}
-
-
 @pytest.mark.e2e
 def test_viewers_are_read_only_on_both_ssh_targets() -> None:
     """sshd's viewers run ``tmux attach -r`` and pairtui's are view guests: a key a viewer
@@ -210,7 +200,7 @@ def test_viewers_are_read_only_on_both_ssh_targets() -> None:
         reaper.close()
         reactor.close()
         lab.remove()
-    assert not _our_processes()
+    assert not harness_processes()
 
 
 @pytest.mark.e2e
@@ -218,18 +208,13 @@ def test_viewers_are_read_only_on_both_ssh_targets() -> None:
 def test_a_short_fanout_and_classic_run_measures_both_targets_and_leaves_nothing_behind(
     tmp_path: Path, window: str
 ) -> None:
-    before = set(Path("/tmp").glob("ptb-*"))
-    out = tmp_path / "result.json"
-    res = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--phases", "fanout,classic",
-         "--targets", "openssh,pairtui", "--fanout-k", "3", "--fanout-samples", "2",
-         "--classic-k", "3", "--window", "1", "--out", str(out),
-         *(["--classic-status-off"] if window == "status-off" else [])],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    res, results = run_benchmarks(
+        tmp_path / "result.json", "--quick", "--phases", "fanout,classic",
+        "--targets", "openssh,pairtui", "--fanout-k", "3", "--fanout-samples", "2",
+        "--classic-k", "3", "--window", "1",
+        *(["--classic-status-off"] if window == "status-off" else []),
+        timeout=240, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    results = json.loads(out.read_text())
     assert results["classic"]["window"].startswith("80x24" if window == "status-off" else "80x23")
     fan = results["fanout"]
     assert fan["status"] == "measured"
@@ -244,5 +229,3 @@ def test_a_short_fanout_and_classic_run_measures_both_targets_and_leaves_nothing
         assert c["echo_ms"]["n"] == 3 * c["host_keys"] > 0, name
     assert "fanout (screenful to K view guests)" in res.stdout
     assert "classic (K view guests, host typing)" in res.stdout
-    assert set(Path("/tmp").glob("ptb-*")) == before
-    assert not _our_processes()

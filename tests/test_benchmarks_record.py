@@ -8,19 +8,15 @@ OpenSSH, with the viewers really view guests, and leave nothing behind.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import run_benchmarks
 
 from benchmarks import report
 from benchmarks.record import cast_seconds
 from benchmarks.record_figures import Window, goals, summarize, summary_text
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _window(arm: str, cycle: int, cpu: float, echo_ms: list[float], **extra: Any) -> Window:
@@ -99,24 +95,15 @@ def test_a_casts_length_is_the_time_of_its_last_event(tmp_path: Path) -> None:
     assert cast_seconds(tmp_path / "missing.cast") is None
 
 
-def _our_processes() -> set[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-    return {line for line in out.stdout.splitlines() if "/tmp/ptb-" in line}
-
-
 @pytest.mark.e2e
 def test_a_short_record_run_measures_each_arm_and_leaves_nothing_behind(
     tmp_path: Path,
 ) -> None:
-    before = set(Path("/tmp").glob("ptb-*"))
-    out = tmp_path / "result.json"
-    res = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--phases", "record",
-         "--targets", "openssh,pairtui", "--window", "1", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    res, result = run_benchmarks(
+        tmp_path / "result.json", "--quick", "--phases", "record",
+        "--targets", "openssh,pairtui", "--window", "1", timeout=240,
     )  # fmt: skip
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    rec = json.loads(out.read_text())["record"]
+    rec = result["record"]
     assert rec["status"] == "measured"
     assert [(w["cycle"], w["arm"]) for w in rec["windows"]] == [
         (0, "off"), (0, "on"), (0, "openssh"), (1, "off"), (1, "on"), (1, "openssh")]  # fmt: skip
@@ -127,5 +114,3 @@ def test_a_short_record_run_measures_each_arm_and_leaves_nothing_behind(
     assert rec["recording"]["recordings"] == 2
     assert rec["recording"]["bytes"] > 0
     assert "record (pairtui serve)" in res.stdout
-    assert set(Path("/tmp").glob("ptb-*")) == before
-    assert not _our_processes()

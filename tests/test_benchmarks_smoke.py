@@ -6,63 +6,42 @@ finish, measure every target, and leave no process or directory behind.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from support import CHECKOUT, run_benchmarks
 
 pytestmark = pytest.mark.e2e
 
 
-def _our_processes() -> set[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-    return {line for line in out.stdout.splitlines() if "/tmp/ptb-" in line}
-
-
 def test_quick_benchmark_run_measures_every_target(tmp_path: Path) -> None:
-    before = set(Path("/tmp").glob("ptb-*"))
-    out = tmp_path / "result.json"
-    res = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--phases", "connect,echo",
-         "--connect-samples", "2", "--echo-keys", "20", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    _, result = run_benchmarks(
+        tmp_path / "result.json", "--quick", "--phases", "connect,echo",
+        "--connect-samples", "2", "--echo-keys", "20",
     )  # fmt: skip
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    result = json.loads(out.read_text())
     for phase in ("connect", "echo"):
         for target in ("direct", "openssh", "pairtui"):
             assert result[phase][target]["n"] > 0, (phase, target)
     assert result["echo"]["pairtui"]["lost"] == 0
-    assert set(Path("/tmp").glob("ptb-*")) == before
-    assert not _our_processes()
 
 
 def test_the_busy_phase_measures_echo_and_load_on_a_busy_host_and_ends_its_loops(
     tmp_path: Path,
 ) -> None:
-    before = set(Path("/tmp").glob("ptb-*"))
-    out = tmp_path / "result.json"
-    res = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--phases", "busy",
-         "--targets", "openssh,pairtui", "--busy-k", "3", "--echo-keys", "10",
-         "--window", "1", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    res, result = run_benchmarks(
+        tmp_path / "result.json", "--quick", "--phases", "busy", "--targets", "openssh,pairtui",
+        "--busy-k", "3", "--echo-keys", "10", "--window", "1",
     )  # fmt: skip
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    busy = json.loads(out.read_text())["busy_pass"]
+    busy = result["busy_pass"]
     assert busy["loops"]["loops"] == (os.cpu_count() or 1)
     assert busy["loops"]["loops_cpu_cores"] > 0.3  # the loops really ran
     for target in ("openssh", "pairtui"):
         assert busy["echo"][target]["n"] == 10, target
         assert busy["load"]["3"][target]["connected"] == 3, target
     assert "busy host (every core busy" in res.stdout
-    assert set(Path("/tmp").glob("ptb-*")) == before
-    assert not _our_processes()
     assert (
         "while 1: pass"
         not in subprocess.run(
@@ -85,7 +64,7 @@ def test_every_pairtui_world_of_a_run_has_its_own_control_socket() -> None:
         for world in (Pairtui(lab), DashboardHost(lab, 1)):
             res = subprocess.run(
                 [sys.executable, "-c", "from pairtui import paths; print(paths.control_socket())"],
-                env=world.env, capture_output=True, text=True, check=True, cwd=ROOT,
+                env=world.env, capture_output=True, text=True, check=True, cwd=CHECKOUT,
             )  # fmt: skip
             sockets.add(res.stdout.strip())
         assert len(sockets) == 2, sockets

@@ -7,18 +7,15 @@ join must fail, naming the descriptors. The verdict's rules are checked on their
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import CHECKOUT, run_benchmarks
 
 from benchmarks.soak_figures import growth, verdict
 
-ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ("fds", "rss_kib", "threads", "children", "tmux_clients", "tmux_sessions",
            "engine_clients", "audit_lines")  # fmt: skip
 
@@ -58,23 +55,10 @@ def test_what_a_server_keeps_after_the_settle_fails_it() -> None:
 
 
 def _soak(out: Path, *extra: str) -> dict[str, Any]:
-    before = set(Path("/tmp").glob("ptb-*"))
-    res = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--phases", "soak", "--soak-seconds", "5",
-         "--out", str(out), *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert set(Path("/tmp").glob("ptb-*")) == before
-    assert not _our_processes()
-    result: dict[str, Any] = json.loads(out.read_text())
+    _, result = run_benchmarks(out, "--phases", "soak", "--soak-seconds", "5", *extra,
+                               timeout=240)  # fmt: skip
     assert result["soak"].get("status") == "measured", result["soak"]
     return result
-
-
-def _our_processes() -> set[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-    return {line for line in out.stdout.splitlines() if "/tmp/ptb-" in line}
 
 
 @pytest.mark.e2e
@@ -97,7 +81,7 @@ def test_a_short_soak_of_pairtui_serve_leaves_nothing_behind(tmp_path: Path) -> 
 @pytest.mark.e2e
 def test_the_soak_fails_a_server_that_leaks_a_descriptor_per_join(tmp_path: Path) -> None:
     leaky = tmp_path / "leaky"
-    shutil.copytree(ROOT / "pairtui", leaky / "pairtui",
+    shutil.copytree(CHECKOUT / "pairtui", leaky / "pairtui",
                     ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
     engine = leaky / "pairtui" / "engine.py"
     text = engine.read_text()
