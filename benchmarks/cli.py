@@ -23,6 +23,7 @@ from typing import Any
 from benchmarks import report
 from benchmarks.busy import BUSY_PHASES, Busy, record_span
 from benchmarks.phases import (
+    DEFAULT_PHASES,
     Bench,
     Options,
     Overtime,
@@ -36,9 +37,6 @@ from benchmarks.reactor import Reactor
 from benchmarks.targets import TARGETS, Lab, Pairtui, SetupError, Target, negotiated
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# Issue 19's busy pass (echo and K=100 with every core busy), fan-out and classic phases
-# are part of the default run: about 4 minutes more than the table's phases.
-DEFAULT_PHASES = ("connect", "echo", "burst", "load", "busy", "fanout", "classic", "dashboard")
 # Only when asked for: the soak is a leak check of its own, not a figure of the table;
 # the record phase (recording's cost, on/off) takes about 3 minutes more.
 PHASES = (*DEFAULT_PHASES, "soak", "record")
