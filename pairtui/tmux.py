@@ -94,6 +94,33 @@ _NOT_IN_MODE = "#{?pane_in_mode,0,1}"
 # argument would be parsed again on each key (~18 µs of tmux's time per key).
 _PAIR_KEY_GUARD = f"bind-key -T pairtui-pair Any if-shell -F '{_NOT_IN_MODE}' {{ send-keys }}\n"
 
+# The mouse goes through the same guard. With ``mouse off`` tmux 3.3 hands a client's
+# mouse event straight to the pane under it, past every key table, and a pane in a
+# chooser acts on it as that client: a click in choose-tree's preview switched the
+# guest's client at once (moving the host's session to the clicked window on the way),
+# a right click opened the chooser's menu, titled with a session or buffer name, on the
+# guest's terminal, and now and then the race ended the host's whole tmux server (exit
+# 1). So pair sessions have ``mouse on``: every mouse event is a key looked up in the
+# guest's table, where these bindings pass the events a pane's program can use
+# (``send-keys -M``: tmux gives them to the program only if it asked for the mouse) and
+# ``Any`` drops the rest (a plain ``send-keys`` has no mouse event to send). A left
+# press also selects the pane under it, as tmux's own binding does. The price: tmux
+# then asks a pair guest's terminal for the mouse all the time, so selecting text there
+# takes Shift (as with any tmux that has ``mouse on``). View sessions keep ``mouse off``:
+# tmux drops a read-only client's mouse before anything else.
+_MOUSE_KEYS = [
+    *(f"{kind}{button}Pane" for kind in ("MouseDown", "MouseUp", "MouseDrag", "MouseDragEnd",
+                                         "SecondClick", "TripleClick") for button in (1, 2, 3)),
+    "WheelUpPane", "WheelDownPane",  # (tmux 3.3 cannot bind MouseMovePane: hover is lost)
+]  # fmt: skip
+_SELECTS = ("MouseDown1Pane", "SecondClick1Pane", "TripleClick1Pane")  # a left press
+_PAIR_MOUSE_GUARD = "".join(
+    f"bind-key -T pairtui-pair {mods}{key} if-shell -F '{_NOT_IN_MODE}' "
+    f"{{ {'select-pane -t = ; ' if key in _SELECTS else ''}send-keys -M }}\n"
+    for mods in ("", "C-", "M-", "C-M-")
+    for key in _MOUSE_KEYS
+)
+
 # tmux redraws a client's status line after every bound key, and the guard above binds
 # every key. With the default status-format (ranges, list markers, a style test per
 # window) a guarded key cost tmux ~480k instructions; this one keeps what guests see
@@ -423,7 +450,7 @@ class Tmux:
             "key-table": f"pairtui-{mode}",
             "prefix": "None",
             "prefix2": "None",
-            "mouse": "off",
+            "mouse": "on" if mode == "pair" else "off",  # see _PAIR_MOUSE_GUARD
             # Paste detection would hand fast input to the pane past the key table.
             "assume-paste-time": "0",
             "destroy-unattached": "off",
@@ -477,7 +504,7 @@ class Tmux:
             else self._run("list-panes", "-t", str(window), "-F", "#{pane_id}")
         )
         cmds += self._close_choosers(panes)
-        self.source(_PAIR_KEY_GUARD)
+        self.source(_PAIR_KEY_GUARD + _PAIR_MOUSE_GUARD)
         self._run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
 

@@ -41,6 +41,8 @@ Connect = Callable[..., SshGuest]
 SECRET = "SECRET-SESSION-42"  # printed in the host's private session
 OTHER = "OTHER-WINDOW-42"  # in a window of the shared session, not of the shared window
 BUFFER = "BUFFER-SECRET-42"  # a paste buffer of the host's
+BUFFER_NAME = "hostbuf"  # its name (a chooser's menu is titled with it)
+MENU = "Scroll Right"  # an item of every chooser's menu (tmux's right click)
 PRIVATE = "privy"  # the private session's name
 
 UP, DOWN, RIGHT, LEFT = "\x1b[A", "\x1b[B", "\x1b[C", "\x1b[D"
@@ -98,8 +100,8 @@ class Scene:
     def guests(self) -> list[tuple[SshGuest, str, list[str]]]:
         """Each guest, its share, and what it must never see."""
         return [
-            (self.window_guest, "win", [SECRET, PRIVATE, BUFFER, OTHER]),
-            (self.session_guest, "sess", [SECRET, PRIVATE, BUFFER]),
+            (self.window_guest, "win", [SECRET, PRIVATE, BUFFER, BUFFER_NAME, OTHER, MENU]),
+            (self.session_guest, "sess", [SECRET, PRIVATE, BUFFER, BUFFER_NAME, MENU]),
         ]
 
 
@@ -137,7 +139,7 @@ def scene(
     type_in_host(host, "echo SECRET-SESSION-$((40+2))", target=PRIVATE)
     host.run("new-window", "-d", "-t", "host:1", "-n", "otherwin")
     type_in_host(host, "echo OTHER-WINDOW-$((40+2))", target="host:1")
-    host.run("set-buffer", "-b", "hostbuf", BUFFER)
+    host.run("set-buffer", "-b", BUFFER_NAME, BUFFER)
     type_in_host(host, "echo SHARED-$((2+2))", target="host:0")
     pane = host.run("display-message", "-p", "-t", "host:0", "#{pane_id}").strip()
     store, tmux = ShareStore(), Tmux(host.socket)
@@ -296,10 +298,16 @@ RACES = [
     RaceCase("choose-client-d", "\x02D", "d"),  # detach the selected client
     RaceCase("choose-buffer-enter", "\x02=", "\r"),  # paste the host's buffer
     RaceCase("choose-tree-enter", "\x02s", "\r"),  # switch to the selected session
-    # A click in choose-tree's preview chooses at once, and with mouse off tmux gives a
-    # mouse event to the pane (its mode) without a key table: the guest is moved out, and
-    # put back by the client-session-changed hook before anything is drawn.
+    # The mouse, in both of the encodings tmux reads (SGR and X10). A click in
+    # choose-tree's preview chooses at once (the guest's client was switched to the
+    # clicked window, the host's session with it, and the race now and then ended the
+    # host's tmux server); a right click opens a chooser's menu on the clicking client,
+    # titled with the clicked session's, buffer's or client's name.
     RaceCase("choose-tree-click", "\x02s", "\x1b[<0;20;22M\x1b[<0;20;22m"),
+    RaceCase("choose-tree-click-x10", "\x02s", "\x1b[M 46\x1b[M#46"),
+    RaceCase("choose-tree-right-click", "\x02s", "\x1b[<2;10;1M\x1b[<2;10;1m"),
+    RaceCase("choose-buffer-right-click", "\x02=", "\x1b[<2;10;1M\x1b[<2;10;1m"),
+    RaceCase("choose-client-right-click", "\x02D", "\x1b[<2;10;1M\x1b[<2;10;1m"),
 ]
 
 
