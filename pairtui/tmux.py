@@ -99,8 +99,9 @@ _PAIR_KEY_GUARD = f"bind-key -T pairtui-pair Any if-shell -F '{_NOT_IN_MODE}' {{
 # chooser acts on it as that client: a click in choose-tree's preview switched the
 # guest's client at once (moving the host's session to the clicked window on the way),
 # a right click opened the chooser's menu, titled with a session or buffer name, on the
-# guest's terminal, and now and then the race ended the host's whole tmux server (exit
-# 1). So pair sessions have ``mouse on``: every mouse event is a key looked up in the
+# guest's terminal, and a click that expanded a session read a tree item the expansion
+# had just freed (tmux 3.3's window_tree_key; 3.4 fixed it in 9360e0ef3): now and then
+# the host's whole tmux server exited ("fatal: bad index"). So pair sessions have ``mouse on``: every mouse event is a key looked up in the
 # guest's table, where these bindings pass the events a pane's program can use
 # (``send-keys -M``: tmux gives them to the program only if it asked for the mouse) and
 # ``Any`` drops the rest (a plain ``send-keys`` has no mouse event to send). A left
