@@ -162,6 +162,9 @@ class Engine:
         asyncio.get_running_loop().set_exception_handler(handler)
         self._own_watcher = _use_pidfd_child_watcher()
         ssh_fastpath.install()
+        # Shares an older pairtui made get today's guards before any guest can join.
+        with contextlib.suppress(PairtuiError, OSError):
+            await asyncio.to_thread(self.shares.renew_guards)
         self._control = ControlServer(self, self.control_path, self._on_stop)
         await self._control.start()
         try:

@@ -213,6 +213,13 @@ class ShareStore:
     def live(self, share: Share) -> bool:
         return share.tmux().has_session(share.sessions.view)
 
+    def renew_guards(self) -> None:
+        """Every live share gets today's guards (see :meth:`Tmux.renew_guards`); a share
+        whose tmux server is gone is left as it is."""
+        for share in self.load():
+            with contextlib.suppress(PairtuiError, OSError):
+                share.tmux().renew_guards(share.sessions)
+
 
 def windows_of(shares: Sequence[Share]) -> dict[str, HostWindow]:
     """The host's windows (by id) on every tmux server a window share lives on."""

@@ -101,14 +101,15 @@ _PAIR_KEY_GUARD = f"bind-key -T pairtui-pair Any if-shell -F '{_NOT_IN_MODE}' {{
 # a right click opened the chooser's menu, titled with a session or buffer name, on the
 # guest's terminal, and a click that expanded a session read a tree item the expansion
 # had just freed (tmux 3.3's window_tree_key; 3.4 fixed it in 9360e0ef3): now and then
-# the host's whole tmux server exited ("fatal: bad index"). So pair sessions have ``mouse on``: every mouse event is a key looked up in the
-# guest's table, where these bindings pass the events a pane's program can use
-# (``send-keys -M``: tmux gives them to the program only if it asked for the mouse) and
-# ``Any`` drops the rest (a plain ``send-keys`` has no mouse event to send). A left
-# press also selects the pane under it, as tmux's own binding does. The price: tmux
-# then asks a pair guest's terminal for the mouse all the time, so selecting text there
-# takes Shift (as with any tmux that has ``mouse on``). View sessions keep ``mouse off``:
-# tmux drops a read-only client's mouse before anything else.
+# the host's whole tmux server exited ("fatal: bad index"). So pair sessions have
+# ``mouse on``: every mouse event is a key looked up in the guest's table, where these
+# bindings pass the events a pane's program can use (``send-keys -M``: tmux gives them
+# to the program only if it asked for the mouse) and ``Any`` drops the rest (a plain
+# ``send-keys`` has no mouse event to send). A left press also selects the pane under
+# it, as tmux's own binding does. The price: tmux then asks a pair guest's terminal for
+# the mouse all the time, so selecting text there takes Shift (as with any tmux that has
+# ``mouse on``). View sessions keep ``mouse off``: tmux drops a read-only client's mouse
+# before anything else.
 _MOUSE_KEYS = [
     *(f"{kind}{button}Pane" for kind in ("MouseDown", "MouseUp", "MouseDrag", "MouseDragEnd",
                                          "SecondClick", "TripleClick") for button in (1, 2, 3)),
@@ -508,6 +509,17 @@ class Tmux:
         self.source(_PAIR_KEY_GUARD + _PAIR_MOUSE_GUARD)
         self._run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
+
+    def renew_guards(self, sessions: ShareSessions) -> None:
+        """Put today's guards on a share made by an older pairtui: tmux outlives pairtui,
+        so a share's sessions keep the options and bindings they were made with (pair
+        sessions made before the mouse guard have ``mouse off``: see _PAIR_MOUSE_GUARD).
+        Idempotent; `pairtui serve` runs it for every share when it starts."""
+        if not self.has_session(sessions.pair):
+            return
+        self._run(*_chain(self._guard_commands()))
+        self.source(_PAIR_KEY_GUARD + _PAIR_MOUSE_GUARD)
+        self._run("set-option", "-t", f"={sessions.pair}:", "mouse", "on")
 
     def _grouped_session(self, name: str, session: str) -> list[str]:
         """``new-session -t``, working around tmux 3.3a, whose server crashes creating a

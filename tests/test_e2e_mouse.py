@@ -22,6 +22,8 @@ from support import (
     add_guest,
     client_of,
     settle_input,
+    share,
+    start_server,
     type_in_host,
     wait_until,
 )
@@ -110,3 +112,21 @@ def test_a_view_guests_clicks_reach_nothing_and_its_terminal_keeps_its_own_mouse
     settle_input(host, g, "pairtui-view-prefix")
     assert client_of(host)["readonly"] == "1"
     assert "^[[" not in _between(host, "BEGIN", "END")
+
+
+def test_a_share_made_before_the_mouse_guard_gets_it_when_the_server_starts(
+    tmux_host: TmuxHost,
+) -> None:
+    """tmux outlives pairtui: a share's sessions keep the options they were made with."""
+    share(tmux_host, "--session", "host", "--name", "old")
+    pair = "=pairtui-old-pair:"
+    tmux_host.run("set-option", "-t", pair, "mouse", "off")  # as an older pairtui made it
+    tmux_host.run("unbind-key", "-T", "pairtui-pair", "MouseDown1Pane")
+    srv = start_server()
+    try:
+        assert tmux_host.run("show-options", "-v", "-t", pair, "mouse").strip() == "on"
+        assert "send-keys -M" in tmux_host.run("list-keys", "-T", "pairtui-pair")
+        view = "=pairtui-old-view:"
+        assert tmux_host.run("show-options", "-v", "-t", view, "mouse").strip() == "off"
+    finally:
+        srv.stop()
