@@ -8,8 +8,8 @@ with the prefix disabled, so no default or host binding (``(``, ``)``, ``s``, ``
 
 Modes belong to a pane, not to a client, so the host can open one in a shared pane
 that the guests' keys would then drive. Three guards keep guests confined (see
-:meth:`Tmux._guard_commands`): a pair guest's key reaches a pane only while the pane
-is in no mode (or through copy mode's own table); a chooser (choose-tree,
+:meth:`Tmux._guard_commands`): a pair guest's key or mouse event reaches a pane only
+while the pane is in no mode (or through copy mode's own table); a chooser (choose-tree,
 choose-client, choose-buffer, customize-mode) opened in a pane guests can see is closed
 before tmux draws it; and a guest client that lands outside its share is put back.
 
