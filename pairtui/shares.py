@@ -214,11 +214,14 @@ class ShareStore:
         return share.tmux().has_session(share.sessions.view)
 
     def renew_guards(self) -> None:
-        """Every live share gets today's guards (see :meth:`Tmux.renew_guards`); a share
-        whose tmux server is gone is left as it is."""
+        """Every live share gets today's guards (see :meth:`Tmux.renew_guards`), one tmux
+        server at a time; a server that is gone is left as it is."""
+        by_server: dict[str, list[Share]] = {}
         for share in self.load():
+            by_server.setdefault(share.socket, []).append(share)
+        for shares in by_server.values():
             with contextlib.suppress(PairtuiError, OSError):
-                share.tmux().renew_guards(share.sessions)
+                shares[0].tmux().renew_guards([s.sessions.pair for s in shares])
 
 
 def windows_of(shares: Sequence[Share]) -> dict[str, HostWindow]:

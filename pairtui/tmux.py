@@ -116,6 +116,7 @@ _MOUSE_KEYS = [
     "WheelUpPane", "WheelDownPane",  # (tmux 3.3 cannot bind MouseMovePane: hover is lost)
 ]  # fmt: skip
 _SELECTS = ("MouseDown1Pane", "SecondClick1Pane", "TripleClick1Pane")  # a left press
+_MOUSE = {"view": "off", "pair": "on"}  # each guest session's ``mouse`` option
 _PAIR_MOUSE_GUARD = "".join(
     f"bind-key -T pairtui-pair {mods}{key} if-shell -F '{_NOT_IN_MODE}' "
     f"{{ {'select-pane -t = ; ' if key in _SELECTS else ''}send-keys -M }}\n"
@@ -452,7 +453,7 @@ class Tmux:
             "key-table": f"pairtui-{mode}",
             "prefix": "None",
             "prefix2": "None",
-            "mouse": "on" if mode == "pair" else "off",  # see _PAIR_MOUSE_GUARD
+            "mouse": _MOUSE[mode],  # see _PAIR_MOUSE_GUARD
             # Paste detection would hand fast input to the pane past the key table.
             "assume-paste-time": "0",
             "destroy-unattached": "off",
@@ -477,7 +478,7 @@ class Tmux:
                 self._run("kill-session", "-t", f"={name}")
         prefix = self.global_prefix()
         # Guards first: a chooser opened once the windows are linked is closed by the hook.
-        self._run(*_chain(self._guard_commands()))
+        self._install_guards()
         cmds: list[list[str]] = []
         placeholders: list[str] = []
         for mode, name in (("view", names.view), ("pair", names.pair)):
@@ -506,20 +507,26 @@ class Tmux:
             else self._run("list-panes", "-t", str(window), "-F", "#{pane_id}")
         )
         cmds += self._close_choosers(panes)
-        self.source(_PAIR_KEY_GUARD + _PAIR_MOUSE_GUARD)
         self._run(*_chain(cmds), ";", *self._bind_guest_tables(prefix))
         return names
 
-    def renew_guards(self, sessions: ShareSessions) -> None:
-        """Put today's guards on a share made by an older pairtui: tmux outlives pairtui,
+    def _install_guards(self, *extra: list[str]) -> None:
+        """The server-wide guards every share relies on (the hooks, and the pair table's
+        key and mouse bindings), with ``extra`` commands in the same tmux call."""
+        self._run(*_chain([*self._guard_commands(), *extra]))
+        self.source(_PAIR_KEY_GUARD + _PAIR_MOUSE_GUARD)
+
+    def renew_guards(self, pair_sessions: list[str]) -> None:
+        """Put today's guards on shares made by an older pairtui: tmux outlives pairtui,
         so a share's sessions keep the options and bindings they were made with (pair
         sessions made before the mouse guard have ``mouse off``: see _PAIR_MOUSE_GUARD).
-        Idempotent; `pairtui serve` runs it for every share when it starts."""
-        if not self.has_session(sessions.pair):
-            return
-        self._run(*_chain(self._guard_commands()))
-        self.source(_PAIR_KEY_GUARD + _PAIR_MOUSE_GUARD)
-        self._run("set-option", "-t", f"={sessions.pair}:", "mouse", "on")
+        Once per tmux server, for the given pair sessions that still exist; idempotent.
+        The engine runs it for every share when it starts."""
+        live = set(self._run("list-sessions", "-F", "#{session_name}"))
+        mouse = [["set-option", "-t", f"={s}:", "mouse", _MOUSE["pair"]]
+                 for s in pair_sessions if s in live]  # fmt: skip
+        if mouse:
+            self._install_guards(*mouse)
 
     def _grouped_session(self, name: str, session: str) -> list[str]:
         """``new-session -t``, working around tmux 3.3a, whose server crashes creating a
